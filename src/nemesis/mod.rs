@@ -1,0 +1,1 @@
+//! nemesis (being built).
