@@ -1,6 +1,7 @@
 //! chaosbed: stand up real clusters in Docker, run a workload, inject faults, judge the history.
 pub mod backend;
 pub mod checker;
+pub mod compose;
 pub mod history;
 pub mod image;
 pub mod nemesis;

@@ -1,1 +1,128 @@
-fn main() {}
+//! The `chaosbed` command: run scenarios, validate scenario files, clean up leftovers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use indicatif::MultiProgress;
+
+use chaosbed::runner::{self, RunOptions};
+use chaosbed::scenario;
+
+#[derive(Parser)]
+#[command(name = "chaosbed", version, about = "Chaos testbed: real clusters in Docker, faults, verdicts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files against Docker; exits non-zero when a check is invalid.
+    Run {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Keep a failed run's containers for debugging.
+        #[arg(long)]
+        keep: bool,
+        /// Upper bound on each run, e.g. 15m.
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Where run directories go (default target/chaosbed/runs).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check scenario files without Docker.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Remove every container, network and volume any chaosbed run left behind.
+    Clean,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Validate { files } => validate(&files),
+        Command::Run { files, keep, timeout, out } => {
+            let options = RunOptions {
+                out_root: out.unwrap_or_else(runner::default_out_root),
+                keep,
+                timeout,
+            };
+            run(&files, &options).await
+        }
+        Command::Clean => match clean().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn validate(files: &[PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for file in files {
+        match scenario::load(file) {
+            Ok(s) => println!("ok: {} ({}, {} faults, {} checks)", file.display(), s.name, s.faults.len(), s.checks.len()),
+            Err(e) => {
+                bad += 1;
+                eprint!("{e}");
+            }
+        }
+    }
+    if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+async fn run(files: &[PathBuf], options: &RunOptions) -> ExitCode {
+    let mut scenarios = Vec::new();
+    for file in files {
+        match scenario::load(file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let progress = MultiProgress::new();
+    let mut worst = 0;
+    for s in &scenarios {
+        println!("== {}: {}", s.name, s.description);
+        match runner::run(s, options, &progress).await {
+            Ok(outcome) => {
+                if let Some(error) = &outcome.results.error {
+                    println!("run error: {error}");
+                }
+                print!("{}", chaosbed::report::render_table(&outcome.results));
+                println!("{}", chaosbed::report::verdict_line(&outcome.results, &outcome.dir));
+                worst = worst.max(outcome.exit_code());
+                if outcome.results.error.as_deref() == Some("interrupted (Ctrl-C)") {
+                    return ExitCode::from(130);
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", s.name);
+                worst = worst.max(2);
+            }
+        }
+    }
+    ExitCode::from(worst as u8)
+}
+
+async fn clean() -> anyhow::Result<()> {
+    let docker = chaosbed::backend::docker::connect().await?;
+    let removed = chaosbed::backend::docker::remove_all(&docker).await?;
+    println!("removed {removed}");
+    Ok(())
+}

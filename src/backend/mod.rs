@@ -1,1 +1,149 @@
-//! backend (being built).
+//! Backends execute what the rest of chaosbed describes: networks, containers, exec, logs, faults.
+//!
+//! `docker` is the real one (bollard); `fake` keeps state in memory for the harness's own tests.
+
+pub mod docker;
+pub mod fake;
+mod labels;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+pub use labels::{LABEL_NODE, LABEL_PID, LABEL_RUN, RunId};
+
+/// Everything needed to create one node's container.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContainerSpec {
+    /// The node name; also the container's hostname and network alias.
+    pub node: String,
+    pub image: String,
+    pub env: Vec<(String, String)>,
+    /// Overrides the image's command when set.
+    pub cmd: Option<Vec<String>>,
+    /// Memory limit in bytes.
+    pub memory: Option<u64>,
+    /// Mount point of the node's data volume, which survives restarts of the container.
+    pub data_dir: Option<String>,
+    /// Linux capabilities to add (only where a fault needs them).
+    pub cap_add: Vec<String>,
+}
+
+/// A node's container as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+    Missing,
+}
+
+impl Status {
+    /// Whether the node's process can serve (running and not frozen).
+    pub fn is_up(self) -> bool {
+        self == Status::Running
+    }
+}
+
+/// State of one node's container, read back from the engine as evidence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NodeState {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+}
+
+impl NodeState {
+    pub fn missing() -> Self {
+        Self {
+            status: Status::Missing,
+            exit_code: None,
+            oom_killed: false,
+            pid: None,
+            started_at: None,
+        }
+    }
+}
+
+/// Output of a command run inside a node.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// What cleanup removed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+impl std::fmt::Display for Removed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} containers, {} networks, {} volumes",
+            self.containers.len(),
+            self.networks.len(),
+            self.volumes.len()
+        )
+    }
+}
+
+/// The operations a run needs from a container engine, addressed by node name.
+///
+/// The runner drives a backend from a single task, so the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    fn run_id(&self) -> &RunId;
+
+    /// Creates the run's network. Called once, before any container.
+    async fn create_network(&mut self) -> anyhow::Result<()>;
+
+    /// Creates a node's container (not started) and returns the address the harness reaches it on.
+    async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr>;
+
+    async fn start(&self, node: &str) -> anyhow::Result<()>;
+    /// Graceful stop: SIGTERM, then SIGKILL after `grace_secs`.
+    async fn stop(&self, node: &str, grace_secs: i32) -> anyhow::Result<()>;
+    /// Sends SIGKILL to the node's main process.
+    async fn kill(&self, node: &str) -> anyhow::Result<()>;
+    async fn restart(&self, node: &str, grace_secs: i32) -> anyhow::Result<()>;
+    async fn pause(&self, node: &str) -> anyhow::Result<()>;
+    async fn unpause(&self, node: &str) -> anyhow::Result<()>;
+
+    async fn state(&self, node: &str) -> anyhow::Result<NodeState>;
+    /// Everything the node printed so far, stdout and stderr interleaved.
+    async fn logs(&self, node: &str) -> anyhow::Result<String>;
+    async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
+
+    /// Removes every container, network and volume labelled with this run's id.
+    async fn cleanup(&self) -> anyhow::Result<Removed>;
+
+    /// Snapshot of every node's state, for evidence.
+    async fn states(&self, nodes: &[String]) -> BTreeMap<String, NodeState> {
+        let mut out = BTreeMap::new();
+        for node in nodes {
+            let state = self.state(node).await.unwrap_or_else(|_| NodeState::missing());
+            out.insert(node.clone(), state);
+        }
+        out
+    }
+}

@@ -1,1 +1,225 @@
-//! image (being built).
+//! Local images without a registry: `ensure` builds an image and its parents when their
+//! content-hash tags are missing, and returns the tag containers should use.
+//!
+//! Layers: `base` (mmdebstrap rootfs) -> `jre` -> one image per system version, each a build
+//! context under fixtures/images. A tag is `chaosbed/<name>:<version>-<hash12>`, the hash
+//! covering every context file, the parent's tag and the build args, so an unchanged image is
+//! found by `inspect_image` and never rebuilt.
+
+mod base;
+mod build;
+mod catalogue;
+mod context;
+mod hash;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use bollard::Docker;
+use indicatif::MultiProgress;
+
+pub use build::IMAGE_LABEL;
+pub use catalogue::{CATALOGUE, ImageSpec, Kind, ResolveError, Role, available, resolve};
+pub use context::fixtures_dir;
+
+/// One ensure at a time in this process: concurrent tests share builds instead of racing.
+static ENSURE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An image with its tag computed (nothing built yet).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub spec: &'static ImageSpec,
+    pub tag: String,
+    pub build_args: BTreeMap<String, String>,
+    files: Vec<context::ContextFile>,
+}
+
+/// Connect to the engine named by DOCKER_HOST (or the default socket) and negotiate the
+/// API version, so older engines (20.10 speaks 1.41) work.
+pub async fn connect() -> Result<Docker> {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
+    let docker = Docker::connect_with_defaults()
+        .with_context(|| format!("connecting to the Docker engine at {host}"))?;
+    docker.negotiate_version().await.with_context(|| {
+        format!(
+            "no Docker engine answered at {host}; start one (`dockerd >/tmp/dockerd.log 2>&1 &` \
+             as root) or point DOCKER_HOST at a running engine"
+        )
+    })
+}
+
+/// Tags of `spec` and all its parents, root first, computed from the fixtures alone.
+pub fn plan(spec: &'static ImageSpec) -> Result<Vec<Planned>> {
+    let fixtures = fixtures_dir();
+    let mut planned: Vec<Planned> = Vec::new();
+    for layer in catalogue::chain(spec) {
+        let parent_tag = planned.last().map(|p| p.tag.clone());
+        let mut build_args = BTreeMap::new();
+        if let Some(parent) = &parent_tag {
+            build_args.insert("PARENT".to_owned(), parent.clone());
+        }
+        let (files, tag_version, recipe) = match layer.kind {
+            Kind::Rootfs => {
+                let codename = base::host_codename()?;
+                let recipe = base::mmdebstrap_args(&codename).join(" ");
+                (Vec::new(), codename, recipe)
+            }
+            Kind::Dockerfile => (
+                context::list(layer, &fixtures)?,
+                layer.version.to_owned(),
+                String::new(),
+            ),
+        };
+        let mut args_for_hash = build_args.clone();
+        if !recipe.is_empty() {
+            args_for_hash.insert("mmdebstrap".to_owned(), recipe);
+        }
+        let digest = hash::context_digest(
+            layer.name,
+            &files,
+            |f| std::fs::read(&f.source),
+            parent_tag.as_deref(),
+            &args_for_hash,
+        )
+        .with_context(|| format!("image {}: hashing its build context", layer.name))?;
+        let tag = format!(
+            "{}:{}-{}",
+            layer.repository,
+            tag_version,
+            hash::short(&digest)
+        );
+        planned.push(Planned {
+            spec: layer,
+            tag,
+            build_args,
+            files,
+        });
+    }
+    Ok(planned)
+}
+
+/// Build `system` at `version` and any missing parents; returns the local tag.
+pub async fn ensure(
+    docker: &Docker,
+    system: &str,
+    version: &str,
+    progress: &MultiProgress,
+) -> Result<String> {
+    let spec = resolve(system, version)?;
+    ensure_spec(docker, spec, progress).await
+}
+
+/// Every image in the catalogue (`cargo xtask images`); returns their tags in build order.
+pub async fn ensure_all(docker: &Docker, progress: &MultiProgress) -> Result<Vec<String>> {
+    let mut tags = Vec::new();
+    for spec in CATALOGUE {
+        tags.push(ensure_spec(docker, spec, progress).await?);
+    }
+    Ok(tags)
+}
+
+/// Build `spec` and any missing parents; returns its tag.
+pub async fn ensure_spec(
+    docker: &Docker,
+    spec: &'static ImageSpec,
+    progress: &MultiProgress,
+) -> Result<String> {
+    let _one_at_a_time = ENSURE_LOCK.lock().await;
+    let planned = plan(spec)?;
+    // Walk down from the leaf: everything under the first existing tag is present.
+    let mut first_missing = planned.len();
+    for (index, layer) in planned.iter().enumerate().rev() {
+        if build::exists(docker, &layer.tag).await? {
+            break;
+        }
+        first_missing = index;
+    }
+    for layer in &planned[first_missing..] {
+        build_one(docker, layer, progress).await?;
+    }
+    Ok(planned.last().expect("a chain has its leaf").tag.clone())
+}
+
+async fn build_one(docker: &Docker, layer: &Planned, progress: &MultiProgress) -> Result<()> {
+    let name = layer.spec.name;
+    let bar = build::spinner(progress, name);
+    let started = Instant::now();
+    tracing::info!(image = name, tag = %layer.tag, "building image");
+    let result = match layer.spec.kind {
+        Kind::Rootfs => {
+            let codename = base::host_codename()?;
+            base::build_rootfs(docker, name, &codename, &layer.tag, &bar).await
+        }
+        Kind::Dockerfile => build_dockerfile(docker, layer, &bar).await,
+    };
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(()) => {
+            bar.finish_with_message(format!("built {} in {elapsed:.1?}", layer.tag));
+            tracing::info!(image = name, tag = %layer.tag, ?elapsed, "built image");
+        }
+        Err(_) => bar.abandon_with_message(format!("FAILED after {elapsed:.1?}")),
+    }
+    result
+}
+
+async fn build_dockerfile(
+    docker: &Docker,
+    layer: &Planned,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    let mut files = layer.files.clone();
+    let scratch = context::Scratch::new(layer.spec.name)?;
+    if layer.spec.maven {
+        bar.set_message("mvn dependency:copy-dependencies".to_owned());
+        let jars = context::stage_maven(layer.spec, &files, &scratch, |line| {
+            bar.set_message(format!("mvn: {line}"));
+        })
+        .await?;
+        files.extend(jars);
+    }
+    bar.set_message(format!("sending context ({} files)", files.len()));
+    let tar = tokio::task::spawn_blocking(move || context::pack(&files))
+        .await
+        .context("packing the build context")?
+        .with_context(|| format!("image {}: packing its build context", layer.spec.name))?;
+    build::build_context(
+        docker,
+        layer.spec.name,
+        &layer.tag,
+        tar,
+        &layer.build_args,
+        bar,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_tags_every_layer_with_version_and_hash() {
+        let spec = resolve("zookeeper", "3.9").unwrap();
+        let planned = plan(spec).unwrap();
+        let names: Vec<_> = planned.iter().map(|p| p.spec.name).collect();
+        assert_eq!(names, ["base", "jre", "zookeeper-3.9"]);
+        let leaf = &planned[2];
+        assert!(leaf.tag.starts_with("chaosbed/zookeeper:3.9.5-"), "{}", leaf.tag);
+        assert_eq!(leaf.tag.len(), "chaosbed/zookeeper:3.9.5-".len() + 12);
+        assert_eq!(leaf.build_args["PARENT"], planned[1].tag);
+        assert!(leaf.files.iter().any(|f| f.path == "docker-entrypoint.sh" && f.executable));
+        // Planning twice gives the same tags: nothing time- or order-dependent goes in.
+        let again: Vec<_> = plan(spec).unwrap().into_iter().map(|p| p.tag).collect();
+        assert_eq!(again, planned.iter().map(|p| p.tag.clone()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn both_zookeeper_images_share_their_parents() {
+        let a = plan(resolve("zookeeper", "3.8").unwrap()).unwrap();
+        let b = plan(resolve("zookeeper", "3.9").unwrap()).unwrap();
+        assert_eq!(a[1].tag, b[1].tag);
+        assert_ne!(a[2].tag, b[2].tag);
+    }
+}

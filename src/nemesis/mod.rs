@@ -1,1 +1,10 @@
-//! nemesis (being built).
+//! The nemesis: faults as data, pure planners (schedule, target resolution), and an executor that
+//! asks the backend to apply and heal them, recording each with evidence that it took effect.
+
+mod execute;
+mod schedule;
+mod target;
+
+pub use execute::{Nemesis, expected_status};
+pub use schedule::{Action, Event, plan};
+pub use target::{TargetContext, resolve};

@@ -1,1 +1,11 @@
-//! report (being built).
+//! What a run leaves behind: the run directory, results.json, junit.xml and the console table.
+
+mod console;
+mod junit;
+mod results;
+mod rundir;
+
+pub use console::{render_table, verdict_line};
+pub use junit::junit_xml;
+pub use results::{FaultRecord, NodeRecord, Results};
+pub use rundir::RunDir;

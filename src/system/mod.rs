@@ -1,1 +1,24 @@
-//! system (being built).
+//! One module per system under test: its image contract, configuration, readiness and roles.
+//! A system module is the only place that knows its system's ports, config keys and environment.
+
+pub mod zookeeper;
+
+use std::net::Ipv4Addr;
+
+use crate::scenario::SystemKind;
+
+/// A node as deployed in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub system: SystemKind,
+    /// The address the harness reaches the node on.
+    pub address: Ipv4Addr,
+}
+
+/// Names of a system's nodes: `zk-1`, `zk-2`, ...
+pub fn node_names(system: SystemKind, count: u32) -> Vec<String> {
+    (1..=count)
+        .map(|i| format!("{}-{i}", system.node_prefix()))
+        .collect()
+}

@@ -1,1 +1,3 @@
-//! workload (being built).
+//! Clients that act on a cluster and record every operation in the history.
+
+pub mod zk_register;

@@ -1,1 +1,31 @@
+//! Docker tests: real containers, one module per system. Needs a Docker engine; with
+//! CHAOSBED_SKIP_DOCKER=1 every test here is reported as ignored (skipped) instead.
+//!
+//! Runs one test at a time by default (each stands up a real cluster on a 2-core machine).
 
+mod cleanup;
+mod images;
+mod support;
+mod zookeeper;
+
+use libtest_mimic::{Arguments, Trial};
+
+fn main() {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
+    let skip = support::skip_requested();
+    let trials: Vec<Trial> = [images::trials(), zookeeper::trials(), cleanup::trials()]
+        .into_iter()
+        .flatten()
+        .map(|t| t.with_ignored_flag(skip))
+        .collect();
+    if skip {
+        eprintln!(
+            "CHAOSBED_SKIP_DOCKER=1: skipping all {} Docker tests (they show as ignored below)",
+            trials.len()
+        );
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

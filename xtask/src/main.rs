@@ -1,1 +1,69 @@
-fn main() {}
+//! `cargo xtask`: the project's tasks — run the scenario suite, build images, generate compose
+//! files, clean up, benchmark. One module per task.
+
+mod bench;
+mod chaos;
+mod compose;
+mod images;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the scenario suite (every tier), or the named scenarios, building images as needed.
+    Chaos(chaos::Args),
+    /// Build every local image (base rootfs, JRE, ZooKeeper versions).
+    Images,
+    /// Regenerate compose/<scenario>.yml from the scenario files (--check: fail when stale).
+    Compose {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Remove every container, network and volume chaosbed runs left behind.
+    Clean,
+    /// Benchmarks against a baseline in the same run.
+    Bench(bench::Args),
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let result = match Cli::parse().task {
+        Task::Chaos(args) => chaos::run(args).await,
+        Task::Images => images::run().await,
+        Task::Compose { check } => compose::run(check),
+        Task::Clean => clean().await,
+        Task::Bench(args) => bench::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn clean() -> anyhow::Result<ExitCode> {
+    let docker = chaosbed::backend::docker::connect().await?;
+    let removed = chaosbed::backend::docker::remove_all(&docker).await?;
+    println!("removed {removed}");
+    Ok(ExitCode::SUCCESS)
+}

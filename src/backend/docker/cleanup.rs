@@ -1,0 +1,117 @@
+//! Removing what runs left behind, by label: one run, every run, or runs whose owner died.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Context;
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions,
+};
+
+use crate::backend::{LABEL_PID, LABEL_RUN, Removed};
+
+/// Removes the containers, networks and volumes of run `run`, or of every run when `None`.
+pub async fn remove_run(docker: &Docker, run: Option<&str>) -> anyhow::Result<Removed> {
+    let label = match run {
+        Some(id) => format!("{LABEL_RUN}={id}"),
+        None => LABEL_RUN.to_string(),
+    };
+    let filters = HashMap::from([("label".to_string(), vec![label.clone()])]);
+    let mut removed = Removed::default();
+
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+        .with_context(|| format!("listing containers labelled {label}"))?;
+    for container in containers {
+        let Some(id) = container.id else { continue };
+        let name = container
+            .names
+            .and_then(|n| n.first().cloned())
+            .unwrap_or_else(|| id.clone());
+        docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .with_context(|| format!("removing container {name}"))?;
+        removed.containers.push(name.trim_start_matches('/').to_string());
+    }
+
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters.clone()),
+        }))
+        .await
+        .with_context(|| format!("listing networks labelled {label}"))?;
+    for network in networks {
+        let Some(name) = network.name else { continue };
+        docker
+            .remove_network(&name)
+            .await
+            .with_context(|| format!("removing network {name}"))?;
+        removed.networks.push(name);
+    }
+
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .with_context(|| format!("listing volumes labelled {label}"))?;
+    for volume in volumes.volumes.unwrap_or_default() {
+        docker
+            .remove_volume(&volume.name, Some(RemoveVolumeOptions { force: true }))
+            .await
+            .with_context(|| format!("removing volume {}", volume.name))?;
+        removed.volumes.push(volume.name);
+    }
+    Ok(removed)
+}
+
+/// Removes every run's leftovers.
+pub async fn remove_all(docker: &Docker) -> anyhow::Result<Removed> {
+    remove_run(docker, None).await
+}
+
+/// Removes runs whose owning chaosbed process no longer exists (killed with SIGKILL, say), so a
+/// crash never leaves containers behind for long.
+pub async fn reap_orphans(docker: &Docker) -> anyhow::Result<Removed> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), vec![LABEL_PID.to_string()])])),
+            ..Default::default()
+        }))
+        .await
+        .context("listing chaosbed containers to find orphaned runs")?;
+    let orphaned: BTreeSet<String> = containers
+        .into_iter()
+        .filter_map(|c| c.labels)
+        .filter(|labels| {
+            labels
+                .get(LABEL_PID)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .filter_map(|labels| labels.get(LABEL_RUN).cloned())
+        .collect();
+    let mut total = Removed::default();
+    for run in orphaned {
+        let removed = remove_run(docker, Some(&run)).await?;
+        total.containers.extend(removed.containers);
+        total.networks.extend(removed.networks);
+        total.volumes.extend(removed.volumes);
+    }
+    Ok(total)
+}

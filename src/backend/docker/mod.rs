@@ -1,0 +1,292 @@
+//! The Docker backend over bollard: one network per run, labelled containers, faults via the engine.
+
+mod cleanup;
+mod connect;
+mod network;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use anyhow::Context;
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerStateStatusEnum, EndpointIpamConfig, EndpointSettings,
+    HostConfig, Mount, MountType, NetworkingConfig, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, LogsOptions, RestartContainerOptions,
+    StopContainerOptions,
+};
+use futures_util::StreamExt;
+
+pub use cleanup::{remove_all, remove_run, reap_orphans};
+pub use connect::connect;
+use network::RunNetwork;
+
+use super::{Backend, ContainerSpec, ExecOutput, LABEL_NODE, LABEL_PID, LABEL_RUN, NodeState, Removed, RunId, Status};
+
+/// A run's view of the Docker engine.
+pub struct DockerBackend {
+    docker: Docker,
+    run: RunId,
+    network: Option<RunNetwork>,
+    next_host: u8,
+}
+
+impl DockerBackend {
+    pub fn new(docker: Docker, run: RunId) -> Self {
+        Self {
+            docker,
+            run,
+            network: None,
+            next_host: 10,
+        }
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    fn labels(&self, node: Option<&str>) -> HashMap<String, String> {
+        let mut labels = HashMap::from([
+            (LABEL_RUN.to_string(), self.run.to_string()),
+            (LABEL_PID.to_string(), std::process::id().to_string()),
+        ]);
+        if let Some(node) = node {
+            labels.insert(LABEL_NODE.to_string(), node.to_string());
+        }
+        labels
+    }
+
+    fn container(&self, node: &str) -> String {
+        self.run.container_name(node)
+    }
+}
+
+impl Backend for DockerBackend {
+    fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    async fn create_network(&mut self) -> anyhow::Result<()> {
+        let network = RunNetwork::create(&self.docker, &self.run, self.labels(None)).await?;
+        self.network = Some(network);
+        Ok(())
+    }
+
+    async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
+        let network = self
+            .network
+            .as_ref()
+            .context("the run's network must be created before its containers")?;
+        let address = network.host(self.next_host);
+        self.next_host = self.next_host.checked_add(1).context("too many nodes in one run")?;
+        let name = self.container(&spec.node);
+
+        let mut mounts = Vec::new();
+        if let Some(dir) = &spec.data_dir {
+            let volume = self.run.volume_name(&spec.node);
+            self.docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(volume.clone()),
+                    labels: Some(self.labels(Some(&spec.node))),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("creating data volume {volume} for node {}", spec.node))?;
+            mounts.push(Mount {
+                target: Some(dir.clone()),
+                source: Some(volume),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            });
+        }
+        let memory = spec.memory.map(|m| m as i64);
+        let host_config = HostConfig {
+            memory,
+            // Equal to the limit: no swap, so a heap too large for the limit is OOM-killed.
+            memory_swap: memory,
+            cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            ..Default::default()
+        };
+        let endpoint = EndpointSettings {
+            aliases: Some(vec![spec.node.clone()]),
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: Some(address.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            hostname: Some(spec.node.clone()),
+            image: Some(spec.image.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            cmd: spec.cmd.clone(),
+            labels: Some(self.labels(Some(&spec.node))),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(network.name.clone(), endpoint)])),
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "creating container {name} for node {} from image {}; if the image is missing, run `cargo xtask images`",
+                    spec.node, spec.image
+                )
+            })?;
+        Ok(address)
+    }
+
+    async fn start(&self, node: &str) -> anyhow::Result<()> {
+        self.docker
+            .start_container(&self.container(node), None)
+            .await
+            .with_context(|| format!("starting node {node}"))
+    }
+
+    async fn stop(&self, node: &str, grace_secs: i32) -> anyhow::Result<()> {
+        self.docker
+            .stop_container(
+                &self.container(node),
+                Some(StopContainerOptions {
+                    t: Some(grace_secs),
+                    signal: None,
+                }),
+            )
+            .await
+            .with_context(|| format!("stopping node {node}"))
+    }
+
+    async fn kill(&self, node: &str) -> anyhow::Result<()> {
+        self.docker
+            .kill_container(
+                &self.container(node),
+                Some(KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                }),
+            )
+            .await
+            .with_context(|| format!("killing node {node} with SIGKILL"))
+    }
+
+    async fn restart(&self, node: &str, grace_secs: i32) -> anyhow::Result<()> {
+        self.docker
+            .restart_container(
+                &self.container(node),
+                Some(RestartContainerOptions {
+                    t: Some(grace_secs),
+                    signal: None,
+                }),
+            )
+            .await
+            .with_context(|| format!("restarting node {node}"))
+    }
+
+    async fn pause(&self, node: &str) -> anyhow::Result<()> {
+        self.docker
+            .pause_container(&self.container(node))
+            .await
+            .with_context(|| format!("pausing node {node} (cgroup freezer)"))
+    }
+
+    async fn unpause(&self, node: &str) -> anyhow::Result<()> {
+        self.docker
+            .unpause_container(&self.container(node))
+            .await
+            .with_context(|| format!("unpausing node {node}"))
+    }
+
+    async fn state(&self, node: &str) -> anyhow::Result<NodeState> {
+        let inspect = match self.docker.inspect_container(&self.container(node), None).await {
+            Ok(inspect) => inspect,
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                return Ok(NodeState::missing());
+            }
+            Err(e) => return Err(e).with_context(|| format!("inspecting node {node}")),
+        };
+        let state = inspect.state.unwrap_or_default();
+        let status = match state.status {
+            Some(ContainerStateStatusEnum::CREATED) => Status::Created,
+            Some(ContainerStateStatusEnum::RUNNING) => Status::Running,
+            Some(ContainerStateStatusEnum::PAUSED) => Status::Paused,
+            Some(ContainerStateStatusEnum::RESTARTING) => Status::Restarting,
+            Some(ContainerStateStatusEnum::DEAD) | Some(ContainerStateStatusEnum::REMOVING) => Status::Dead,
+            _ => Status::Exited,
+        };
+        Ok(NodeState {
+            status,
+            exit_code: (status == Status::Exited).then_some(state.exit_code).flatten(),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            pid: state.pid.filter(|p| *p > 0),
+            started_at: state.started_at,
+        })
+    }
+
+    async fn logs(&self, node: &str) -> anyhow::Result<String> {
+        let mut stream = self.docker.logs(
+            &self.container(node),
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                timestamps: true,
+                ..Default::default()
+            }),
+        );
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("reading the logs of node {node}"))?;
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok(text)
+    }
+
+    async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let container = self.container(node);
+        let doing = || format!("running `{}` in node {node}", cmd.join(" "));
+        let exec = self
+            .docker
+            .create_exec(
+                &container,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(doing)?;
+        let mut out = ExecOutput::default();
+        if let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec.id, None).await.with_context(doing)?
+        {
+            while let Some(chunk) = output.next().await {
+                match chunk.with_context(doing)? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        out.stderr.push_str(&String::from_utf8_lossy(&message))
+                    }
+                    other => out.stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                }
+            }
+        }
+        let inspect = self.docker.inspect_exec(&exec.id).await.with_context(doing)?;
+        out.exit_code = inspect.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
+
+    async fn cleanup(&self) -> anyhow::Result<Removed> {
+        remove_run(&self.docker, Some(self.run.as_str())).await
+    }
+}

@@ -1,0 +1,133 @@
+//! An in-memory backend for testing the harness's own logic (nemesis, runner) without Docker.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+use anyhow::bail;
+
+use super::{Backend, ContainerSpec, ExecOutput, NodeState, Removed, RunId, Status};
+
+/// Records calls and keeps each node's status; every node is "reachable" at 10.0.0.N.
+pub struct FakeBackend {
+    run: RunId,
+    nodes: Mutex<BTreeMap<String, Status>>,
+    /// Every call, as `verb node`, in order.
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl FakeBackend {
+    pub fn new() -> Self {
+        Self {
+            run: RunId::from_existing("fake"),
+            nodes: Mutex::new(BTreeMap::new()),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn status(&self, node: &str) -> Status {
+        self.nodes
+            .lock()
+            .unwrap()
+            .get(node)
+            .copied()
+            .unwrap_or(Status::Missing)
+    }
+
+    fn transition(&self, verb: &str, node: &str, from: &[Status], to: Status) -> anyhow::Result<()> {
+        self.calls.lock().unwrap().push(format!("{verb} {node}"));
+        let mut nodes = self.nodes.lock().unwrap();
+        let Some(status) = nodes.get_mut(node) else {
+            bail!("{verb} {node}: no such node");
+        };
+        if !from.contains(status) {
+            bail!("{verb} {node}: node is {status:?}");
+        }
+        *status = to;
+        Ok(())
+    }
+}
+
+impl Default for FakeBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Backend for FakeBackend {
+    fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    async fn create_network(&mut self) -> anyhow::Result<()> {
+        self.calls.lock().unwrap().push("network".into());
+        Ok(())
+    }
+
+    async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
+        let mut nodes = self.nodes.lock().unwrap();
+        nodes.insert(spec.node.clone(), Status::Created);
+        self.calls.lock().unwrap().push(format!("create {}", spec.node));
+        Ok(Ipv4Addr::new(10, 0, 0, nodes.len() as u8))
+    }
+
+    async fn start(&self, node: &str) -> anyhow::Result<()> {
+        self.transition("start", node, &[Status::Created, Status::Exited], Status::Running)
+    }
+
+    async fn stop(&self, node: &str, _grace_secs: i32) -> anyhow::Result<()> {
+        self.transition("stop", node, &[Status::Running, Status::Exited], Status::Exited)
+    }
+
+    async fn kill(&self, node: &str) -> anyhow::Result<()> {
+        self.transition("kill", node, &[Status::Running], Status::Exited)
+    }
+
+    async fn restart(&self, node: &str, _grace_secs: i32) -> anyhow::Result<()> {
+        self.transition("restart", node, &[Status::Running, Status::Exited], Status::Running)
+    }
+
+    async fn pause(&self, node: &str) -> anyhow::Result<()> {
+        self.transition("pause", node, &[Status::Running], Status::Paused)
+    }
+
+    async fn unpause(&self, node: &str) -> anyhow::Result<()> {
+        self.transition("unpause", node, &[Status::Paused], Status::Running)
+    }
+
+    async fn state(&self, node: &str) -> anyhow::Result<NodeState> {
+        let status = self.status(node);
+        Ok(NodeState {
+            status,
+            exit_code: (status == Status::Exited).then_some(137),
+            ..NodeState::missing()
+        })
+    }
+
+    async fn logs(&self, node: &str) -> anyhow::Result<String> {
+        Ok(format!("fake log of {node}\n"))
+    }
+
+    async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("exec {node} {}", cmd.join(" ")));
+        Ok(ExecOutput::default())
+    }
+
+    async fn cleanup(&self) -> anyhow::Result<Removed> {
+        let mut nodes = self.nodes.lock().unwrap();
+        let removed = Removed {
+            containers: nodes.keys().cloned().collect(),
+            ..Removed::default()
+        };
+        nodes.clear();
+        self.calls.lock().unwrap().push("cleanup".into());
+        Ok(removed)
+    }
+}

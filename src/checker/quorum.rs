@@ -1,0 +1,392 @@
+//! The quorum check: from the monitor's role samples, never two leaders at once, a leader whenever
+//! a majority has been up for `grace`, and no leader once a majority has been down for `grace`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::timeline::{DownTimeline, human, nanos, secs, window_json};
+use super::{CheckContext, CheckResult, Verdict};
+use crate::history::{F, History, OpKind};
+
+const NAME: &str = "quorum";
+const EXAMPLES: usize = 10;
+
+/// Roles that serve as the leader: a `standalone` node accepts writes on its own.
+const LEADING: [&str; 2] = ["leader", "standalone"];
+
+/// One monitor sample: when, and which nodes reported leading.
+struct Sample {
+    time: u64,
+    leaders: Vec<String>,
+}
+
+/// The samples that broke one rule.
+#[derive(Default)]
+struct Breaches {
+    count: usize,
+    examples: Vec<Value>,
+    first: Option<(u64, Vec<String>)>,
+}
+
+impl Breaches {
+    fn add(&mut self, sample: &Sample, example: Value) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(example);
+        }
+        self.first
+            .get_or_insert_with(|| (sample.time, sample.leaders.clone()));
+    }
+
+    fn json(&self) -> Value {
+        json!({"samples": self.count, "examples": self.examples})
+    }
+}
+
+pub(super) fn check(
+    history: &History,
+    ctx: &CheckContext,
+    grace: Duration,
+) -> anyhow::Result<CheckResult> {
+    let mut malformed = 0;
+    let mut seen_nodes = BTreeSet::new();
+    let mut samples = Vec::new();
+    for op in history.with_f(F::Roles).filter(|op| op.kind == OpKind::Ok) {
+        let Some(roles) = op.value["roles"].as_object() else {
+            malformed += 1;
+            continue;
+        };
+        seen_nodes.extend(roles.keys().cloned());
+        let leaders = roles
+            .iter()
+            .filter(|(_, role)| role.as_str().is_some_and(|role| LEADING.contains(&role)))
+            .map(|(node, _)| node.clone())
+            .collect();
+        samples.push(Sample {
+            time: op.time,
+            leaders,
+        });
+    }
+    let Some(last) = samples.last() else {
+        return Ok(CheckResult::new(
+            NAME,
+            Verdict::Unknown,
+            "no role samples from the monitor, so leadership cannot be judged",
+        )
+        .with_details(json!({"samples": 0, "malformed_samples": malformed})));
+    };
+    let last_time = last.time;
+
+    let timeline = DownTimeline::from_history(history);
+    let nodes: Vec<String> = if !ctx.nodes.is_empty() {
+        ctx.nodes.clone()
+    } else if !timeline.nodes().is_empty() {
+        timeline.nodes().to_vec()
+    } else {
+        seen_nodes.into_iter().collect()
+    };
+    let grace_ns = nanos(grace);
+
+    let mut two_leaders = Breaches::default();
+    let mut no_leader = Breaches::default();
+    let mut leader_without_quorum = Breaches::default();
+    let mut elected: Vec<(u64, String)> = Vec::new();
+    let mut leaderless: Vec<(u64, u64, bool)> = Vec::new();
+    let mut leaderless_since: Option<u64> = None;
+
+    for sample in &samples {
+        let t = sample.time;
+        let quorum = timeline.majority_up_at(t, &nodes);
+        let settled = timeline.stable_for(t) >= grace_ns;
+        let down = timeline.down_at(t);
+        match sample.leaders.as_slice() {
+            [] => {
+                leaderless_since.get_or_insert(t);
+                if quorum && settled {
+                    no_leader.add(
+                        sample,
+                        json!({"at": secs(t), "down": down, "up_for": secs(timeline.stable_for(t))}),
+                    );
+                }
+            }
+            leaders => {
+                if let Some(start) = leaderless_since.take() {
+                    leaderless.push((start, t, false));
+                }
+                if let [leader] = leaders {
+                    if elected.last().is_none_or(|(_, last)| last != leader) {
+                        elected.push((t, leader.clone()));
+                    }
+                }
+                if leaders.len() > 1 {
+                    two_leaders.add(sample, json!({"at": secs(t), "leaders": leaders}));
+                }
+                if !quorum && settled {
+                    leader_without_quorum.add(
+                        sample,
+                        json!({"at": secs(t), "leaders": leaders, "down": down,
+                               "down_for": secs(timeline.stable_for(t))}),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(start) = leaderless_since {
+        leaderless.push((start, last_time, true));
+    }
+
+    let longest = leaderless
+        .iter()
+        .copied()
+        .max_by_key(|(start, end, _)| end - start);
+    let window = |(start, end, open): (u64, u64, bool)| {
+        let mut window = window_json(start, end);
+        window["open_at_end"] = json!(open);
+        window
+    };
+    let details = json!({
+        "samples": samples.len(),
+        "malformed_samples": malformed,
+        "nodes": nodes,
+        "grace": secs(grace_ns),
+        "leaders": elected.iter().take(EXAMPLES)
+            .map(|(t, leader)| json!({"at": secs(*t), "leader": leader}))
+            .collect::<Vec<_>>(),
+        "leader_changes": elected.len().saturating_sub(1),
+        "leaderless_windows": leaderless.iter().copied().take(EXAMPLES).map(window).collect::<Vec<_>>(),
+        "leaderless_count": leaderless.len(),
+        "longest_leaderless": longest.map(window),
+        "violations": {
+            "two_leaders": two_leaders.json(),
+            "no_leader_with_majority_up": no_leader.json(),
+            "leader_with_majority_down": leader_without_quorum.json(),
+        },
+    });
+
+    let mut breaches = Vec::new();
+    if let Some((t, leaders)) = &two_leaders.first {
+        breaches.push(format!(
+            "{} leaders at once in {} {} (first at {}: {})",
+            leaders.len(),
+            two_leaders.count,
+            plural(two_leaders.count, "sample"),
+            human(*t),
+            leaders.join(", ")
+        ));
+    }
+    if let Some((t, _)) = &no_leader.first {
+        breaches.push(format!(
+            "no leader in {} {} although a majority of {} nodes had been up for {} (first at {})",
+            no_leader.count,
+            plural(no_leader.count, "sample"),
+            nodes.len(),
+            human(grace_ns),
+            human(*t)
+        ));
+    }
+    if let Some((t, leaders)) = &leader_without_quorum.first {
+        breaches.push(format!(
+            "{} still leading in {} {} although a majority of {} nodes had been down for {} (first at {})",
+            leaders.join(", "),
+            leader_without_quorum.count,
+            plural(leader_without_quorum.count, "sample"),
+            nodes.len(),
+            human(grace_ns),
+            human(*t)
+        ));
+    }
+    if !breaches.is_empty() {
+        return Ok(
+            CheckResult::new(NAME, Verdict::Invalid, breaches.join("; ")).with_details(details),
+        );
+    }
+
+    let changes = elected.len().saturating_sub(1);
+    let without = match longest {
+        Some((start, end, _)) => format!("longest without a leader {}", human(end - start)),
+        None => "never without a leader".to_string(),
+    };
+    let summary = format!(
+        "one leader at a time in {} {}; {changes} leader {}; {without}",
+        samples.len(),
+        plural(samples.len(), "sample"),
+        plural(changes, "change"),
+    );
+    Ok(CheckResult::new(NAME, Verdict::Valid, summary).with_details(details))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::timeline::script::{Script, nodes3};
+    use super::*;
+
+    const GRACE: Duration = Duration::from_secs(5);
+
+    fn ctx() -> CheckContext {
+        CheckContext {
+            nodes: nodes3(),
+            tick_time_ms: Some(2000),
+            workload_end: 60_000 * 1_000_000,
+        }
+    }
+
+    const HEALTHY: [(&str, &str); 3] = [
+        ("zk-1", "leader"),
+        ("zk-2", "follower"),
+        ("zk-3", "follower"),
+    ];
+    const NONE: [(&str, &str); 3] = [
+        ("zk-1", "not-serving"),
+        ("zk-2", "not-serving"),
+        ("zk-3", "not-serving"),
+    ];
+
+    fn run(script: Script) -> CheckResult {
+        check(&script.build(), &ctx(), GRACE).unwrap()
+    }
+
+    #[test]
+    fn no_samples_is_unknown() {
+        let result = run(Script::new().topology(&["zk-1", "zk-2", "zk-3"], &[]));
+        assert_eq!(result.verdict, Verdict::Unknown);
+        assert!(
+            result.summary.contains("no role samples"),
+            "{}",
+            result.summary
+        );
+    }
+
+    #[test]
+    fn a_steady_leader_is_valid() {
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roles_every(0, 9_750, 250, &HEALTHY));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert_eq!(
+            result.summary,
+            "one leader at a time in 40 samples; 0 leader changes; never without a leader"
+        );
+        assert_eq!(
+            result.details["leaders"],
+            json!([{"at": 0.0, "leader": "zk-1"}])
+        );
+    }
+
+    #[test]
+    fn a_re_election_within_grace_is_valid_and_measured() {
+        let after = [
+            ("zk-1", "unreachable"),
+            ("zk-2", "leader"),
+            ("zk-3", "follower"),
+        ];
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roles_every(0, 10_000, 250, &HEALTHY)
+            .fault(10_100, "kill", &["zk-1"], &["zk-1"])
+            .roles_every(10_250, 12_250, 250, &NONE)
+            .roles_every(12_500, 20_000, 250, &after));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert_eq!(
+            result.summary,
+            "one leader at a time in 81 samples; 1 leader change; longest without a leader 2.3 s"
+        );
+        assert_eq!(result.details["leader_changes"], 1);
+        assert_eq!(
+            result.details["longest_leaderless"],
+            json!({"start": 10.25, "end": 12.5, "duration": 2.25, "open_at_end": false})
+        );
+    }
+
+    #[test]
+    fn two_leaders_in_one_sample_is_invalid() {
+        let split = [("zk-1", "leader"), ("zk-2", "follower"), ("zk-3", "leader")];
+        let result = run(Script::new()
+            .roles_every(0, 1_000, 250, &HEALTHY)
+            .roles(1_250, &split)
+            .roles(1_500, &HEALTHY));
+        assert_eq!(result.verdict, Verdict::Invalid);
+        assert_eq!(
+            result.summary,
+            "2 leaders at once in 1 sample (first at 1.3 s: zk-1, zk-3)"
+        );
+        assert_eq!(
+            result.details["violations"]["two_leaders"]["examples"],
+            json!([{"at": 1.25, "leaders": ["zk-1", "zk-3"]}])
+        );
+    }
+
+    #[test]
+    fn standalone_counts_as_leading() {
+        let split = [
+            ("zk-1", "leader"),
+            ("zk-2", "standalone"),
+            ("zk-3", "follower"),
+        ];
+        let result = run(Script::new().roles(0, &split));
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+    }
+
+    #[test]
+    fn no_leader_after_grace_with_a_majority_up_is_invalid() {
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roles_every(0, 1_000, 250, &HEALTHY)
+            .fault(2_000, "kill", &["zk-1"], &["zk-1"])
+            .roles_every(2_250, 8_000, 250, &NONE));
+        assert_eq!(result.verdict, Verdict::Invalid);
+        // 7 s, 7.25 s, ..., 8 s: five samples at least 5 s after the kill.
+        assert_eq!(
+            result.summary,
+            "no leader in 5 samples although a majority of 3 nodes had been up for 5 s (first at 7 s)"
+        );
+        assert_eq!(result.details["longest_leaderless"]["open_at_end"], true);
+    }
+
+    #[test]
+    fn no_leader_while_a_majority_is_down_is_expected() {
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roles_every(0, 1_000, 250, &HEALTHY)
+            .fault(2_000, "kill", &["zk-1", "zk-2"], &["zk-1", "zk-2"])
+            .roles_every(2_250, 20_000, 250, &NONE));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+    }
+
+    #[test]
+    fn a_leader_after_grace_with_a_majority_down_is_invalid() {
+        let stale = [
+            ("zk-1", "unreachable"),
+            ("zk-2", "unreachable"),
+            ("zk-3", "leader"),
+        ];
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roles_every(0, 1_000, 250, &HEALTHY)
+            .fault(2_000, "stop", &["zk-1", "zk-2"], &["zk-1", "zk-2"])
+            .roles_every(2_250, 7_500, 250, &stale));
+        assert_eq!(result.verdict, Verdict::Invalid);
+        assert_eq!(
+            result.summary,
+            "zk-3 still leading in 3 samples although a majority of 3 nodes had been down for 5 s (first at 7 s)"
+        );
+    }
+
+    #[test]
+    fn nodes_not_started_at_setup_count_as_down() {
+        // Only zk-1 started: no quorum can form, so no leader is correct even after grace.
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &["zk-2", "zk-3"])
+            .roles_every(0, 10_000, 500, &NONE));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+    }
+}

@@ -1,0 +1,64 @@
+//! One operation in a history.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether an operation is starting or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// The operation was started.
+    Invoke,
+    /// It took effect (for a write: acknowledged).
+    Ok,
+    /// It certainly did not take effect.
+    Fail,
+    /// Its outcome is unknown (e.g. the connection was lost mid-request).
+    Info,
+}
+
+/// What an operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum F {
+    /// A client write. Value: `{"key": .., "value": ..}`.
+    Write,
+    /// A client read. Value: `{"key": .., "value": ..}` (value null when absent).
+    Read,
+    /// The read of every key after heal. Value on Ok: `{"keys": {key: value, ...}}`.
+    FinalRead,
+    /// A client session event. Value: `{"event": "expired"|"disconnected"|"connected", ...}`.
+    Session,
+    /// The topology at setup. Value: `{"nodes": [..], "down": [..]}`.
+    Topology,
+    /// A fault applied by the nemesis. Value: `{"fault": .., "targets": [..], "down": [..], "evidence": {..}}`.
+    Fault,
+    /// A fault healed. Same value shape as `Fault`.
+    Heal,
+    /// A monitor sample of each node's role. Value: `{"roles": {node: role}}` where role is
+    /// `leader`, `follower`, `observer`, `standalone`, `not-serving` or `unreachable`.
+    Roles,
+}
+
+/// One entry in a history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history, from 0.
+    pub index: u64,
+    /// Monotonic nanoseconds since the run started.
+    pub time: u64,
+    /// Who performed it: `client-N`, `nemesis`, `monitor`, `final`.
+    pub process: String,
+    pub f: F,
+    pub kind: OpKind,
+    #[serde(default)]
+    pub value: serde_json::Value,
+    /// Why it failed or is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Op {
+    pub fn time_secs(&self) -> f64 {
+        self.time as f64 / 1e9
+    }
+}

@@ -1,0 +1,273 @@
+//! The typed image catalogue: which images exist, how they stack, and version resolution.
+
+use std::cmp::Ordering;
+
+/// How an image is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A Debian rootfs made by mmdebstrap from the host's apt sources, then imported.
+    Rootfs,
+    /// A `docker build` of a staged context under fixtures/images.
+    Dockerfile,
+}
+
+/// What an image is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A layer other images build on (base, jre); never run by a scenario.
+    Layer,
+    /// An image a scenario can name as (system, version).
+    System,
+}
+
+/// One image of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    /// Catalogue key and value of the `chaosbed.image` label, e.g. `zookeeper-3.9`.
+    pub name: &'static str,
+    /// The system as scenarios name it, e.g. `zookeeper`.
+    pub system: &'static str,
+    /// Exact version of what the image runs, e.g. `3.9.5`.
+    pub version: &'static str,
+    /// Repository part of the local tag, e.g. `chaosbed/zookeeper`.
+    pub repository: &'static str,
+    pub kind: Kind,
+    pub role: Role,
+    /// Build context, relative to the fixtures dir (None for the rootfs).
+    pub context: Option<&'static str>,
+    /// Files relative to the fixtures dir copied into the context root by file name,
+    /// so images can share one copy (the ZooKeeper entrypoint).
+    pub shared: &'static [&'static str],
+    /// Name of the image this one is built `FROM` (passed as build arg `PARENT`).
+    pub parent: Option<&'static str>,
+    /// Whether `pom.xml` in the context is resolved on the host into `lib/` before the build.
+    pub maven: bool,
+}
+
+const ZK_ENTRYPOINT: &str = "zookeeper/docker-entrypoint.sh";
+
+/// Every image chaosbed builds, parents before children.
+pub const CATALOGUE: &[ImageSpec] = &[
+    ImageSpec {
+        name: "base",
+        system: "base",
+        version: "minbase",
+        repository: "chaosbed/base",
+        kind: Kind::Rootfs,
+        role: Role::Layer,
+        context: None,
+        shared: &[],
+        parent: None,
+        maven: false,
+    },
+    ImageSpec {
+        name: "jre",
+        system: "jre",
+        version: "17",
+        repository: "chaosbed/jre",
+        kind: Kind::Dockerfile,
+        role: Role::Layer,
+        context: Some("jre"),
+        shared: &[],
+        parent: Some("base"),
+        maven: false,
+    },
+    ImageSpec {
+        name: "zookeeper-3.8",
+        system: "zookeeper",
+        version: "3.8.0",
+        repository: "chaosbed/zookeeper",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("zookeeper-3.8"),
+        shared: &[ZK_ENTRYPOINT],
+        parent: Some("jre"),
+        maven: false,
+    },
+    ImageSpec {
+        name: "zookeeper-3.9",
+        system: "zookeeper",
+        version: "3.9.5",
+        repository: "chaosbed/zookeeper",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("zookeeper-3.9"),
+        shared: &[ZK_ENTRYPOINT],
+        parent: Some("jre"),
+        maven: true,
+    },
+];
+
+/// Why a (system, version) pair names no image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no image for system {system:?}; available systems: {available}")]
+    UnknownSystem { system: String, available: String },
+    #[error(
+        "no {system} image for version {version:?}; available versions: {available} \
+         (a prefix such as 3.9 picks the newest match)"
+    )]
+    UnknownVersion {
+        system: String,
+        version: String,
+        available: String,
+    },
+}
+
+/// The (system, version) pairs scenarios can name; their layers are built as parents.
+pub fn available() -> Vec<(&'static str, &'static str)> {
+    CATALOGUE
+        .iter()
+        .filter(|s| s.role == Role::System)
+        .map(|s| (s.system, s.version))
+        .collect()
+}
+
+/// The catalogue entry called `name`.
+pub fn by_name(name: &str) -> Option<&'static ImageSpec> {
+    CATALOGUE.iter().find(|s| s.name == name)
+}
+
+/// Resolve `version` exactly, or as a dotted prefix (`3.9` -> newest `3.9.*`).
+pub fn resolve(system: &str, version: &str) -> Result<&'static ImageSpec, ResolveError> {
+    let candidates: Vec<&'static ImageSpec> =
+        CATALOGUE.iter().filter(|s| s.system == system).collect();
+    if candidates.is_empty() {
+        let mut systems: Vec<&str> = CATALOGUE.iter().map(|s| s.system).collect();
+        systems.dedup();
+        return Err(ResolveError::UnknownSystem {
+            system: system.to_owned(),
+            available: systems.join(", "),
+        });
+    }
+    let version = version.trim();
+    if let Some(exact) = candidates.iter().find(|s| s.version == version) {
+        return Ok(exact);
+    }
+    let prefix = format!("{version}.");
+    candidates
+        .iter()
+        .filter(|s| !version.is_empty() && s.version.starts_with(&prefix))
+        .max_by(|a, b| compare_versions(a.version, b.version))
+        .copied()
+        .ok_or_else(|| ResolveError::UnknownVersion {
+            system: system.to_owned(),
+            version: version.to_owned(),
+            available: candidates
+                .iter()
+                .map(|s| s.version)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// The chain from the root layer down to `spec` (root first).
+pub fn chain(spec: &'static ImageSpec) -> Vec<&'static ImageSpec> {
+    let mut chain = vec![spec];
+    let mut current = spec;
+    while let Some(parent) = current.parent {
+        // The catalogue is a constant; a dangling parent is a bug caught by the unit tests.
+        current = by_name(parent).expect("catalogue parent exists");
+        chain.push(current);
+    }
+    chain.reverse();
+    chain
+}
+
+/// Compare dotted versions numerically where both parts are numbers.
+fn compare_versions(a: &str, b: &str) -> Ordering {
+    let mut left = a.split('.');
+    let mut right = b.split('.');
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+                    (Ok(x), Ok(y)) => x.cmp(&y),
+                    _ => x.cmp(y),
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minor_version_resolves_to_the_exact_release() {
+        assert_eq!(resolve("zookeeper", "3.8").unwrap().version, "3.8.0");
+        assert_eq!(resolve("zookeeper", "3.9").unwrap().version, "3.9.5");
+        assert_eq!(resolve("zookeeper", "3.9").unwrap().name, "zookeeper-3.9");
+    }
+
+    #[test]
+    fn exact_version_resolves() {
+        assert_eq!(resolve("zookeeper", "3.8.0").unwrap().name, "zookeeper-3.8");
+        assert_eq!(resolve("zookeeper", "3.9.5").unwrap().name, "zookeeper-3.9");
+    }
+
+    #[test]
+    fn major_prefix_picks_the_newest() {
+        assert_eq!(resolve("zookeeper", "3").unwrap().version, "3.9.5");
+    }
+
+    #[test]
+    fn unknown_version_lists_the_available_ones() {
+        let err = resolve("zookeeper", "3.7").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("3.7"), "{text}");
+        assert!(text.contains("3.8.0, 3.9.5"), "{text}");
+        // "3.9.5x" and "3.8.0.1" are not prefixes of anything we have.
+        assert!(resolve("zookeeper", "3.9.5x").is_err());
+        assert!(resolve("zookeeper", "").is_err());
+    }
+
+    #[test]
+    fn unknown_system_lists_the_systems() {
+        let text = resolve("kafka", "3.7").unwrap_err().to_string();
+        assert!(text.contains("kafka") && text.contains("zookeeper"), "{text}");
+    }
+
+    #[test]
+    fn available_lists_only_system_images() {
+        assert_eq!(
+            available(),
+            vec![("zookeeper", "3.8.0"), ("zookeeper", "3.9.5")]
+        );
+    }
+
+    #[test]
+    fn every_chain_starts_at_the_rootfs_and_names_existing_parents() {
+        for spec in CATALOGUE {
+            let chain = chain(spec);
+            assert_eq!(chain[0].kind, Kind::Rootfs, "{}", spec.name);
+            assert_eq!(chain.last().unwrap().name, spec.name);
+            // Parents come first in the catalogue, so ensure_all builds in order.
+            let pos = |n: &str| CATALOGUE.iter().position(|s| s.name == n).unwrap();
+            for pair in chain.windows(2) {
+                assert!(pos(pair[0].name) < pos(pair[1].name));
+            }
+        }
+    }
+
+    #[test]
+    fn dockerfile_images_have_a_context_and_names_are_unique() {
+        for spec in CATALOGUE {
+            assert_eq!(spec.kind == Kind::Dockerfile, spec.context.is_some());
+            assert_eq!(CATALOGUE.iter().filter(|s| s.name == spec.name).count(), 1);
+        }
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(compare_versions("3.9.10", "3.9.5"), Ordering::Greater);
+        assert_eq!(compare_versions("3.9", "3.9.0"), Ordering::Less);
+    }
+}

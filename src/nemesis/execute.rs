@@ -1,0 +1,270 @@
+//! Applying and healing faults through a backend, recording each with evidence that it took effect.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use super::schedule::Event;
+use super::target::{TargetContext, resolve};
+use crate::backend::{Backend, Status};
+use crate::history::{F, OpKind, Recorder};
+use crate::scenario::FaultKind;
+use crate::system::zookeeper::Role;
+
+const STOP_GRACE_SECS: i32 = 10;
+const PROCESS: &str = "nemesis";
+
+/// The container status a node must show after `kind` is applied (`healed = false`) or healed.
+pub fn expected_status(kind: FaultKind, healed: bool) -> Status {
+    match (kind, healed) {
+        (FaultKind::Kill | FaultKind::Stop, false) => Status::Exited,
+        (FaultKind::Pause, false) => Status::Paused,
+        _ => Status::Running,
+    }
+}
+
+/// The nemesis' state: which nodes are down, and which applied faults await healing.
+pub struct Nemesis {
+    nodes: Vec<String>,
+    down: BTreeSet<String>,
+    active: BTreeMap<usize, (FaultKind, Vec<String>)>,
+    recorder: Recorder,
+    rng: ChaCha8Rng,
+}
+
+impl Nemesis {
+    /// `down` holds the nodes not started at setup.
+    pub fn new(nodes: Vec<String>, down: BTreeSet<String>, recorder: Recorder, seed: u64) -> Self {
+        use rand::SeedableRng;
+        recorder.record(
+            PROCESS,
+            F::Topology,
+            OpKind::Ok,
+            json!({ "nodes": nodes, "down": down }),
+            None,
+        );
+        Self {
+            nodes,
+            down,
+            active: BTreeMap::new(),
+            recorder,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    pub fn down(&self) -> &BTreeSet<String> {
+        &self.down
+    }
+
+    /// Applies or heals one planned event. A fault that cannot be applied is recorded as `Fail`
+    /// with the reason; the run goes on.
+    pub async fn run_event(&mut self, backend: &impl Backend, event: &Event, roles: &BTreeMap<String, Role>) {
+        match event.action {
+            super::Action::Apply => self.apply(backend, event, roles).await,
+            super::Action::Heal => self.heal(backend, event.fault).await,
+        }
+    }
+
+    async fn apply(&mut self, backend: &impl Backend, event: &Event, roles: &BTreeMap<String, Role>) {
+        let ctx = TargetContext {
+            nodes: self.nodes.clone(),
+            down: self.down.clone(),
+            roles: roles.clone(),
+        };
+        let targets = match resolve(&event.target, &ctx, &mut self.rng) {
+            Ok(targets) => targets,
+            Err(error) => {
+                self.record(F::Fault, event.kind, &[], json!({}), Some(format!("{error:#}")));
+                return;
+            }
+        };
+        let mut error = None;
+        for node in &targets {
+            let outcome = match event.kind {
+                FaultKind::Kill => backend.kill(node).await,
+                FaultKind::Stop => backend.stop(node, STOP_GRACE_SECS).await,
+                FaultKind::Start => backend.start(node).await,
+                FaultKind::Restart => backend.restart(node, STOP_GRACE_SECS).await,
+                FaultKind::Pause => backend.pause(node).await,
+            };
+            if let Err(e) = outcome {
+                error = Some(format!("{e:#}"));
+            }
+            if event.kind.heals() {
+                self.down.insert(node.clone());
+            } else {
+                self.down.remove(node);
+            }
+        }
+        if event.kind.heals() {
+            self.active.insert(event.fault, (event.kind, targets.clone()));
+        }
+        let evidence = self.evidence(backend, &targets, expected_status(event.kind, false)).await;
+        self.record(F::Fault, event.kind, &targets, evidence, error);
+    }
+
+    /// Heals fault `fault` if it is active.
+    pub async fn heal(&mut self, backend: &impl Backend, fault: usize) {
+        let Some((kind, targets)) = self.active.remove(&fault) else {
+            return;
+        };
+        let mut error = None;
+        for node in &targets {
+            let outcome = match kind {
+                FaultKind::Pause => backend.unpause(node).await,
+                _ => backend.start(node).await,
+            };
+            if let Err(e) = outcome {
+                error = Some(format!("{e:#}"));
+            }
+            self.down.remove(node);
+        }
+        let evidence = self.evidence(backend, &targets, expected_status(kind, true)).await;
+        self.record(F::Heal, kind, &targets, evidence, error);
+    }
+
+    /// Heals every active fault and starts every node still down, so final checks see the whole
+    /// cluster.
+    pub async fn heal_all(&mut self, backend: &impl Backend) {
+        let active: Vec<usize> = self.active.keys().copied().collect();
+        for fault in active {
+            self.heal(backend, fault).await;
+        }
+        let still_down: Vec<String> = self.down.iter().cloned().collect();
+        if still_down.is_empty() {
+            return;
+        }
+        let mut error = None;
+        for node in &still_down {
+            let state = backend.state(node).await.map(|s| s.status);
+            let outcome = match state {
+                Ok(Status::Paused) => backend.unpause(node).await,
+                Ok(Status::Running) => Ok(()),
+                _ => backend.start(node).await,
+            };
+            if let Err(e) = outcome {
+                error = Some(format!("{e:#}"));
+            }
+            self.down.remove(node);
+        }
+        let evidence = self.evidence(backend, &still_down, Status::Running).await;
+        self.record(F::Heal, FaultKind::Start, &still_down, evidence, error);
+    }
+
+    /// Reads every target's container state back and says whether it is what the fault implies.
+    async fn evidence(&self, backend: &impl Backend, targets: &[String], expected: Status) -> serde_json::Value {
+        let states = backend.states(targets).await;
+        let took_effect = states.values().all(|s| s.status == expected);
+        json!({
+            "expected": expected,
+            "took_effect": took_effect,
+            "states": states,
+        })
+    }
+
+    fn record(&self, f: F, kind: FaultKind, targets: &[String], evidence: serde_json::Value, error: Option<String>) {
+        let op_kind = if error.is_some() { OpKind::Fail } else { OpKind::Ok };
+        self.recorder.record(
+            PROCESS,
+            f,
+            op_kind,
+            json!({
+                "fault": kind.name(),
+                "targets": targets,
+                "down": self.down,
+                "evidence": evidence,
+            }),
+            error,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::ContainerSpec;
+    use crate::backend::fake::FakeBackend;
+    use crate::nemesis::{Action, Event};
+    use crate::scenario::{SystemKind, Target};
+    use std::time::Duration;
+
+    async fn cluster() -> (FakeBackend, Vec<String>) {
+        let mut backend = FakeBackend::new();
+        let nodes: Vec<String> = (1..=3).map(|i| format!("zk-{i}")).collect();
+        for node in &nodes {
+            backend
+                .create(&ContainerSpec {
+                    node: node.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            backend.start(node).await.unwrap();
+        }
+        (backend, nodes)
+    }
+
+    fn event(action: Action, kind: FaultKind, target: Target) -> Event {
+        Event {
+            at: Duration::ZERO,
+            action,
+            fault: 0,
+            kind,
+            target,
+            system: SystemKind::Zookeeper,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_killed_leader_is_recorded_with_evidence_and_healed() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1);
+        let roles = BTreeMap::from([
+            ("zk-1".to_string(), Role::Follower),
+            ("zk-2".to_string(), Role::Leader),
+            ("zk-3".to_string(), Role::Follower),
+        ]);
+        nemesis
+            .run_event(&backend, &event(Action::Apply, FaultKind::Kill, Target::Leader), &roles)
+            .await;
+        assert_eq!(backend.status("zk-2"), Status::Exited);
+        assert!(nemesis.down().contains("zk-2"));
+        nemesis.heal_all(&backend).await;
+        assert_eq!(backend.status("zk-2"), Status::Running);
+
+        let history = recorder.snapshot();
+        let fault = history.with_f(F::Fault).next().unwrap();
+        assert_eq!(fault.kind, OpKind::Ok);
+        assert_eq!(fault.value["targets"], json!(["zk-2"]));
+        assert_eq!(fault.value["evidence"]["took_effect"], json!(true));
+        let heal = history.with_f(F::Heal).next().unwrap();
+        assert_eq!(heal.value["down"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_target_is_a_failed_fault_not_a_crash() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1);
+        nemesis
+            .run_event(&backend, &event(Action::Apply, FaultKind::Kill, Target::Leader), &BTreeMap::new())
+            .await;
+        let fault = recorder.snapshot().with_f(F::Fault).next().cloned().unwrap();
+        assert_eq!(fault.kind, OpKind::Fail);
+        assert!(fault.error.unwrap().contains("expected one leader"));
+        assert!(backend.calls().iter().all(|c| !c.starts_with("kill")));
+    }
+
+    #[tokio::test]
+    async fn heal_all_starts_nodes_never_started() {
+        let (backend, nodes) = cluster().await;
+        backend.stop("zk-3", 0).await.unwrap();
+        let recorder = Recorder::new();
+        let mut nemesis = Nemesis::new(nodes, BTreeSet::from(["zk-3".to_string()]), recorder, 1);
+        nemesis.heal_all(&backend).await;
+        assert_eq!(backend.status("zk-3"), Status::Running);
+        assert!(nemesis.down().is_empty());
+    }
+}

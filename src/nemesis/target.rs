@@ -1,0 +1,168 @@
+//! Resolving a target selector to concrete nodes, from what is known when the fault fires.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::bail;
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use crate::scenario::Target;
+use crate::system::zookeeper::Role;
+
+/// What target resolution may look at.
+#[derive(Debug, Clone, Default)]
+pub struct TargetContext {
+    /// Every node of the targeted system, in order.
+    pub nodes: Vec<String>,
+    /// Nodes currently down (killed, stopped, paused or never started).
+    pub down: BTreeSet<String>,
+    /// Roles as last sampled; needed only for role targets.
+    pub roles: BTreeMap<String, Role>,
+}
+
+impl TargetContext {
+    fn up(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| !self.down.contains(*n))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The nodes `target` selects now. Random choices come from `rng`, so a seed replays them.
+pub fn resolve(target: &Target, ctx: &TargetContext, rng: &mut impl Rng) -> anyhow::Result<Vec<String>> {
+    let n = ctx.nodes.len();
+    let up = ctx.up();
+    let pick = |count: usize, from: &[String], rng: &mut dyn rand::RngCore| -> Vec<String> {
+        let mut chosen: Vec<String> = from.choose_multiple(rng, count.min(from.len())).cloned().collect();
+        chosen.sort();
+        chosen
+    };
+    let with_role = |role: Role| -> Vec<String> {
+        ctx.roles
+            .iter()
+            .filter(|(node, r)| **r == role && !ctx.down.contains(*node))
+            .map(|(node, _)| node.clone())
+            .collect()
+    };
+    let chosen = match target {
+        Target::Node(name) => {
+            if !ctx.nodes.contains(name) {
+                bail!("target {name} is not a node of this system ({})", ctx.nodes.join(", "));
+            }
+            vec![name.clone()]
+        }
+        Target::One => pick(1, &up, rng),
+        Target::Minority => pick((n - 1) / 2, &up, rng),
+        Target::Majority => pick(n / 2 + 1, &up, rng),
+        Target::All => up.clone(),
+        Target::Leader => {
+            let leaders = with_role(Role::Leader);
+            if leaders.len() != 1 {
+                bail!(
+                    "target leader: expected one leader among the running nodes, found {} ({})",
+                    leaders.len(),
+                    describe(&ctx.roles)
+                );
+            }
+            leaders
+        }
+        Target::Follower => pick(1, &with_role(Role::Follower), rng),
+        Target::Followers => with_role(Role::Follower),
+        Target::Down => ctx.down.iter().cloned().collect(),
+    };
+    if chosen.is_empty() {
+        bail!(
+            "target {target} matched no node now (down: {:?}; roles: {})",
+            ctx.down,
+            describe(&ctx.roles)
+        );
+    }
+    Ok(chosen)
+}
+
+fn describe(roles: &BTreeMap<String, Role>) -> String {
+    if roles.is_empty() {
+        return "none sampled".into();
+    }
+    roles
+        .iter()
+        .map(|(n, r)| format!("{n} {}", r.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn ctx(n: usize) -> TargetContext {
+        let nodes: Vec<String> = (1..=n).map(|i| format!("zk-{i}")).collect();
+        let mut roles = BTreeMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            roles.insert(node.clone(), if i == 1 { Role::Leader } else { Role::Follower });
+        }
+        TargetContext {
+            nodes,
+            down: BTreeSet::new(),
+            roles,
+        }
+    }
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(1)
+    }
+
+    #[test]
+    fn roles_resolve_from_the_sample() {
+        let c = ctx(3);
+        assert_eq!(resolve(&Target::Leader, &c, &mut rng()).unwrap(), vec!["zk-2"]);
+        assert_eq!(resolve(&Target::Followers, &c, &mut rng()).unwrap(), vec!["zk-1", "zk-3"]);
+        let follower = resolve(&Target::Follower, &c, &mut rng()).unwrap();
+        assert!(follower == vec!["zk-1"] || follower == vec!["zk-3"]);
+    }
+
+    #[test]
+    fn no_leader_is_an_error_that_says_what_was_seen() {
+        let mut c = ctx(3);
+        c.roles.insert("zk-2".into(), Role::Unreachable);
+        let err = resolve(&Target::Leader, &c, &mut rng()).unwrap_err().to_string();
+        assert!(err.contains("found 0"), "{err}");
+        assert!(err.contains("zk-2 unreachable"), "{err}");
+    }
+
+    #[test]
+    fn down_selects_nodes_that_are_not_running() {
+        let mut c = ctx(3);
+        c.down = ["zk-2".to_string(), "zk-3".to_string()].into();
+        assert_eq!(resolve(&Target::Down, &c, &mut rng()).unwrap(), vec!["zk-2", "zk-3"]);
+        assert_eq!(resolve(&Target::All, &c, &mut rng()).unwrap(), vec!["zk-1"]);
+    }
+
+    #[test]
+    fn the_same_seed_picks_the_same_nodes() {
+        let c = ctx(5);
+        let a = resolve(&Target::Majority, &c, &mut ChaCha8Rng::seed_from_u64(9)).unwrap();
+        let b = resolve(&Target::Majority, &c, &mut ChaCha8Rng::seed_from_u64(9)).unwrap();
+        assert_eq!(a, b);
+    }
+
+    proptest! {
+        #[test]
+        fn minority_and_majority_have_the_right_sizes(n in 1usize..=9, seed: u64) {
+            let c = ctx(n);
+            let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let majority = resolve(&Target::Majority, &c, &mut r).unwrap();
+            prop_assert_eq!(majority.len(), n / 2 + 1);
+            if n >= 3 {
+                let minority = resolve(&Target::Minority, &c, &mut r).unwrap();
+                prop_assert_eq!(minority.len(), (n - 1) / 2);
+                prop_assert!(minority.len() * 2 < n);
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! runner (being built).

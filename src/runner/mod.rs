@@ -1,0 +1,169 @@
+//! The runner: setup -> workload || nemesis -> heal -> final reads -> check -> teardown, with
+//! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout).
+
+mod cluster;
+mod monitor;
+mod phases;
+mod save;
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use indicatif::MultiProgress;
+
+use crate::backend::docker::{DockerBackend, connect, reap_orphans};
+use crate::backend::{Backend, RunId};
+use crate::checker::Verdict;
+use crate::history::Recorder;
+use crate::report::{Results, RunDir};
+use crate::scenario::Scenario;
+
+pub use cluster::Cluster;
+
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Root of the run directories (default target/chaosbed/runs).
+    pub out_root: PathBuf,
+    /// Keep a failed run's containers for debugging.
+    pub keep: bool,
+    /// Upper bound on the whole run; past it the run is stopped and cleaned up.
+    pub timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            out_root: default_out_root(),
+            keep: false,
+            timeout: Duration::from_secs(900),
+        }
+    }
+}
+
+/// `target/chaosbed/runs` of the workspace, or CHAOSBED_RUNS when set.
+pub fn default_out_root() -> PathBuf {
+    if let Ok(dir) = std::env::var("CHAOSBED_RUNS") {
+        return PathBuf::from(dir);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/chaosbed/runs")
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub results: Results,
+    pub dir: PathBuf,
+    /// Containers kept for debugging (with `--keep` on a failed run).
+    pub kept: bool,
+}
+
+impl Outcome {
+    /// 0 valid, 1 invalid, 2 unknown or could not run.
+    pub fn exit_code(&self) -> i32 {
+        match self.results.verdict {
+            Verdict::Valid => 0,
+            Verdict::Invalid => 1,
+            Verdict::Unknown => 2,
+        }
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+enum Stop {
+    Error(anyhow::Error),
+    Panic(String),
+    Interrupted,
+    TimedOut(Duration),
+}
+
+/// Runs one scenario against the Docker engine and writes its run directory.
+pub async fn run(scenario: &Scenario, options: &RunOptions, progress: &MultiProgress) -> anyhow::Result<Outcome> {
+    let docker = connect().await?;
+    let reaped = reap_orphans(&docker).await?;
+    if !reaped.is_empty() {
+        progress.println(format!("removed leftovers of dead runs: {reaped}"))?;
+    }
+    let dir = RunDir::create(&options.out_root, &scenario.name)?;
+    let run_id = RunId::new(&scenario.name);
+    let mut backend = DockerBackend::new(docker.clone(), run_id.clone());
+    let recorder = Recorder::new();
+    let started = Instant::now();
+    let started_at = chrono::Local::now().to_rfc3339();
+    let mut cluster = Cluster::default();
+
+    let stop = {
+        let body = phases::execute(scenario, &docker, &mut backend, &recorder, &mut cluster, progress);
+        tokio::select! {
+            outcome = AssertUnwindSafe(body).catch_unwind() => match outcome {
+                Ok(Ok(checks)) => Ok(checks),
+                Ok(Err(error)) => Err(Stop::Error(error)),
+                Err(panic) => Err(Stop::Panic(panic_message(panic))),
+            },
+            _ = tokio::signal::ctrl_c() => Err(Stop::Interrupted),
+            _ = tokio::time::sleep(options.timeout) => Err(Stop::TimedOut(options.timeout)),
+        }
+    };
+
+    let (checks, error) = match stop {
+        Ok(checks) => (checks, None),
+        Err(Stop::Error(e)) => (Vec::new(), Some(format!("{e:#}"))),
+        Err(Stop::Panic(m)) => (Vec::new(), Some(format!("chaosbed panicked: {m}"))),
+        Err(Stop::Interrupted) => (Vec::new(), Some("interrupted (Ctrl-C)".to_string())),
+        Err(Stop::TimedOut(t)) => (Vec::new(), Some(format!("the run exceeded its timeout of {t:?}"))),
+    };
+    let verdict = if error.is_some() {
+        Verdict::Unknown
+    } else {
+        Verdict::merge_all(checks.iter().map(|c| c.verdict))
+    };
+    let interrupted = matches!(error.as_deref(), Some("interrupted (Ctrl-C)"));
+
+    let results = save::save(
+        scenario,
+        &backend,
+        &cluster,
+        &recorder,
+        &dir,
+        save::Summary {
+            run_id: run_id.to_string(),
+            started_at,
+            duration: started.elapsed(),
+            verdict,
+            error,
+            checks,
+        },
+    )
+    .await;
+
+    let kept = options.keep && verdict != Verdict::Valid && !interrupted;
+    if kept {
+        progress.println(format!(
+            "kept the containers of run {run_id} for debugging; remove them with `cargo xtask clean` or `docker rm -f $(docker ps -aq --filter label=chaosbed.run={run_id})` and `docker network rm cb-{run_id}`"
+        ))?;
+    } else {
+        let removed = backend.cleanup().await;
+        match removed {
+            Ok(removed) => tracing::debug!("cleanup of {run_id}: {removed}"),
+            Err(e) => progress.println(format!(
+                "cleanup of run {run_id} failed: {e:#}; run `cargo xtask clean` to remove what is left"
+            ))?,
+        }
+    }
+    Ok(Outcome {
+        results,
+        dir: dir.path,
+        kept,
+    })
+}
+
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}

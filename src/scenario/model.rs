@@ -1,0 +1,363 @@
+//! The typed form of a scenario file. Pure data: parsing is in `parse`, checks in `validate`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_spanned::Spanned;
+
+use super::units::{ByteSize, Dur};
+
+/// One scenario: a topology, a workload, faults on a schedule, and the checks that judge the run.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `smoke` runs in `cargo test`; `full` only under `cargo xtask chaos`.
+    pub tier: Tier,
+    /// Seeds every random choice (target picks, client jitter) so a run can be replayed.
+    #[serde(default)]
+    pub seed: u64,
+    pub topology: Topology,
+    pub workload: WorkloadSpec,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default, rename = "check")]
+    pub checks: Vec<Spanned<CheckSpec>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Smoke,
+    Full,
+}
+
+/// The systems a scenario stands up, one table each.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub zookeeper: Option<Spanned<SystemSpec>>,
+}
+
+/// Systems chaosbed knows; a topology table is named after one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SystemKind {
+    Zookeeper,
+}
+
+impl SystemKind {
+    pub const ALL: [SystemKind; 1] = [SystemKind::Zookeeper];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemKind::Zookeeper => "zookeeper",
+        }
+    }
+
+    /// Prefix of its node names: `zk` gives `zk-1`, `zk-2`, ...
+    pub fn node_prefix(self) -> &'static str {
+        match self {
+            SystemKind::Zookeeper => "zk",
+        }
+    }
+}
+
+impl fmt::Display for SystemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How one system is deployed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSpec {
+    /// Number of nodes (default 3).
+    #[serde(default = "default_nodes")]
+    pub nodes: Spanned<u32>,
+    /// How many nodes start at setup (default: all). The rest are created stopped and can be
+    /// started by a `start` fault.
+    pub start: Option<Spanned<u32>>,
+    /// A locally built version (`3.8`, `3.9`), see `cargo xtask images`.
+    pub version: Option<String>,
+    /// An image reference used as is instead of a local build, e.g. the official `zookeeper:3.9`.
+    pub image: Option<String>,
+    /// Memory limit per node, e.g. `1GiB`.
+    pub memory: Option<ByteSize>,
+    /// JVM heap flags passed through the image's own variable (JVMFLAGS for ZooKeeper).
+    pub heap: Option<String>,
+    /// Configuration overrides by the system's own key names, e.g. `tickTime = 100`.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+}
+
+fn default_nodes() -> Spanned<u32> {
+    Spanned::new(0..0, 3)
+}
+
+impl SystemSpec {
+    pub fn node_count(&self) -> u32 {
+        *self.nodes.get_ref()
+    }
+
+    pub fn started_count(&self) -> u32 {
+        self.start
+            .as_ref()
+            .map(|s| *s.get_ref())
+            .unwrap_or(self.node_count())
+    }
+}
+
+/// The client workload that runs while faults are injected.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    pub kind: WorkloadKind,
+    /// Concurrent client sessions (default 3).
+    #[serde(default = "default_clients")]
+    pub clients: u32,
+    /// Total operations per second across clients (default 20).
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+    /// How long the workload runs; every fault must start and heal within it.
+    pub duration: Spanned<Dur>,
+    /// Session timeout each client asks for (the server may negotiate it down).
+    pub session_timeout: Option<Dur>,
+    /// Fraction of operations that are reads (default 0.5).
+    #[serde(default = "default_read_ratio")]
+    pub read_ratio: f64,
+}
+
+fn default_clients() -> u32 {
+    3
+}
+fn default_rate() -> f64 {
+    20.0
+}
+fn default_read_ratio() -> f64 {
+    0.5
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// Sessions that create unique znodes and read them back.
+    ZkRegister,
+}
+
+impl WorkloadKind {
+    pub fn system(self) -> SystemKind {
+        match self {
+            WorkloadKind::ZkRegister => SystemKind::Zookeeper,
+        }
+    }
+}
+
+/// One fault in the schedule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub kind: Spanned<FaultKind>,
+    /// Which nodes; resolved when the fault fires.
+    pub target: Spanned<Target>,
+    /// The system the target is in (default: the workload's system).
+    pub system: Option<SystemKind>,
+    /// When it fires, from the start of the workload.
+    pub at: Spanned<Dur>,
+    /// How long until it is healed (kill/stop: started again; pause: unpaused). Without it the
+    /// fault is healed when the workload ends.
+    pub duration: Option<Spanned<Dur>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// SIGKILL the process; healed by starting the container again.
+    Kill,
+    /// Graceful stop (SIGTERM, then SIGKILL after a grace period); healed by starting it.
+    Stop,
+    /// Start nodes that are down (for example, not started at setup). Nothing to heal.
+    Start,
+    /// Stop and start at once. Nothing to heal.
+    Restart,
+    /// Freeze every process (cgroup freezer); healed by unpausing.
+    Pause,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Kill,
+        FaultKind::Stop,
+        FaultKind::Start,
+        FaultKind::Restart,
+        FaultKind::Pause,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Stop => "stop",
+            FaultKind::Start => "start",
+            FaultKind::Restart => "restart",
+            FaultKind::Pause => "pause",
+        }
+    }
+
+    /// Whether the fault leaves something to heal.
+    pub fn heals(self) -> bool {
+        matches!(self, FaultKind::Kill | FaultKind::Stop | FaultKind::Pause)
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A selector resolved to concrete nodes when a fault fires.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The node named so, e.g. `zk-2`.
+    Node(String),
+    /// One node picked at random (seeded).
+    One,
+    /// The largest group that is still a minority: 1 of 3, 2 of 5.
+    Minority,
+    /// The smallest majority: 2 of 3, 3 of 5.
+    Majority,
+    All,
+    /// The current leader (ZooKeeper).
+    Leader,
+    /// One current follower (ZooKeeper), picked at random.
+    Follower,
+    /// Every current follower.
+    Followers,
+    /// Nodes not running at the moment, e.g. those not started at setup.
+    Down,
+}
+
+impl Target {
+    pub const KEYWORDS: [&'static str; 8] = [
+        "one",
+        "minority",
+        "majority",
+        "all",
+        "leader",
+        "follower",
+        "followers",
+        "down",
+    ];
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "one" => Target::One,
+            "minority" => Target::Minority,
+            "majority" => Target::Majority,
+            "all" => Target::All,
+            "leader" => Target::Leader,
+            "follower" => Target::Follower,
+            "followers" => Target::Followers,
+            "down" => Target::Down,
+            name => Target::Node(name.to_string()),
+        }
+    }
+
+    /// Whether the target names a role that only a leader-electing system has.
+    pub fn is_role(&self) -> bool {
+        matches!(self, Target::Leader | Target::Follower | Target::Followers)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Node(name) => f.write_str(name),
+            Target::One => f.write_str("one"),
+            Target::Minority => f.write_str("minority"),
+            Target::Majority => f.write_str("majority"),
+            Target::All => f.write_str("all"),
+            Target::Leader => f.write_str("leader"),
+            Target::Follower => f.write_str("follower"),
+            Target::Followers => f.write_str("followers"),
+            Target::Down => f.write_str("down"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().is_empty() {
+            return Err(serde::de::Error::custom(format!(
+                "a target cannot be empty; write one of {} or a node name such as \"zk-1\"",
+                Target::KEYWORDS.join(", ")
+            )));
+        }
+        Ok(Target::parse(text.trim()))
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A check and its thresholds.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CheckSpec {
+    /// Never two leaders at once; a leader whenever a majority is up (after `grace` for an
+    /// election); no leader while a majority is down (after `grace` for it to step down).
+    Quorum {
+        #[serde(default = "default_grace")]
+        grace: Dur,
+    },
+    /// Measures the windows in which no write succeeded.
+    Availability {
+        /// The longest tolerated window without a successful write.
+        max_unavailable: Option<Dur>,
+        /// Demands that an outage was seen (for scenarios where one must happen).
+        #[serde(default)]
+        expect_outage: bool,
+    },
+    /// After the last fault is healed, a write succeeds within `within`.
+    Recovery { within: Dur },
+    /// Every acknowledged write is readable in the final read.
+    NoLostWrites,
+    /// Whether client sessions expired; with `expect = true` an expiry must be seen and is
+    /// explained from the configured tickTime.
+    SessionExpiry {
+        #[serde(default)]
+        expect: bool,
+    },
+}
+
+fn default_grace() -> Dur {
+    Dur::secs(15)
+}
+
+impl CheckSpec {
+    pub const KINDS: [&'static str; 5] = [
+        "quorum",
+        "availability",
+        "recovery",
+        "no-lost-writes",
+        "session-expiry",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckSpec::Quorum { .. } => "quorum",
+            CheckSpec::Availability { .. } => "availability",
+            CheckSpec::Recovery { .. } => "recovery",
+            CheckSpec::NoLostWrites => "no-lost-writes",
+            CheckSpec::SessionExpiry { .. } => "session-expiry",
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Reading a scenario file: TOML into the typed model, then the semantic checks.
+
+use std::path::Path;
+
+use super::error::ScenarioError;
+use super::model::Scenario;
+use super::validate::validate;
+
+/// Reads, parses and validates the scenario at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the file: {e}")))?;
+    parse(&file, &source)
+}
+
+/// Parses and validates scenario text; `file` names it in errors.
+pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = toml::from_str(source).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        ScenarioError::at(file, source, span, explain(e.message()))
+    })?;
+    validate(file, source, &scenario)?;
+    Ok(scenario)
+}
+
+/// Rewords serde's messages so that they name the scenario vocabulary.
+fn explain(message: &str) -> String {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field") {
+        if rest.contains("`zookeeper`") && !rest.contains(',') {
+            return format!("unknown system{rest}");
+        }
+        return format!("unknown key{rest}");
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        return format!("unknown kind{rest}");
+    }
+    message.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{FaultKind, Target, Tier};
+
+    const VALID: &str = r#"
+name = "zk-leader-kill"
+description = "the leader is killed under load"
+tier = "smoke"
+seed = 7
+
+[topology.zookeeper]
+nodes = 3
+version = "3.8"
+
+[topology.zookeeper.config]
+tickTime = 2000
+
+[workload]
+kind = "zk-register"
+clients = 3
+rate = 20
+duration = "30s"
+
+[[fault]]
+kind = "kill"
+target = "leader"
+at = "10s"
+duration = "10s"
+
+[[check]]
+kind = "quorum"
+
+[[check]]
+kind = "recovery"
+within = "20s"
+"#;
+
+    fn first_error(source: &str) -> String {
+        parse("bad.toml", source).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_valid_scenario_parses() {
+        let s = parse("ok.toml", VALID).unwrap();
+        assert_eq!(s.tier, Tier::Smoke);
+        assert_eq!(s.faults.len(), 1);
+        assert_eq!(*s.faults[0].kind.get_ref(), FaultKind::Kill);
+        assert_eq!(*s.faults[0].target.get_ref(), Target::Leader);
+        assert_eq!(s.checks.len(), 2);
+    }
+
+    #[test]
+    fn an_unknown_fault_kind_names_line_and_choices() {
+        let err = first_error(&VALID.replace("kind = \"kill\"", "kind = \"kil\""));
+        assert!(err.contains("bad.toml:21:8"), "{err}");
+        assert!(err.contains("kill") && err.contains("pause"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_system_is_named() {
+        let err = first_error(&VALID.replace("[topology.zookeeper]", "[topology.zookeper]"));
+        assert!(err.contains("unknown system `zookeper`"), "{err}");
+        assert!(err.contains("bad.toml:7:"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_duration_says_how_to_write_one() {
+        let err = first_error(&VALID.replace("at = \"10s\"", "at = \"ten seconds\""));
+        assert!(err.contains(":23:"), "{err}");
+        assert!(err.contains("\"10s\""), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_check_kind_lists_the_kinds() {
+        let err = first_error(&VALID.replace("kind = \"quorum\"", "kind = \"qorum\""));
+        assert!(err.contains("no-lost-writes"), "{err}");
+    }
+
+    #[test]
+    fn invalid_toml_points_at_the_syntax_error() {
+        let err = first_error("name = \"x\"\ntier = \n");
+        assert!(err.contains("bad.toml:2:"), "{err}");
+    }
+}

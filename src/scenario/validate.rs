@@ -1,0 +1,325 @@
+//! Semantic checks of a parsed scenario: things TOML accepts but no run could do.
+
+use super::error::{Diagnostics, ScenarioError};
+use super::model::{CheckSpec, FaultKind, Scenario, SystemKind, SystemSpec, Target};
+
+const MAX_NODES: u32 = 9;
+
+/// Refuses scenarios that are valid TOML but impossible, each error pointing at its line.
+pub(super) fn validate(file: &str, source: &str, scenario: &Scenario) -> Result<(), ScenarioError> {
+    let mut out = Diagnostics::new(file, source);
+    if scenario.name.trim().is_empty() {
+        out.error(0..0, "the scenario has an empty `name`", None);
+    }
+    check_topology(scenario, &mut out);
+    check_workload(scenario, &mut out);
+    check_faults(scenario, &mut out);
+    check_checks(scenario, &mut out);
+    out.finish()
+}
+
+/// The systems a scenario declares, with their specs and the span of their tables.
+pub fn systems(scenario: &Scenario) -> Vec<(SystemKind, &SystemSpec, std::ops::Range<usize>)> {
+    let mut found = Vec::new();
+    if let Some(zk) = &scenario.topology.zookeeper {
+        found.push((SystemKind::Zookeeper, zk.get_ref(), zk.span()));
+    }
+    found
+}
+
+fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
+    let systems = systems(scenario);
+    if systems.is_empty() {
+        out.error(
+            0..0,
+            "the topology declares no system",
+            Some(format!(
+                "add a table such as [topology.zookeeper]; systems: {}",
+                names(SystemKind::ALL.iter().map(|s| s.name()))
+            )),
+        );
+    }
+    for (kind, spec, span) in systems {
+        let nodes = *spec.nodes.get_ref();
+        let nodes_span = if spec.nodes.span().is_empty() {
+            span.clone()
+        } else {
+            spec.nodes.span()
+        };
+        if nodes == 0 || nodes > MAX_NODES {
+            out.error(
+                nodes_span,
+                format!("{kind} cannot have {nodes} nodes"),
+                Some(format!("use 1 to {MAX_NODES} nodes (3 is the usual ensemble)")),
+            );
+        }
+        if let Some(start) = &spec.start
+            && *start.get_ref() > nodes
+        {
+            out.error(
+                start.span(),
+                format!(
+                    "start = {} asks for more nodes than the {nodes}-node {kind} ensemble has",
+                    start.get_ref()
+                ),
+                Some(format!("start at most {nodes} nodes, or raise `nodes`")),
+            );
+        }
+        if spec.version.is_some() && spec.image.is_some() {
+            out.error(
+                span.clone(),
+                format!("{kind} names both `version` and `image`"),
+                Some("use `version` for a locally built image or `image` for one you pulled, not both".into()),
+            );
+        }
+        if let Some(version) = &spec.version {
+            let known: Vec<&str> = crate::image::available()
+                .into_iter()
+                .filter(|(system, _)| *system == kind.name())
+                .map(|(_, v)| v)
+                .collect();
+            let matches = known
+                .iter()
+                .any(|v| v == version || v.starts_with(&format!("{version}.")));
+            if !matches {
+                out.error(
+                    span.clone(),
+                    format!("{kind} version `{version}` is not one chaosbed builds"),
+                    Some(format!(
+                        "versions: {}; or set `image` to an image you have",
+                        names(known.iter().copied())
+                    )),
+                );
+            }
+        }
+    }
+}
+
+fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
+    let workload = &scenario.workload;
+    let needed = workload.kind.system();
+    if !systems(scenario).iter().any(|(kind, _, _)| *kind == needed) {
+        out.error(
+            workload.duration.span(),
+            format!("the workload needs a {needed} cluster, but the topology has none"),
+            Some(format!("add [topology.{needed}]")),
+        );
+    }
+    if workload.duration.get_ref().as_duration().is_zero() {
+        out.error(workload.duration.span(), "the workload duration must be longer than zero", None);
+    }
+    if !(workload.rate > 0.0 && workload.rate <= 10_000.0) {
+        out.error(
+            workload.duration.span(),
+            format!("workload rate {} is out of range", workload.rate),
+            Some("use an operation rate between 0 and 10000 per second".into()),
+        );
+    }
+    if workload.clients == 0 || workload.clients > 64 {
+        out.error(
+            workload.duration.span(),
+            format!("workload clients = {} is out of range", workload.clients),
+            Some("use 1 to 64 clients".into()),
+        );
+    }
+    if !(0.0..=1.0).contains(&workload.read_ratio) {
+        out.error(
+            workload.duration.span(),
+            format!("read_ratio {} is not a fraction", workload.read_ratio),
+            Some("use a value from 0.0 to 1.0".into()),
+        );
+    }
+}
+
+fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
+    let end = *scenario.workload.duration.get_ref();
+    let systems = systems(scenario);
+    for fault in &scenario.faults {
+        let kind = *fault.kind.get_ref();
+        let at = *fault.at.get_ref();
+        if at >= end {
+            out.error(
+                fault.at.span(),
+                format!("this {kind} fault fires at {at}, but the workload ends at {end}"),
+                Some(format!("schedule it before {end}, or lengthen the workload")),
+            );
+        }
+        if let Some(duration) = &fault.duration {
+            if !kind.heals() {
+                out.error(
+                    duration.span(),
+                    format!("a {kind} fault has nothing to heal, so it takes no `duration`"),
+                    Some("remove `duration`; kill, stop and pause take one".into()),
+                );
+            } else if at.0 + duration.get_ref().0 > end.0 {
+                out.error(
+                    duration.span(),
+                    format!(
+                        "this {kind} fault would heal at {}, after the workload ends at {end}",
+                        super::Dur(at.0 + duration.get_ref().0)
+                    ),
+                    Some("shorten it, or lengthen the workload".into()),
+                );
+            }
+        }
+        let system = fault.system.unwrap_or(scenario.workload.kind.system());
+        let Some((_, spec, _)) = systems.iter().find(|(k, _, _)| *k == system) else {
+            out.error(
+                fault.target.span(),
+                format!("this fault targets {system}, which the topology does not declare"),
+                None,
+            );
+            continue;
+        };
+        check_target(system, spec, kind, &fault.target, out);
+    }
+}
+
+fn check_target(
+    system: SystemKind,
+    spec: &SystemSpec,
+    kind: FaultKind,
+    target: &serde_spanned::Spanned<Target>,
+    out: &mut Diagnostics,
+) {
+    let nodes = spec.node_count();
+    let node_names: Vec<String> = (1..=nodes)
+        .map(|i| format!("{}-{i}", system.node_prefix()))
+        .collect();
+    let never = |why: String| (format!("target `{}` can never match: {why}", target.get_ref()), None);
+    let problem: Option<(String, Option<String>)> = match target.get_ref() {
+        Target::Node(name) if !node_names.contains(name) => Some((
+            format!("unknown target `{name}`: the {nodes}-node {system} ensemble has no such node"),
+            Some(format!(
+                "targets: {}, or a node name: {}",
+                Target::KEYWORDS.join(", "),
+                node_names.join(", ")
+            )),
+        )),
+        Target::Follower | Target::Followers if nodes < 2 => {
+            Some(never(format!("a {nodes}-node {system} has no followers")))
+        }
+        Target::Minority if nodes < 2 => {
+            Some(never(format!("a {nodes}-node {system} has no minority")))
+        }
+        Target::Down if kind != FaultKind::Start => Some(never(format!(
+            "a {kind} fault needs running nodes, and `down` selects nodes that are not running"
+        ))),
+        Target::Down if spec.started_count() == nodes => Some((
+            format!("target `down` can never match: all {nodes} nodes start at setup"),
+            Some("set `start` in the topology to start fewer nodes".into()),
+        )),
+        _ => None,
+    };
+    if let Some((message, help)) = problem {
+        out.error(target.span(), message, help);
+    }
+}
+
+fn check_checks(scenario: &Scenario, out: &mut Diagnostics) {
+    if scenario.checks.is_empty() {
+        out.error(
+            scenario.workload.duration.span(),
+            "the scenario has no [[check]]; a run without checks proves nothing",
+            Some(format!("checks: {}", CheckSpec::KINDS.join(", "))),
+        );
+    }
+    for check in &scenario.checks {
+        if matches!(check.get_ref(), CheckSpec::Recovery { .. }) && scenario.faults.is_empty() {
+            out.error(
+                check.span(),
+                "a recovery check needs at least one [[fault]] to recover from",
+                None,
+            );
+        }
+    }
+}
+
+fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn scenario(topology: &str, faults: &str) -> String {
+        format!(
+            "name = \"t\"\ntier = \"full\"\n{topology}\n[workload]\nkind = \"zk-register\"\nduration = \"30s\"\n{faults}\n[[check]]\nkind = \"quorum\"\n"
+        )
+    }
+
+    const ZK3: &str = "[topology.zookeeper]\nnodes = 3\n";
+
+    fn error_of(text: &str) -> String {
+        parse("v.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_node_that_does_not_exist_is_refused_with_the_valid_names() {
+        let err = error_of(&scenario(ZK3, "[[fault]]\nkind = \"kill\"\ntarget = \"zk-4\"\nat = \"5s\"\n"));
+        assert!(err.contains("v.toml:10:10"), "{err}");
+        assert!(err.contains("zk-1, zk-2, zk-3"), "{err}");
+        assert!(err.contains("leader"), "{err}");
+    }
+
+    #[test]
+    fn more_started_nodes_than_the_ensemble_has_is_refused() {
+        let err = error_of(&scenario("[topology.zookeeper]\nnodes = 3\nstart = 4\n", ""));
+        assert!(err.contains("start = 4"), "{err}");
+        assert!(err.contains(":5:9"), "{err}");
+    }
+
+    #[test]
+    fn a_fault_after_the_workload_ends_is_refused() {
+        let err = error_of(&scenario(ZK3, "[[fault]]\nkind = \"kill\"\ntarget = \"one\"\nat = \"45s\"\n"));
+        assert!(err.contains("fires at 45s, but the workload ends at 30s"), "{err}");
+    }
+
+    #[test]
+    fn a_fault_healing_after_the_workload_ends_is_refused() {
+        let err = error_of(&scenario(
+            ZK3,
+            "[[fault]]\nkind = \"pause\"\ntarget = \"one\"\nat = \"25s\"\nduration = \"10s\"\n",
+        ));
+        assert!(err.contains("would heal at 35s"), "{err}");
+    }
+
+    #[test]
+    fn followers_of_a_single_node_can_never_match() {
+        let err = error_of(&scenario(
+            "[topology.zookeeper]\nnodes = 1\n",
+            "[[fault]]\nkind = \"kill\"\ntarget = \"follower\"\nat = \"5s\"\n",
+        ));
+        assert!(err.contains("can never match"), "{err}");
+    }
+
+    #[test]
+    fn restart_takes_no_duration() {
+        let err = error_of(&scenario(
+            ZK3,
+            "[[fault]]\nkind = \"restart\"\ntarget = \"one\"\nat = \"5s\"\nduration = \"5s\"\n",
+        ));
+        assert!(err.contains("nothing to heal"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_just_the_first() {
+        let err = parse(
+            "v.toml",
+            &scenario(
+                ZK3,
+                "[[fault]]\nkind = \"kill\"\ntarget = \"zk-9\"\nat = \"50s\"\n",
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(err.diagnostics.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn an_unknown_version_lists_the_built_ones() {
+        let err = error_of(&scenario("[topology.zookeeper]\nversion = \"2.0\"\n", ""));
+        assert!(err.contains("version `2.0`"), "{err}");
+        assert!(err.contains("3.8"), "{err}");
+    }
+}

@@ -1,0 +1,137 @@
+//! ZooKeeper: the official image's environment contract, ensemble config, four-letter-word
+//! readiness and role discovery.
+
+mod four_letter;
+mod ready;
+
+use std::net::Ipv4Addr;
+
+use crate::backend::ContainerSpec;
+use crate::scenario::{SystemKind, SystemSpec};
+
+pub use four_letter::{Role, Srvr, four_letter, roles, srvr};
+pub use ready::{Readiness, wait_ready};
+
+pub const CLIENT_PORT: u16 = 2181;
+pub const DEFAULT_TICK_TIME_MS: u64 = 2000;
+/// The 4lw commands chaosbed speaks; the image must whitelist them.
+pub const FOUR_LETTER_WORDS: &str = "srvr, mntr, ruok, conf, stat";
+const DEFAULT_HEAP: &str = "-Xmx256m -Xms64m";
+
+/// zoo.cfg keys the official image sets from its own variables; everything else in a
+/// scenario's `config` goes through ZOO_CFG_EXTRA.
+const CONTRACT_KEYS: [(&str, &str); 6] = [
+    ("tickTime", "ZOO_TICK_TIME"),
+    ("initLimit", "ZOO_INIT_LIMIT"),
+    ("syncLimit", "ZOO_SYNC_LIMIT"),
+    ("maxClientCnxns", "ZOO_MAX_CLIENT_CNXNS"),
+    ("autopurge.purgeInterval", "ZOO_AUTOPURGE_PURGEINTERVAL"),
+    ("autopurge.snapRetainCount", "ZOO_AUTOPURGE_SNAPRETAINCOUNT"),
+];
+
+/// The container of node `index` (1-based) in an ensemble of `count`, in the official image's terms.
+pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) -> ContainerSpec {
+    let names = super::node_names(SystemKind::Zookeeper, count);
+    let servers = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("server.{}={name}:2888:3888;{CLIENT_PORT}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut env = vec![
+        ("ZOO_MY_ID".to_string(), index.to_string()),
+        ("ZOO_SERVERS".to_string(), servers),
+        (
+            "ZOO_4LW_COMMANDS_WHITELIST".to_string(),
+            FOUR_LETTER_WORDS.to_string(),
+        ),
+        ("ZOO_ADMINSERVER_ENABLED".to_string(), "false".to_string()),
+        (
+            "JVMFLAGS".to_string(),
+            spec.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.to_string()),
+        ),
+    ];
+    if count == 1 {
+        env.push(("ZOO_STANDALONE_ENABLED".into(), "true".into()));
+    }
+    let mut extra = Vec::new();
+    for (key, value) in &spec.config {
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match CONTRACT_KEYS.iter().find(|(k, _)| k == key) {
+            Some((_, var)) => env.push((var.to_string(), value)),
+            None => extra.push(format!("{key}={value}")),
+        }
+    }
+    if !extra.is_empty() {
+        env.push(("ZOO_CFG_EXTRA".into(), extra.join(" ")));
+    }
+    ContainerSpec {
+        node: names[(index - 1) as usize].clone(),
+        image: image.to_string(),
+        env,
+        cmd: None,
+        memory: spec.memory.map(|m| m.0),
+        data_dir: Some("/data".into()),
+        cap_add: Vec::new(),
+    }
+}
+
+/// The tickTime the ensemble runs with, in milliseconds.
+pub fn tick_time_ms(spec: &SystemSpec) -> u64 {
+    spec.config
+        .get("tickTime")
+        .and_then(|v| v.as_integer().map(|i| i as u64).or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(DEFAULT_TICK_TIME_MS)
+}
+
+/// The client connect string for the given addresses.
+pub fn connect_string(addresses: &[Ipv4Addr]) -> String {
+    addresses
+        .iter()
+        .map(|a| format!("{a}:{CLIENT_PORT}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml_text: &str) -> SystemSpec {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    fn env<'a>(c: &'a ContainerSpec, key: &str) -> Option<&'a str> {
+        c.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn follows_the_official_image_contract() {
+        let c = container_spec(&spec("nodes = 3\n[config]\ntickTime = 100\nminSessionTimeout = 200\n"), "img", 2, 3);
+        assert_eq!(c.node, "zk-2");
+        assert_eq!(env(&c, "ZOO_MY_ID"), Some("2"));
+        assert_eq!(
+            env(&c, "ZOO_SERVERS"),
+            Some("server.1=zk-1:2888:3888;2181 server.2=zk-2:2888:3888;2181 server.3=zk-3:2888:3888;2181")
+        );
+        assert_eq!(env(&c, "ZOO_TICK_TIME"), Some("100"));
+        assert_eq!(env(&c, "ZOO_CFG_EXTRA"), Some("minSessionTimeout=200"));
+        assert!(env(&c, "ZOO_4LW_COMMANDS_WHITELIST").unwrap().contains("srvr"));
+    }
+
+    #[test]
+    fn tick_time_defaults_to_two_seconds() {
+        assert_eq!(tick_time_ms(&spec("nodes = 3")), 2000);
+        assert_eq!(tick_time_ms(&spec("[config]\ntickTime = 100")), 100);
+    }
+
+    #[test]
+    fn memory_and_heap_pass_through() {
+        let c = container_spec(&spec("memory = \"1GiB\"\nheap = \"-Xmx900m\""), "img", 1, 3);
+        assert_eq!(c.memory, Some(1 << 30));
+        assert_eq!(env(&c, "JVMFLAGS"), Some("-Xmx900m"));
+    }
+}
