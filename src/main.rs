@@ -11,7 +11,11 @@ use chaosbed::runner::{self, RunOptions};
 use chaosbed::scenario;
 
 #[derive(Parser)]
-#[command(name = "chaosbed", version, about = "Chaos testbed: real clusters in Docker, faults, verdicts")]
+#[command(
+    name = "chaosbed",
+    version,
+    about = "Chaos testbed: real clusters in Docker, faults, verdicts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,13 +50,19 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,zookeeper_client=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Validate { files } => validate(&files),
-        Command::Run { files, keep, timeout, out } => {
+        Command::Run {
+            files,
+            keep,
+            timeout,
+            out,
+        } => {
             let options = RunOptions {
                 out_root: out.unwrap_or_else(runner::default_out_root),
                 keep,
@@ -74,14 +84,24 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     let mut bad = 0;
     for file in files {
         match scenario::load(file) {
-            Ok(s) => println!("ok: {} ({}, {} faults, {} checks)", file.display(), s.name, s.faults.len(), s.checks.len()),
+            Ok(s) => println!(
+                "ok: {} ({}, {} faults, {} checks)",
+                file.display(),
+                s.name,
+                s.faults.len(),
+                s.checks.len()
+            ),
             Err(e) => {
                 bad += 1;
                 eprint!("{e}");
             }
         }
     }
-    if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn run(files: &[PathBuf], options: &RunOptions) -> ExitCode {
@@ -105,7 +125,10 @@ async fn run(files: &[PathBuf], options: &RunOptions) -> ExitCode {
                     println!("run error: {error}");
                 }
                 print!("{}", chaosbed::report::render_table(&outcome.results));
-                println!("{}", chaosbed::report::verdict_line(&outcome.results, &outcome.dir));
+                println!(
+                    "{}",
+                    chaosbed::report::verdict_line(&outcome.results, &outcome.dir)
+                );
                 worst = worst.max(outcome.exit_code());
                 if outcome.results.error.as_deref() == Some("interrupted (Ctrl-C)") {
                     return ExitCode::from(130);

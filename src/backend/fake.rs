@@ -38,7 +38,13 @@ impl FakeBackend {
             .unwrap_or(Status::Missing)
     }
 
-    fn transition(&self, verb: &str, node: &str, from: &[Status], to: Status) -> anyhow::Result<()> {
+    fn transition(
+        &self,
+        verb: &str,
+        node: &str,
+        from: &[Status],
+        to: Status,
+    ) -> anyhow::Result<()> {
         self.calls.lock().unwrap().push(format!("{verb} {node}"));
         let mut nodes = self.nodes.lock().unwrap();
         let Some(status) = nodes.get_mut(node) else {
@@ -71,16 +77,29 @@ impl Backend for FakeBackend {
     async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
         let mut nodes = self.nodes.lock().unwrap();
         nodes.insert(spec.node.clone(), Status::Created);
-        self.calls.lock().unwrap().push(format!("create {}", spec.node));
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("create {}", spec.node));
         Ok(Ipv4Addr::new(10, 0, 0, nodes.len() as u8))
     }
 
     async fn start(&self, node: &str) -> anyhow::Result<()> {
-        self.transition("start", node, &[Status::Created, Status::Exited], Status::Running)
+        self.transition(
+            "start",
+            node,
+            &[Status::Created, Status::Exited],
+            Status::Running,
+        )
     }
 
     async fn stop(&self, node: &str, _grace_secs: i32) -> anyhow::Result<()> {
-        self.transition("stop", node, &[Status::Running, Status::Exited], Status::Exited)
+        self.transition(
+            "stop",
+            node,
+            &[Status::Running, Status::Exited],
+            Status::Exited,
+        )
     }
 
     async fn kill(&self, node: &str) -> anyhow::Result<()> {
@@ -88,7 +107,12 @@ impl Backend for FakeBackend {
     }
 
     async fn restart(&self, node: &str, _grace_secs: i32) -> anyhow::Result<()> {
-        self.transition("restart", node, &[Status::Running, Status::Exited], Status::Running)
+        self.transition(
+            "restart",
+            node,
+            &[Status::Running, Status::Exited],
+            Status::Running,
+        )
     }
 
     async fn pause(&self, node: &str) -> anyhow::Result<()> {

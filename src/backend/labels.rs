@@ -18,7 +18,13 @@ impl RunId {
         let nonce: u32 = rand::random();
         let slug: String = scenario
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .take(24)
             .collect();
         Self(format!("{slug}-{stamp}-{nonce:08x}"))

@@ -141,7 +141,10 @@ pub trait Backend {
     async fn states(&self, nodes: &[String]) -> BTreeMap<String, NodeState> {
         let mut out = BTreeMap::new();
         for node in nodes {
-            let state = self.state(node).await.unwrap_or_else(|_| NodeState::missing());
+            let state = self
+                .state(node)
+                .await
+                .unwrap_or_else(|_| NodeState::missing());
             out.insert(node.clone(), state);
         }
         out

@@ -121,7 +121,11 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".to_string());
-            CheckResult::new(name, Verdict::Unknown, format!("checker panicked: {reason}"))
+            CheckResult::new(
+                name,
+                Verdict::Unknown,
+                format!("checker panicked: {reason}"),
+            )
         }
     }
 }

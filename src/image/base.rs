@@ -132,7 +132,10 @@ mod tests {
     fn codename_is_read_from_os_release() {
         let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
         assert_eq!(parse_codename(text).as_deref(), Some("bookworm"));
-        assert_eq!(parse_codename("VERSION_CODENAME=\"trixie\"\n").as_deref(), Some("trixie"));
+        assert_eq!(
+            parse_codename("VERSION_CODENAME=\"trixie\"\n").as_deref(),
+            Some("trixie")
+        );
         assert_eq!(parse_codename("ID=debian\nVERSION_CODENAME=\n"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! and turn a failed build into an error carrying the last lines of its output.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -45,6 +46,7 @@ pub async fn build_context(
     docker: &Docker,
     image: &str,
     tag: &str,
+    context_dir: &Path,
     context_tar: Vec<u8>,
     build_args: &BTreeMap<String, String>,
     bar: &ProgressBar,
@@ -80,9 +82,10 @@ pub async fn build_context(
             Err(err) => {
                 return Err(anyhow!(
                     "building image {image} as {tag} failed: {err}\nlast build output:\n{}\n\
-                     The context is fixtures/images (see CHAOSBED_FIXTURES); fix the step above \
-                     and rerun (`cargo xtask images`); unchanged layers are reused.",
-                    tail.joined()
+                     Fix the failing step in {} (fixtures dir: CHAOSBED_FIXTURES) and rerun \
+                     `cargo xtask images`; unchanged layers are reused.",
+                    tail.joined(),
+                    context_dir.display()
                 ));
             }
         }

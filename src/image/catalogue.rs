@@ -232,7 +232,10 @@ mod tests {
     #[test]
     fn unknown_system_lists_the_systems() {
         let text = resolve("kafka", "3.7").unwrap_err().to_string();
-        assert!(text.contains("kafka") && text.contains("zookeeper"), "{text}");
+        assert!(
+            text.contains("kafka") && text.contains("zookeeper"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -58,8 +58,13 @@ pub fn list(spec: &ImageSpec, fixtures: &Path) -> Result<Vec<ContextFile>> {
                 root.display()
             );
         }
-        let executable = is_executable(&source)
-            .with_context(|| format!("image {}: reading shared file {}", spec.name, source.display()))?;
+        let executable = is_executable(&source).with_context(|| {
+            format!(
+                "image {}: reading shared file {}",
+                spec.name,
+                source.display()
+            )
+        })?;
         files.push(ContextFile {
             path: name,
             source,
@@ -95,15 +100,21 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ContextFile>) -> std::io::Result<
     Ok(())
 }
 
-#[cfg(unix)]
+/// Scripts are executable even from a checkout that lost the mode bit.
 fn is_executable(path: &Path) -> std::io::Result<bool> {
+    let script = path.extension().is_some_and(|e| e == "sh");
+    Ok(script || has_exec_bit(path)?)
+}
+
+#[cfg(unix)]
+fn has_exec_bit(path: &Path) -> std::io::Result<bool> {
     use std::os::unix::fs::PermissionsExt;
     Ok(std::fs::metadata(path)?.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(not(unix))]
-fn is_executable(path: &Path) -> std::io::Result<bool> {
-    Ok(path.extension().is_some_and(|e| e == "sh"))
+fn has_exec_bit(path: &Path) -> std::io::Result<bool> {
+    std::fs::metadata(path).map(|_| false)
 }
 
 /// A scratch dir removed on drop.
@@ -156,6 +167,7 @@ pub async fn stage_maven(
     let mut child = tokio::process::Command::new("mvn")
         .arg("-q")
         .arg("-B")
+        .arg("-Dstyle.color=never")
         .arg("-f")
         .arg(work.join("pom.xml"))
         .arg("dependency:copy-dependencies")
@@ -256,11 +268,11 @@ impl Tail {
         }
     }
 
-    pub fn push(&mut self, line: impl Into<String>) {
+    pub fn push(&mut self, line: impl AsRef<str>) {
         if self.lines.len() == self.keep {
             self.lines.pop_front();
         }
-        self.lines.push_back(line.into());
+        self.lines.push_back(strip_ansi(line.as_ref()));
     }
 
     pub fn joined(&self) -> String {
@@ -273,6 +285,27 @@ impl Tail {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// Drop terminal colour sequences (`ESC [ ... letter`) from a line of tool output.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -311,8 +344,13 @@ mod tests {
     #[test]
     fn missing_dockerfile_says_where_it_looked() {
         let dir = tempfile::tempdir().unwrap();
-        let err = list(&spec("nope", &[]), dir.path()).unwrap_err().to_string();
-        assert!(err.contains("no Dockerfile") && err.contains("nope"), "{err}");
+        let err = list(&spec("nope", &[]), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no Dockerfile") && err.contains("nope"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -340,5 +378,14 @@ mod tests {
             tail.push(line);
         }
         assert_eq!(tail.joined(), "  b\n  c");
+    }
+
+    #[test]
+    fn colour_codes_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[91mE: no such package\u{1b}[0m"),
+            "E: no such package"
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
     }
 }

@@ -35,20 +35,6 @@ pub struct Planned {
     files: Vec<context::ContextFile>,
 }
 
-/// Connect to the engine named by DOCKER_HOST (or the default socket) and negotiate the
-/// API version, so older engines (20.10 speaks 1.41) work.
-pub async fn connect() -> Result<Docker> {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
-    let docker = Docker::connect_with_defaults()
-        .with_context(|| format!("connecting to the Docker engine at {host}"))?;
-    docker.negotiate_version().await.with_context(|| {
-        format!(
-            "no Docker engine answered at {host}; start one (`dockerd >/tmp/dockerd.log 2>&1 &` \
-             as root) or point DOCKER_HOST at a running engine"
-        )
-    })
-}
-
 /// Tags of `spec` and all its parents, root first, computed from the fixtures alone.
 pub fn plan(spec: &'static ImageSpec) -> Result<Vec<Planned>> {
     let fixtures = fixtures_dir();
@@ -138,7 +124,34 @@ pub async fn ensure_spec(
     for layer in &planned[first_missing..] {
         build_one(docker, layer, progress).await?;
     }
-    Ok(planned.last().expect("a chain has its leaf").tag.clone())
+    let leaf = planned.last().expect("a chain has its leaf");
+    if spec.role == Role::System {
+        alias(docker, spec, &leaf.tag).await?;
+    }
+    Ok(leaf.tag.clone())
+}
+
+/// Stable tags a person or a compose file can name: `chaosbed/zookeeper:3.8.0` and `:3.8`.
+async fn alias(docker: &Docker, spec: &ImageSpec, tag: &str) -> Result<()> {
+    let minor: String = spec
+        .version
+        .splitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    for version in [spec.version.to_string(), minor] {
+        docker
+            .tag_image(
+                tag,
+                Some(bollard::query_parameters::TagImageOptions {
+                    repo: Some(spec.repository.to_string()),
+                    tag: Some(version.clone()),
+                }),
+            )
+            .await
+            .with_context(|| format!("tagging {tag} as {}:{version}", spec.repository))?;
+    }
+    Ok(())
 }
 
 async fn build_one(docker: &Docker, layer: &Planned, progress: &MultiProgress) -> Result<()> {
@@ -184,10 +197,12 @@ async fn build_dockerfile(
         .await
         .context("packing the build context")?
         .with_context(|| format!("image {}: packing its build context", layer.spec.name))?;
+    let context_dir = fixtures_dir().join(layer.spec.context.unwrap_or_default());
     build::build_context(
         docker,
         layer.spec.name,
         &layer.tag,
+        &context_dir,
         tar,
         &layer.build_args,
         bar,
@@ -206,13 +221,24 @@ mod tests {
         let names: Vec<_> = planned.iter().map(|p| p.spec.name).collect();
         assert_eq!(names, ["base", "jre", "zookeeper-3.9"]);
         let leaf = &planned[2];
-        assert!(leaf.tag.starts_with("chaosbed/zookeeper:3.9.5-"), "{}", leaf.tag);
+        assert!(
+            leaf.tag.starts_with("chaosbed/zookeeper:3.9.5-"),
+            "{}",
+            leaf.tag
+        );
         assert_eq!(leaf.tag.len(), "chaosbed/zookeeper:3.9.5-".len() + 12);
         assert_eq!(leaf.build_args["PARENT"], planned[1].tag);
-        assert!(leaf.files.iter().any(|f| f.path == "docker-entrypoint.sh" && f.executable));
+        assert!(
+            leaf.files
+                .iter()
+                .any(|f| f.path == "docker-entrypoint.sh" && f.executable)
+        );
         // Planning twice gives the same tags: nothing time- or order-dependent goes in.
         let again: Vec<_> = plan(spec).unwrap().into_iter().map(|p| p.tag).collect();
-        assert_eq!(again, planned.iter().map(|p| p.tag.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            again,
+            planned.iter().map(|p| p.tag.clone()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

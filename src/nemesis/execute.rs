@@ -59,14 +59,24 @@ impl Nemesis {
 
     /// Applies or heals one planned event. A fault that cannot be applied is recorded as `Fail`
     /// with the reason; the run goes on.
-    pub async fn run_event(&mut self, backend: &impl Backend, event: &Event, roles: &BTreeMap<String, Role>) {
+    pub async fn run_event(
+        &mut self,
+        backend: &impl Backend,
+        event: &Event,
+        roles: &BTreeMap<String, Role>,
+    ) {
         match event.action {
             super::Action::Apply => self.apply(backend, event, roles).await,
             super::Action::Heal => self.heal(backend, event.fault).await,
         }
     }
 
-    async fn apply(&mut self, backend: &impl Backend, event: &Event, roles: &BTreeMap<String, Role>) {
+    async fn apply(
+        &mut self,
+        backend: &impl Backend,
+        event: &Event,
+        roles: &BTreeMap<String, Role>,
+    ) {
         let ctx = TargetContext {
             nodes: self.nodes.clone(),
             down: self.down.clone(),
@@ -75,7 +85,13 @@ impl Nemesis {
         let targets = match resolve(&event.target, &ctx, &mut self.rng) {
             Ok(targets) => targets,
             Err(error) => {
-                self.record(F::Fault, event.kind, &[], json!({}), Some(format!("{error:#}")));
+                self.record(
+                    F::Fault,
+                    event.kind,
+                    &[],
+                    json!({}),
+                    Some(format!("{error:#}")),
+                );
                 return;
             }
         };
@@ -98,9 +114,12 @@ impl Nemesis {
             }
         }
         if event.kind.heals() {
-            self.active.insert(event.fault, (event.kind, targets.clone()));
+            self.active
+                .insert(event.fault, (event.kind, targets.clone()));
         }
-        let evidence = self.evidence(backend, &targets, expected_status(event.kind, false)).await;
+        let evidence = self
+            .evidence(backend, &targets, expected_status(event.kind, false))
+            .await;
         self.record(F::Fault, event.kind, &targets, evidence, error);
     }
 
@@ -120,7 +139,9 @@ impl Nemesis {
             }
             self.down.remove(node);
         }
-        let evidence = self.evidence(backend, &targets, expected_status(kind, true)).await;
+        let evidence = self
+            .evidence(backend, &targets, expected_status(kind, true))
+            .await;
         self.record(F::Heal, kind, &targets, evidence, error);
     }
 
@@ -153,7 +174,12 @@ impl Nemesis {
     }
 
     /// Reads every target's container state back and says whether it is what the fault implies.
-    async fn evidence(&self, backend: &impl Backend, targets: &[String], expected: Status) -> serde_json::Value {
+    async fn evidence(
+        &self,
+        backend: &impl Backend,
+        targets: &[String],
+        expected: Status,
+    ) -> serde_json::Value {
         let states = backend.states(targets).await;
         let took_effect = states.values().all(|s| s.status == expected);
         json!({
@@ -163,8 +189,19 @@ impl Nemesis {
         })
     }
 
-    fn record(&self, f: F, kind: FaultKind, targets: &[String], evidence: serde_json::Value, error: Option<String>) {
-        let op_kind = if error.is_some() { OpKind::Fail } else { OpKind::Ok };
+    fn record(
+        &self,
+        f: F,
+        kind: FaultKind,
+        targets: &[String],
+        evidence: serde_json::Value,
+        error: Option<String>,
+    ) {
+        let op_kind = if error.is_some() {
+            OpKind::Fail
+        } else {
+            OpKind::Ok
+        };
         self.recorder.record(
             PROCESS,
             f,
@@ -227,7 +264,11 @@ mod tests {
             ("zk-3".to_string(), Role::Follower),
         ]);
         nemesis
-            .run_event(&backend, &event(Action::Apply, FaultKind::Kill, Target::Leader), &roles)
+            .run_event(
+                &backend,
+                &event(Action::Apply, FaultKind::Kill, Target::Leader),
+                &roles,
+            )
             .await;
         assert_eq!(backend.status("zk-2"), Status::Exited);
         assert!(nemesis.down().contains("zk-2"));
@@ -249,9 +290,18 @@ mod tests {
         let recorder = Recorder::new();
         let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1);
         nemesis
-            .run_event(&backend, &event(Action::Apply, FaultKind::Kill, Target::Leader), &BTreeMap::new())
+            .run_event(
+                &backend,
+                &event(Action::Apply, FaultKind::Kill, Target::Leader),
+                &BTreeMap::new(),
+            )
             .await;
-        let fault = recorder.snapshot().with_f(F::Fault).next().cloned().unwrap();
+        let fault = recorder
+            .snapshot()
+            .with_f(F::Fault)
+            .next()
+            .cloned()
+            .unwrap();
         assert_eq!(fault.kind, OpKind::Fail);
         assert!(fault.error.unwrap().contains("expected one leader"));
         assert!(backend.calls().iter().all(|c| !c.starts_with("kill")));

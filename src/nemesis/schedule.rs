@@ -95,7 +95,11 @@ kind = "quorum"
             .collect();
         assert_eq!(
             summary,
-            vec![(10, Action::Apply, 0), (20, Action::Heal, 0), (20, Action::Apply, 1)]
+            vec![
+                (10, Action::Apply, 0),
+                (20, Action::Heal, 0),
+                (20, Action::Apply, 1)
+            ]
         );
     }
 }

@@ -31,11 +31,18 @@ impl TargetContext {
 }
 
 /// The nodes `target` selects now. Random choices come from `rng`, so a seed replays them.
-pub fn resolve(target: &Target, ctx: &TargetContext, rng: &mut impl Rng) -> anyhow::Result<Vec<String>> {
+pub fn resolve(
+    target: &Target,
+    ctx: &TargetContext,
+    rng: &mut impl Rng,
+) -> anyhow::Result<Vec<String>> {
     let n = ctx.nodes.len();
     let up = ctx.up();
     let pick = |count: usize, from: &[String], rng: &mut dyn rand::RngCore| -> Vec<String> {
-        let mut chosen: Vec<String> = from.choose_multiple(rng, count.min(from.len())).cloned().collect();
+        let mut chosen: Vec<String> = from
+            .choose_multiple(rng, count.min(from.len()))
+            .cloned()
+            .collect();
         chosen.sort();
         chosen
     };
@@ -49,7 +56,10 @@ pub fn resolve(target: &Target, ctx: &TargetContext, rng: &mut impl Rng) -> anyh
     let chosen = match target {
         Target::Node(name) => {
             if !ctx.nodes.contains(name) {
-                bail!("target {name} is not a node of this system ({})", ctx.nodes.join(", "));
+                bail!(
+                    "target {name} is not a node of this system ({})",
+                    ctx.nodes.join(", ")
+                );
             }
             vec![name.clone()]
         }
@@ -104,7 +114,10 @@ mod tests {
         let nodes: Vec<String> = (1..=n).map(|i| format!("zk-{i}")).collect();
         let mut roles = BTreeMap::new();
         for (i, node) in nodes.iter().enumerate() {
-            roles.insert(node.clone(), if i == 1 { Role::Leader } else { Role::Follower });
+            roles.insert(
+                node.clone(),
+                if i == 1 { Role::Leader } else { Role::Follower },
+            );
         }
         TargetContext {
             nodes,
@@ -120,8 +133,14 @@ mod tests {
     #[test]
     fn roles_resolve_from_the_sample() {
         let c = ctx(3);
-        assert_eq!(resolve(&Target::Leader, &c, &mut rng()).unwrap(), vec!["zk-2"]);
-        assert_eq!(resolve(&Target::Followers, &c, &mut rng()).unwrap(), vec!["zk-1", "zk-3"]);
+        assert_eq!(
+            resolve(&Target::Leader, &c, &mut rng()).unwrap(),
+            vec!["zk-2"]
+        );
+        assert_eq!(
+            resolve(&Target::Followers, &c, &mut rng()).unwrap(),
+            vec!["zk-1", "zk-3"]
+        );
         let follower = resolve(&Target::Follower, &c, &mut rng()).unwrap();
         assert!(follower == vec!["zk-1"] || follower == vec!["zk-3"]);
     }
@@ -130,7 +149,9 @@ mod tests {
     fn no_leader_is_an_error_that_says_what_was_seen() {
         let mut c = ctx(3);
         c.roles.insert("zk-2".into(), Role::Unreachable);
-        let err = resolve(&Target::Leader, &c, &mut rng()).unwrap_err().to_string();
+        let err = resolve(&Target::Leader, &c, &mut rng())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("found 0"), "{err}");
         assert!(err.contains("zk-2 unreachable"), "{err}");
     }
@@ -139,7 +160,10 @@ mod tests {
     fn down_selects_nodes_that_are_not_running() {
         let mut c = ctx(3);
         c.down = ["zk-2".to_string(), "zk-3".to_string()].into();
-        assert_eq!(resolve(&Target::Down, &c, &mut rng()).unwrap(), vec!["zk-2", "zk-3"]);
+        assert_eq!(
+            resolve(&Target::Down, &c, &mut rng()).unwrap(),
+            vec!["zk-2", "zk-3"]
+        );
         assert_eq!(resolve(&Target::All, &c, &mut rng()).unwrap(), vec!["zk-1"]);
     }
 

@@ -13,7 +13,12 @@ pub fn render_table(results: &Results) -> String {
         .unwrap_or(5)
         .max(5);
     let mut out = format!("{:<width$}  {:<8}  summary\n", "check", "verdict");
-    out.push_str(&format!("{}  {}  {}\n", "-".repeat(width), "-".repeat(8), "-".repeat(40)));
+    out.push_str(&format!(
+        "{}  {}  {}\n",
+        "-".repeat(width),
+        "-".repeat(8),
+        "-".repeat(40)
+    ));
     for check in &results.checks {
         out.push_str(&format!(
             "{:<width$}  {:<8}  {}\n",

@@ -83,7 +83,9 @@ pub async fn create(
         let count = spec.node_count();
         for (i, name) in node_names(system, count).into_iter().enumerate() {
             let container = match system {
-                SystemKind::Zookeeper => zookeeper::container_spec(spec, &image, i as u32 + 1, count),
+                SystemKind::Zookeeper => {
+                    zookeeper::container_spec(spec, &image, i as u32 + 1, count)
+                }
             };
             let address = backend.create(&container).await?;
             cluster.nodes.push(Node {

@@ -81,7 +81,11 @@ enum Stop {
 }
 
 /// Runs one scenario against the Docker engine and writes its run directory.
-pub async fn run(scenario: &Scenario, options: &RunOptions, progress: &MultiProgress) -> anyhow::Result<Outcome> {
+pub async fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    progress: &MultiProgress,
+) -> anyhow::Result<Outcome> {
     let docker = connect().await?;
     let reaped = reap_orphans(&docker).await?;
     if !reaped.is_empty() {
@@ -96,7 +100,14 @@ pub async fn run(scenario: &Scenario, options: &RunOptions, progress: &MultiProg
     let mut cluster = Cluster::default();
 
     let stop = {
-        let body = phases::execute(scenario, &docker, &mut backend, &recorder, &mut cluster, progress);
+        let body = phases::execute(
+            scenario,
+            &docker,
+            &mut backend,
+            &recorder,
+            &mut cluster,
+            progress,
+        );
         tokio::select! {
             outcome = AssertUnwindSafe(body).catch_unwind() => match outcome {
                 Ok(Ok(checks)) => Ok(checks),
@@ -113,7 +124,10 @@ pub async fn run(scenario: &Scenario, options: &RunOptions, progress: &MultiProg
         Err(Stop::Error(e)) => (Vec::new(), Some(format!("{e:#}"))),
         Err(Stop::Panic(m)) => (Vec::new(), Some(format!("chaosbed panicked: {m}"))),
         Err(Stop::Interrupted) => (Vec::new(), Some("interrupted (Ctrl-C)".to_string())),
-        Err(Stop::TimedOut(t)) => (Vec::new(), Some(format!("the run exceeded its timeout of {t:?}"))),
+        Err(Stop::TimedOut(t)) => (
+            Vec::new(),
+            Some(format!("the run exceeded its timeout of {t:?}")),
+        ),
     };
     let verdict = if error.is_some() {
         Verdict::Unknown

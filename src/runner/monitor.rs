@@ -18,6 +18,12 @@ pub async fn sample_roles(nodes: Vec<(String, Ipv4Addr)>, recorder: Recorder) {
     loop {
         tick.tick().await;
         let roles = zookeeper::roles(&nodes, ASK_TIMEOUT).await;
-        recorder.record("monitor", F::Roles, OpKind::Ok, json!({ "roles": roles }), None);
+        recorder.record(
+            "monitor",
+            F::Roles,
+            OpKind::Ok,
+            json!({ "roles": roles }),
+            None,
+        );
     }
 }

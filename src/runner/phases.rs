@@ -23,7 +23,9 @@ const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn phase(progress: &MultiProgress, message: String) -> ProgressBar {
     let bar = progress.add(ProgressBar::new_spinner());
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed:>3}] {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed:>3}] {msg}").expect("valid template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message(message);
     bar
@@ -49,7 +51,10 @@ pub async fn execute(
         .find(|(kind, _, _)| *kind == system)
         .context("the workload's system is not in the topology")?;
 
-    let bar = phase(progress, format!("starting {} {system} nodes", spec.node_count()));
+    let bar = phase(
+        progress,
+        format!("starting {} {system} nodes", spec.node_count()),
+    );
     cluster::create(scenario, docker, backend, cluster, progress).await?;
     let nodes = cluster.of(system);
     let names = cluster.names(system);
@@ -58,7 +63,11 @@ pub async fn execute(
         .filter(|n| !cluster.not_started.contains(*n))
         .cloned()
         .collect();
-    bar.set_message(format!("waiting for {system}: {} of {} nodes started", started.len(), names.len()));
+    bar.set_message(format!(
+        "waiting for {system}: {} of {} nodes started",
+        started.len(),
+        names.len()
+    ));
     let ready = zookeeper::wait_ready(&nodes, &started, names.len(), READY_TIMEOUT).await?;
     done(
         progress,
@@ -70,7 +79,10 @@ pub async fn execute(
         ),
     );
 
-    let target = zk_register::Target::new(zookeeper::connect_string(&cluster.addresses(system)), &scenario.workload);
+    let target = zk_register::Target::new(
+        zookeeper::connect_string(&cluster.addresses(system)),
+        &scenario.workload,
+    );
     if started.len() > names.len() / 2 {
         zk_register::prepare(&target, READY_TIMEOUT).await?;
     }
@@ -78,8 +90,20 @@ pub async fn execute(
     let mut background = tokio::task::JoinSet::new();
     background.spawn(monitor::sample_roles(nodes.clone(), recorder.clone()));
 
-    let bar = phase(progress, format!("workload {} for {}", kind_name(scenario), scenario.workload.duration.get_ref()));
-    let mut nemesis = Nemesis::new(names.clone(), cluster.not_started.clone(), recorder.clone(), scenario.seed);
+    let bar = phase(
+        progress,
+        format!(
+            "workload {} for {}",
+            kind_name(scenario),
+            scenario.workload.duration.get_ref()
+        ),
+    );
+    let mut nemesis = Nemesis::new(
+        names.clone(),
+        cluster.not_started.clone(),
+        recorder.clone(),
+        scenario.seed,
+    );
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();
     let workload = zk_register::run(&scenario.workload, &target, recorder, scenario.seed);
@@ -91,7 +115,10 @@ pub async fn execute(
             } else {
                 Default::default()
             };
-            bar.set_message(format!("workload: {} {} at {:?}", event.kind, event.target, event.at));
+            bar.set_message(format!(
+                "workload: {} {} at {:?}",
+                event.kind, event.target, event.at
+            ));
             nemesis.run_event(backend, event, &roles).await;
         }
     };
@@ -100,14 +127,28 @@ pub async fn execute(
     done(
         progress,
         bar,
-        format!("workload ran {:.1}s with {} scheduled fault events", start.elapsed().as_secs_f64(), events.len()),
+        format!(
+            "workload ran {:.1}s with {} scheduled fault events",
+            start.elapsed().as_secs_f64(),
+            events.len()
+        ),
     );
 
-    let bar = phase(progress, "healing every fault and waiting for the cluster".into());
+    let bar = phase(
+        progress,
+        "healing every fault and waiting for the cluster".into(),
+    );
     nemesis.heal_all(backend).await;
     let recovery = zookeeper::wait_ready(&nodes, &names, names.len(), RECOVERY_TIMEOUT).await;
     match &recovery {
-        Ok(r) => done(progress, bar, format!("{system} whole again {:.1}s after heal", r.elapsed.as_secs_f64())),
+        Ok(r) => done(
+            progress,
+            bar,
+            format!(
+                "{system} whole again {:.1}s after heal",
+                r.elapsed.as_secs_f64()
+            ),
+        ),
         Err(e) => done(progress, bar, format!("{system} did not recover: {e:#}")),
     }
 
@@ -134,4 +175,3 @@ fn kind_name(scenario: &Scenario) -> &'static str {
         crate::scenario::WorkloadKind::ZkRegister => "zk-register",
     }
 }
-

@@ -76,7 +76,11 @@ pub async fn save(
         .collect();
 
     let mut operations = BTreeMap::new();
-    for op in history.ops.iter().filter(|op| matches!(op.f, F::Write | F::Read)) {
+    for op in history
+        .ops
+        .iter()
+        .filter(|op| matches!(op.f, F::Write | F::Read))
+    {
         if op.kind != OpKind::Invoke {
             let key = format!("{:?}-{:?}", op.f, op.kind).to_lowercase();
             *operations.entry(key).or_insert(0u64) += 1;
@@ -98,7 +102,8 @@ pub async fn save(
         operations,
     };
 
-    let scenario_text = toml::to_string_pretty(scenario).unwrap_or_else(|e| format!("# could not serialise: {e}\n"));
+    let scenario_text = toml::to_string_pretty(scenario)
+        .unwrap_or_else(|e| format!("# could not serialise: {e}\n"));
     let writes = [
         dir.write("scenario.toml", scenario_text),
         dir.write("history.jsonl", history.to_jsonl()),

@@ -43,25 +43,31 @@ impl ScenarioError {
 
 impl Diagnostic {
     pub fn new(source: &str, span: Range<usize>, message: String, help: Option<String>) -> Self {
-        let start = span.start.min(source.len());
-        let end = span.end.clamp(start, source.len());
+        let start = floor_char_boundary(source, span.start);
+        let end = floor_char_boundary(source, span.end.max(start));
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
+        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
         let line = source[..start].matches('\n').count() + 1;
         let column = source[line_start..start].chars().count() + 1;
-        let underline_end = end.min(line_end).max(start + 1);
+        let width = source[start..end.min(line_end)].chars().count().max(1);
         Self {
             line,
             column,
             message,
             help,
             source_line: source[line_start..line_end].to_string(),
-            underline: (column - 1)
-                ..(column - 1 + source[start..underline_end.min(source.len())].chars().count()).max(column),
+            underline: (column - 1)..(column - 1 + width),
         }
     }
+}
+
+/// The largest char boundary at or below `index`, within `text`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 impl fmt::Display for ScenarioError {
@@ -70,13 +76,23 @@ impl fmt::Display for ScenarioError {
             if n > 0 {
                 writeln!(f)?;
             }
-            writeln!(f, "error: {}:{}:{}: {}", self.file, d.line, d.column, d.message)?;
+            writeln!(
+                f,
+                "error: {}:{}:{}: {}",
+                self.file, d.line, d.column, d.message
+            )?;
             if !d.source_line.is_empty() {
                 let gutter = d.line.to_string().len();
                 writeln!(f, "{:gutter$} |", "")?;
                 writeln!(f, "{} | {}", d.line, d.source_line)?;
                 let carets = "^".repeat(d.underline.len().max(1));
-                writeln!(f, "{:gutter$} | {}{}", "", " ".repeat(d.underline.start), carets)?;
+                writeln!(
+                    f,
+                    "{:gutter$} | {}{}",
+                    "",
+                    " ".repeat(d.underline.start),
+                    carets
+                )?;
             }
             if let Some(help) = &d.help {
                 writeln!(f, "  = help: {help}")?;
@@ -130,7 +146,10 @@ mod tests {
         let err = ScenarioError::at("s.toml", source, at..at + 5, "unknown fault kind");
         assert_eq!((err.first().line, err.first().column), (2, 8));
         let text = err.to_string();
-        assert!(text.starts_with("error: s.toml:2:8: unknown fault kind"), "{text}");
+        assert!(
+            text.starts_with("error: s.toml:2:8: unknown fault kind"),
+            "{text}"
+        );
         assert!(text.contains("2 | kind = \"kil\""), "{text}");
         assert!(text.contains("^^^^^"), "{text}");
     }

@@ -28,7 +28,8 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
 fn explain(message: &str) -> String {
     let message = message.trim();
     if let Some(rest) = message.strip_prefix("unknown field") {
-        if rest.contains("`zookeeper`") && !rest.contains(',') {
+        // Only the topology table lists system names as its keys.
+        if rest.contains("expected `zookeeper`") || rest.contains("`zookeeper`, `") {
             return format!("unknown system{rest}");
         }
         return format!("unknown key{rest}");
@@ -122,5 +123,25 @@ within = "20s"
     fn invalid_toml_points_at_the_syntax_error() {
         let err = first_error("name = \"x\"\ntier = \n");
         assert!(err.contains("bad.toml:2:"), "{err}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_input_panics(text in "\\PC{0,400}") {
+            let _ = parse("any.toml", &text);
+        }
+
+        #[test]
+        fn no_mutation_of_a_valid_file_panics(start in 0usize..600, len in 0usize..40, insert in "\\PC{0,12}") {
+            let start = start.min(VALID.len());
+            let end = (start + len).min(VALID.len());
+            if VALID.is_char_boundary(start) && VALID.is_char_boundary(end) {
+                let mutated = format!("{}{insert}{}", &VALID[..start], &VALID[end..]);
+                if let Err(e) = parse("mutated.toml", &mutated) {
+                    let text = e.to_string();
+                    proptest::prop_assert!(text.starts_with("error: mutated.toml:"), "{}", text);
+                }
+            }
+        }
     }
 }

@@ -71,7 +71,9 @@ impl std::str::FromStr for ByteSize {
             .unwrap_or(trimmed.len());
         let (number, unit) = trimmed.split_at(split);
         let bad = || {
-            format!("`{text}` is not a size; write e.g. \"512MiB\", \"1GiB\" (units: B, KiB, MiB, GiB, k, m, g)")
+            format!(
+                "`{text}` is not a size; write e.g. \"512MiB\", \"1GiB\" (units: B, KiB, MiB, GiB, k, m, g)"
+            )
         };
         let number: u64 = number.parse().map_err(|_| bad())?;
         let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -108,7 +110,10 @@ mod tests {
     #[case("10s", 10_000)]
     #[case("1m 30s", 90_000)]
     fn durations_parse(#[case] text: &str, #[case] millis: u64) {
-        assert_eq!(text.parse::<Dur>().unwrap().0, Duration::from_millis(millis));
+        assert_eq!(
+            text.parse::<Dur>().unwrap().0,
+            Duration::from_millis(millis)
+        );
     }
 
     #[test]

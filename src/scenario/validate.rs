@@ -50,7 +50,9 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
             out.error(
                 nodes_span,
                 format!("{kind} cannot have {nodes} nodes"),
-                Some(format!("use 1 to {MAX_NODES} nodes (3 is the usual ensemble)")),
+                Some(format!(
+                    "use 1 to {MAX_NODES} nodes (3 is the usual ensemble)"
+                )),
             );
         }
         if let Some(start) = &spec.start
@@ -106,7 +108,11 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
         );
     }
     if workload.duration.get_ref().as_duration().is_zero() {
-        out.error(workload.duration.span(), "the workload duration must be longer than zero", None);
+        out.error(
+            workload.duration.span(),
+            "the workload duration must be longer than zero",
+            None,
+        );
     }
     if !(workload.rate > 0.0 && workload.rate <= 10_000.0) {
         out.error(
@@ -141,7 +147,9 @@ fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
             out.error(
                 fault.at.span(),
                 format!("this {kind} fault fires at {at}, but the workload ends at {end}"),
-                Some(format!("schedule it before {end}, or lengthen the workload")),
+                Some(format!(
+                    "schedule it before {end}, or lengthen the workload"
+                )),
             );
         }
         if let Some(duration) = &fault.duration {
@@ -186,7 +194,12 @@ fn check_target(
     let node_names: Vec<String> = (1..=nodes)
         .map(|i| format!("{}-{i}", system.node_prefix()))
         .collect();
-    let never = |why: String| (format!("target `{}` can never match: {why}", target.get_ref()), None);
+    let never = |why: String| {
+        (
+            format!("target `{}` can never match: {why}", target.get_ref()),
+            None,
+        )
+    };
     let problem: Option<(String, Option<String>)> = match target.get_ref() {
         Target::Node(name) if !node_names.contains(name) => Some((
             format!("unknown target `{name}`: the {nodes}-node {system} ensemble has no such node"),
@@ -257,23 +270,35 @@ mod tests {
 
     #[test]
     fn a_node_that_does_not_exist_is_refused_with_the_valid_names() {
-        let err = error_of(&scenario(ZK3, "[[fault]]\nkind = \"kill\"\ntarget = \"zk-4\"\nat = \"5s\"\n"));
-        assert!(err.contains("v.toml:10:10"), "{err}");
+        let err = error_of(&scenario(
+            ZK3,
+            "[[fault]]\nkind = \"kill\"\ntarget = \"zk-4\"\nat = \"5s\"\n",
+        ));
+        assert!(err.contains("v.toml:11:10"), "{err}");
         assert!(err.contains("zk-1, zk-2, zk-3"), "{err}");
         assert!(err.contains("leader"), "{err}");
     }
 
     #[test]
     fn more_started_nodes_than_the_ensemble_has_is_refused() {
-        let err = error_of(&scenario("[topology.zookeeper]\nnodes = 3\nstart = 4\n", ""));
+        let err = error_of(&scenario(
+            "[topology.zookeeper]\nnodes = 3\nstart = 4\n",
+            "",
+        ));
         assert!(err.contains("start = 4"), "{err}");
         assert!(err.contains(":5:9"), "{err}");
     }
 
     #[test]
     fn a_fault_after_the_workload_ends_is_refused() {
-        let err = error_of(&scenario(ZK3, "[[fault]]\nkind = \"kill\"\ntarget = \"one\"\nat = \"45s\"\n"));
-        assert!(err.contains("fires at 45s, but the workload ends at 30s"), "{err}");
+        let err = error_of(&scenario(
+            ZK3,
+            "[[fault]]\nkind = \"kill\"\ntarget = \"one\"\nat = \"45s\"\n",
+        ));
+        assert!(
+            err.contains("fires at 45s, but the workload ends at 30s"),
+            "{err}"
+        );
     }
 
     #[test]

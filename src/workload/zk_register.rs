@@ -49,7 +49,13 @@ async fn connect(target: &Target) -> anyhow::Result<zk::Client> {
             .connect(&target.connect),
     )
     .await
-    .with_context(|| format!("no ZooKeeper session from {} within {:?}", target.connect, CONNECT_TIMEOUT * 2))?
+    .with_context(|| {
+        format!(
+            "no ZooKeeper session from {} within {:?}",
+            target.connect,
+            CONNECT_TIMEOUT * 2
+        )
+    })?
     .with_context(|| format!("opening a ZooKeeper session to {}", target.connect))
 }
 
@@ -60,7 +66,11 @@ pub async fn prepare(target: &Target, deadline: Duration) -> anyhow::Result<()> 
         let attempt = async {
             let client = connect(target).await?;
             match client
-                .create(ROOT, b"", &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()))
+                .create(
+                    ROOT,
+                    b"",
+                    &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+                )
                 .await
             {
                 Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
@@ -101,6 +111,21 @@ pub async fn run(spec: &WorkloadSpec, target: &Target, recorder: &Recorder, seed
     }
 }
 
+/// One client operation before it is performed.
+enum Op {
+    Read { key: String },
+    Write { key: String, value: String },
+}
+
+impl Op {
+    fn describe(&self) -> (F, serde_json::Value) {
+        match self {
+            Op::Read { key } => (F::Read, json!({ "key": key, "value": null })),
+            Op::Write { key, value } => (F::Write, json!({ "key": key, "value": value })),
+        }
+    }
+}
+
 struct ClientLoop {
     id: u32,
     target: Target,
@@ -123,41 +148,74 @@ impl ClientLoop {
         let mut seq = 0u64;
         while Instant::now() < end {
             tick.tick().await;
+            let read = !written.is_empty() && self.rng.random_bool(self.read_ratio);
+            let op = if read {
+                let (key, _) = written[self.rng.random_range(0..written.len())].clone();
+                Op::Read { key }
+            } else {
+                let op = Op::Write {
+                    key: self.key(seq),
+                    value: format!("c{}-{seq}", self.id),
+                };
+                seq += 1;
+                op
+            };
+            // The operation is invoked before a session is sought, so a slow refusal counts
+            // from the moment the client wanted to act.
+            self.invoke(&op);
             if session.as_ref().is_none_or(|c| c.state().is_terminated()) {
-                session = match connect(&self.target).await {
+                match connect(&self.target).await {
                     Ok(client) => {
                         self.watch_session(&client);
-                        Some(client)
+                        session = Some(client);
                     }
                     Err(e) => {
-                        // No session: the write certainly did not happen.
-                        let key = self.key(seq);
-                        seq += 1;
-                        let value = json!({ "key": key, "value": null });
-                        self.recorder.record(&self.process(), F::Write, OpKind::Invoke, value.clone(), None);
-                        self.recorder
-                            .record(&self.process(), F::Write, OpKind::Fail, value, Some(format!("{e:#}")));
+                        // Nothing was sent: the operation certainly did not happen.
+                        self.complete(
+                            &op,
+                            OpKind::Fail,
+                            json!(null),
+                            Some(format!("no session: {e:#}")),
+                        );
                         continue;
                     }
-                };
+                }
             }
-            let Some(client) = session.as_ref() else { continue };
-            let read = !written.is_empty() && self.rng.random_bool(self.read_ratio);
-            if read {
-                let (key, _) = written[self.rng.random_range(0..written.len())].clone();
-                self.read(client, &key).await;
-            } else {
-                let key = self.key(seq);
-                let value = format!("c{}-{seq}", self.id);
-                seq += 1;
-                if self.write(client, &key, &value).await {
-                    written.push((key, value));
+            let Some(client) = session.as_ref() else {
+                continue;
+            };
+            match &op {
+                Op::Read { key } => self.read(client, key).await,
+                Op::Write { key, value } => {
+                    if self.write(client, key, value).await {
+                        written.push((key.clone(), value.clone()));
+                    }
                 }
             }
         }
         if let Some(client) = session {
             drop(client);
         }
+    }
+
+    fn invoke(&self, op: &Op) {
+        let (f, value) = op.describe();
+        self.recorder
+            .record(&self.process(), f, OpKind::Invoke, value, None);
+    }
+
+    fn complete(
+        &self,
+        op: &Op,
+        kind: OpKind,
+        read_value: serde_json::Value,
+        error: Option<String>,
+    ) {
+        let (f, mut value) = op.describe();
+        if f == F::Read {
+            value["value"] = read_value;
+        }
+        self.recorder.record(&self.process(), f, kind, value, error);
     }
 
     fn key(&self, seq: u64) -> String {
@@ -205,9 +263,9 @@ impl ClientLoop {
     async fn write(&self, client: &zk::Client, key: &str, value: &str) -> bool {
         let process = self.process();
         let op = json!({ "key": key, "value": value });
-        self.recorder.record(&process, F::Write, OpKind::Invoke, op.clone(), None);
         let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        let outcome = tokio::time::timeout(OP_TIMEOUT, client.create(key, value.as_bytes(), &options)).await;
+        let outcome =
+            tokio::time::timeout(OP_TIMEOUT, client.create(key, value.as_bytes(), &options)).await;
         let (kind, error) = match outcome {
             Ok(Ok(_)) => (OpKind::Ok, None),
             // The server answered with a definite refusal: nothing was written.
@@ -216,12 +274,15 @@ impl ClientLoop {
                 let _ = client.create(ROOT, b"", &options).await;
                 (OpKind::Fail, Some(format!("{ROOT} did not exist yet")))
             }
-            Ok(Err(e @ (zk::Error::NodeExists | zk::Error::BadArguments(_) | zk::Error::NoAuth))) => {
-                (OpKind::Fail, Some(e.to_string()))
-            }
+            Ok(Err(
+                e @ (zk::Error::NodeExists | zk::Error::BadArguments(_) | zk::Error::NoAuth),
+            )) => (OpKind::Fail, Some(e.to_string())),
             // Lost connection, expiry or timeout mid-request: it may or may not have happened.
             Ok(Err(e)) => (OpKind::Info, Some(e.to_string())),
-            Err(_) => (OpKind::Info, Some(format!("no answer within {OP_TIMEOUT:?}"))),
+            Err(_) => (
+                OpKind::Info,
+                Some(format!("no answer within {OP_TIMEOUT:?}")),
+            ),
         };
         self.recorder.record(&process, F::Write, kind, op, error);
         kind == OpKind::Ok
@@ -229,18 +290,25 @@ impl ClientLoop {
 
     async fn read(&self, client: &zk::Client, key: &str) {
         let process = self.process();
-        self.recorder
-            .record(&process, F::Read, OpKind::Invoke, json!({ "key": key, "value": null }), None);
         let outcome = tokio::time::timeout(OP_TIMEOUT, client.get_data(key)).await;
         // A read changes nothing, so every failed read is a certain failure.
         let (kind, value, error) = match outcome {
             Ok(Ok((data, _))) => (OpKind::Ok, json!(String::from_utf8_lossy(&data)), None),
             Ok(Err(zk::Error::NoNode)) => (OpKind::Ok, json!(null), None),
             Ok(Err(e)) => (OpKind::Fail, json!(null), Some(e.to_string())),
-            Err(_) => (OpKind::Fail, json!(null), Some(format!("no answer within {OP_TIMEOUT:?}"))),
+            Err(_) => (
+                OpKind::Fail,
+                json!(null),
+                Some(format!("no answer within {OP_TIMEOUT:?}")),
+            ),
         };
-        self.recorder
-            .record(&process, F::Read, kind, json!({ "key": key, "value": value }), error);
+        self.recorder.record(
+            &process,
+            F::Read,
+            kind,
+            json!({ "key": key, "value": value }),
+            error,
+        );
     }
 }
 
@@ -254,7 +322,13 @@ pub async fn final_read(target: &Target, recorder: &Recorder, deadline: Duration
     while begin.elapsed() < deadline {
         match read_all(target).await {
             Ok(keys) => {
-                recorder.record(PROCESS, F::FinalRead, OpKind::Ok, json!({ "keys": keys }), None);
+                recorder.record(
+                    PROCESS,
+                    F::FinalRead,
+                    OpKind::Ok,
+                    json!({ "keys": keys }),
+                    None,
+                );
                 return;
             }
             Err(e) => {
@@ -268,15 +342,23 @@ pub async fn final_read(target: &Target, recorder: &Recorder, deadline: Duration
         F::FinalRead,
         OpKind::Fail,
         json!({}),
-        Some(format!("the cluster did not answer the final read within {deadline:?}: {last_error}")),
+        Some(format!(
+            "the cluster did not answer the final read within {deadline:?}: {last_error}"
+        )),
     );
 }
 
 async fn read_all(target: &Target) -> anyhow::Result<BTreeMap<String, String>> {
     let client = connect(target).await?;
     // sync first so that the server we read from has every committed write
-    client.sync(ROOT).await.context("syncing before the final read")?;
-    let children = client.list_children(ROOT).await.context("listing the written znodes")?;
+    client
+        .sync(ROOT)
+        .await
+        .context("syncing before the final read")?;
+    let children = client
+        .list_children(ROOT)
+        .await
+        .context("listing the written znodes")?;
     let mut keys = BTreeMap::new();
     for child in children {
         let path = format!("{ROOT}/{child}");

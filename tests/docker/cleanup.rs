@@ -11,9 +11,15 @@ use super::support::{block_on, docker, leftovers};
 
 pub fn trials() -> Vec<Trial> {
     vec![
-        Trial::test("cleanup::a_failed_check_leaves_nothing", || block_on(failed_check_leaves_nothing())),
-        Trial::test("cleanup::keep_keeps_a_failed_run_until_clean", || block_on(keep_then_clean())),
-        Trial::test("cleanup::ctrl_c_leaves_nothing", || block_on(ctrl_c_leaves_nothing())),
+        Trial::test("cleanup::a_failed_check_leaves_nothing", || {
+            block_on(failed_check_leaves_nothing())
+        }),
+        Trial::test("cleanup::keep_keeps_a_failed_run_until_clean", || {
+            block_on(keep_then_clean())
+        }),
+        Trial::test("cleanup::ctrl_c_leaves_nothing", || {
+            block_on(ctrl_c_leaves_nothing())
+        }),
     ]
 }
 
@@ -47,7 +53,8 @@ fn out_root() -> std::path::PathBuf {
 
 async fn failed_check_leaves_nothing() -> anyhow::Result<()> {
     let docker = docker().await?;
-    let scenario = chaosbed::scenario::parse("doomed.toml", &doomed("cleanup-failed")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = chaosbed::scenario::parse("doomed.toml", &doomed("cleanup-failed"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = RunOptions {
         out_root: out_root(),
         ..RunOptions::default()
@@ -67,7 +74,8 @@ async fn failed_check_leaves_nothing() -> anyhow::Result<()> {
 
 async fn keep_then_clean() -> anyhow::Result<()> {
     let docker = docker().await?;
-    let scenario = chaosbed::scenario::parse("doomed.toml", &doomed("cleanup-keep")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = chaosbed::scenario::parse("doomed.toml", &doomed("cleanup-keep"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = RunOptions {
         out_root: out_root(),
         keep: true,
@@ -78,7 +86,10 @@ async fn keep_then_clean() -> anyhow::Result<()> {
     let kept = leftovers(&docker, &run).await?;
     let removed = chaosbed::backend::docker::remove_run(&docker, Some(&run)).await?;
     anyhow::ensure!(outcome.kept, "--keep on a failed run must keep it");
-    anyhow::ensure!(kept.len() >= 4, "expected 3 containers and a network kept, found {kept:?}");
+    anyhow::ensure!(
+        kept.len() >= 4,
+        "expected 3 containers and a network kept, found {kept:?}"
+    );
     anyhow::ensure!(removed.containers.len() == 3, "clean removed {removed}");
     let left = leftovers(&docker, &run).await?;
     anyhow::ensure!(left.is_empty(), "clean left behind: {left:?}");
@@ -121,14 +132,22 @@ async fn ctrl_c_leaves_nothing() -> anyhow::Result<()> {
                 .and_then(|l| l.get("chaosbed.run").cloned())
                 .expect("chaosbed containers carry the run label");
         }
-        anyhow::ensure!(begin.elapsed() < Duration::from_secs(180), "the run's containers never started");
+        anyhow::ensure!(
+            begin.elapsed() < Duration::from_secs(180),
+            "the run's containers never started"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let signal = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status()?;
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()?;
     anyhow::ensure!(signal.success(), "could not send SIGINT to chaosbed");
     let status = tokio::time::timeout(Duration::from_secs(90), child.wait()).await??;
-    anyhow::ensure!(status.code() == Some(130), "chaosbed exited with {status} after Ctrl-C, expected 130");
+    anyhow::ensure!(
+        status.code() == Some(130),
+        "chaosbed exited with {status} after Ctrl-C, expected 130"
+    );
     let left = leftovers(&docker, &run).await?;
     anyhow::ensure!(left.is_empty(), "Ctrl-C left behind: {left:?}");
     Ok(())

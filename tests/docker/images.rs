@@ -14,47 +14,32 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt as _;
 use indicatif::MultiProgress;
+use libtest_mimic::Trial;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::support::{block_on, docker};
 
 const RUN_LABEL: &str = "chaosbed.run";
 const RUN_ID: &str = "test-images";
 
-/// The engine, or None when it is unreachable and CHAOSBED_SKIP_DOCKER=1 asks to skip.
-async fn docker_or_skip(test: &str) -> Option<Docker> {
-    match chaosbed::image::connect().await {
-        Ok(docker) => Some(docker),
-        Err(err) if std::env::var("CHAOSBED_SKIP_DOCKER").is_ok_and(|v| v == "1") => {
-            eprintln!("{test}: skipped, no Docker engine ({err:#}) and CHAOSBED_SKIP_DOCKER=1");
-            None
-        }
-        Err(err) => panic!(
-            "{test}: {err:#}\nThe Docker tests need an engine: start one with \
-             `dockerd >/tmp/dockerd.log 2>&1 &` (as root) or set DOCKER_HOST; \
-             set CHAOSBED_SKIP_DOCKER=1 to skip them."
-        ),
-    }
+pub fn trials() -> Vec<Trial> {
+    vec![Trial::test(
+        "images::zookeeper_images_build_and_answer_ruok",
+        || block_on(zookeeper_images_build_and_answer_ruok()),
+    )]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zookeeper_images_build_and_answer_ruok() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "chaosbed::image=info".into()),
-        )
-        .with_test_writer()
-        .try_init();
-    let Some(docker) = docker_or_skip("zookeeper_images_build_and_answer_ruok").await else {
-        return;
-    };
-    remove_labelled(&docker).await.expect("removing leftovers of an earlier run");
+async fn zookeeper_images_build_and_answer_ruok() -> Result<()> {
+    let docker = docker().await?;
+    remove_labelled(&docker)
+        .await
+        .context("removing leftovers of an earlier run")?;
     let outcome = exercise(&docker).await;
-    // Clean up before judging, so a failed assertion leaves nothing behind.
-    let cleanup = remove_labelled(&docker).await;
-    if let Err(err) = outcome {
-        panic!("{err:#}");
-    }
-    cleanup.expect("removing the test containers and volumes");
+    // Clean up before judging, so a failed check leaves nothing behind.
+    let cleanup = remove_labelled(&docker)
+        .await
+        .context("removing the test containers and volumes");
+    outcome.and(cleanup)
 }
 
 async fn exercise(docker: &Docker) -> Result<()> {
@@ -63,13 +48,19 @@ async fn exercise(docker: &Docker) -> Result<()> {
     for (version, expect) in [("3.8", "3.8.0"), ("3.9", "3.9.5")] {
         let started = Instant::now();
         let tag = chaosbed::image::ensure(docker, "zookeeper", version, &progress).await?;
-        println!("ensure zookeeper {version} -> {tag} in {:.1?}", started.elapsed());
+        println!(
+            "ensure zookeeper {version} -> {tag} in {:.1?}",
+            started.elapsed()
+        );
         tags.push((tag, expect));
     }
     // The second ensure of an existing image only hashes the context and inspects one tag.
     let started = Instant::now();
     let again = chaosbed::image::ensure(docker, "zookeeper", "3.9", &progress).await?;
-    println!("warm ensure zookeeper 3.9 -> {again} in {:.1?}", started.elapsed());
+    println!(
+        "warm ensure zookeeper 3.9 -> {again} in {:.1?}",
+        started.elapsed()
+    );
     if again != tags[1].0 {
         bail!("a second ensure returned {again}, the first {}", tags[1].0);
     }
@@ -125,7 +116,10 @@ async fn start_zookeeper(docker: &Docker, name: &str, tag: &str) -> Result<Strin
         .with_context(|| format!("creating volume {volume}"))?;
     let body = ContainerCreateBody {
         image: Some(tag.to_owned()),
-        env: Some(vec!["ZOO_MY_ID=1".to_owned(), "JVMFLAGS=-Xmx128m".to_owned()]),
+        env: Some(vec![
+            "ZOO_MY_ID=1".to_owned(),
+            "JVMFLAGS=-Xmx128m".to_owned(),
+        ]),
         labels: Some(labels),
         host_config: Some(HostConfig {
             binds: Some(vec![format!("{volume}:/data")]),
@@ -214,7 +208,8 @@ async fn exec_output(docker: &Docker, container: &str, cmd: &[&str]) -> Result<S
         )
         .await?;
     let mut text = String::new();
-    if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await? {
+    if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await?
+    {
         while let Some(chunk) = output.next().await {
             text.push_str(&chunk?.to_string());
         }
@@ -238,18 +233,30 @@ async fn remove_labelled(docker: &Docker) -> Result<()> {
             docker
                 .remove_container(
                     &id,
-                    Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()),
+                    Some(
+                        RemoveContainerOptionsBuilder::default()
+                            .force(true)
+                            .v(true)
+                            .build(),
+                    ),
                 )
                 .await
                 .with_context(|| format!("removing container {id}"))?;
         }
     }
     let volumes = docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await?;
     for volume in volumes.volumes.unwrap_or_default() {
         docker
-            .remove_volume(&volume.name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .remove_volume(
+                &volume.name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
             .await
             .with_context(|| format!("removing volume {}", volume.name))?;
     }

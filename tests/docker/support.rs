@@ -22,7 +22,9 @@ where
         .enable_all()
         .build()
         .map_err(|e| Failed::from(format!("building a tokio runtime: {e}")))?;
-    runtime.block_on(body).map_err(|e| Failed::from(format!("{e:#}")))
+    runtime
+        .block_on(body)
+        .map_err(|e| Failed::from(format!("{e:#}")))
 }
 
 /// The engine, or an error that says how to start one or skip.
@@ -36,7 +38,9 @@ pub async fn docker() -> anyhow::Result<Docker> {
 
 /// Containers and networks still labelled with `run`; empty when nothing leaked.
 pub async fn leftovers(docker: &Docker, run: &str) -> anyhow::Result<Vec<String>> {
-    use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
+    use bollard::query_parameters::{
+        ListContainersOptions, ListNetworksOptions, ListVolumesOptions,
+    };
     use std::collections::HashMap;
     let filters = HashMap::from([("label".to_string(), vec![format!("chaosbed.run={run}")])]);
     let mut found: Vec<String> = docker

@@ -7,25 +7,54 @@ use chaosbed::runner::{self, RunOptions};
 
 use super::support::{block_on, docker, leftovers, scenario};
 
-/// The smoke tier; tests/scenarios.rs checks this list against the files' `tier`.
-pub const SMOKE: &[&str] = &["zk-leader-kill"];
-
+/// Every smoke-tier scenario file becomes a test; the full tier runs under `cargo xtask chaos`.
 pub fn trials() -> Vec<Trial> {
-    SMOKE
-        .iter()
-        .map(|name| Trial::test(format!("zookeeper::scenario::{name}"), move || block_on(run_scenario(name))))
+    smoke_scenarios()
+        .into_iter()
+        .map(|name| {
+            Trial::test(format!("zookeeper::scenario::{name}"), move || {
+                block_on(run_scenario(&name))
+            })
+        })
         .collect()
+}
+
+fn smoke_scenarios() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the scenarios directory is readable")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "toml"))
+        .filter_map(|path| chaosbed::scenario::load(&path).ok())
+        .filter(|s| s.tier == chaosbed::scenario::Tier::Smoke && s.topology.zookeeper.is_some())
+        .map(|s| s.name)
+        .collect();
+    names.sort();
+    names
 }
 
 async fn run_scenario(name: &str) -> anyhow::Result<()> {
     let docker = docker().await?;
     let scenario = scenario(name)?;
-    let progress = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let progress =
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let outcome = runner::run(&scenario, &RunOptions::default(), &progress).await?;
     let table = chaosbed::report::render_table(&outcome.results);
-    println!("{table}{}", chaosbed::report::verdict_line(&outcome.results, &outcome.dir));
-    for file in ["history.jsonl", "results.json", "junit.xml", "scenario.toml", "logs/zk-1.log"] {
-        anyhow::ensure!(outcome.dir.join(file).exists(), "the run directory lacks {file}");
+    println!(
+        "{table}{}",
+        chaosbed::report::verdict_line(&outcome.results, &outcome.dir)
+    );
+    for file in [
+        "history.jsonl",
+        "results.json",
+        "junit.xml",
+        "scenario.toml",
+        "logs/zk-1.log",
+    ] {
+        anyhow::ensure!(
+            outcome.dir.join(file).exists(),
+            "the run directory lacks {file}"
+        );
     }
     let left = leftovers(&docker, &outcome.results.run_id).await?;
     anyhow::ensure!(left.is_empty(), "the run left behind: {left:?}");

@@ -29,7 +29,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let docker = chaosbed::backend::docker::connect().await?;
-    let image = chaosbed::image::ensure(&docker, "zookeeper", &args.version, &MultiProgress::new()).await?;
+    let image =
+        chaosbed::image::ensure(&docker, "zookeeper", &args.version, &MultiProgress::new()).await?;
     let spec: SystemSpec = toml::from_str("nodes = 3").expect("a literal system spec parses");
     println!("image {image}; {} rounds, alternating order", args.rounds);
 
@@ -55,7 +56,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             new_leader.as_secs_f64()
         );
     }
-    let (ours, base, fail) = (median(&mut ours), median(&mut baseline), median(&mut failover));
+    let (ours, base, fail) = (
+        median(&mut ours),
+        median(&mut baseline),
+        median(&mut failover),
+    );
     println!();
     println!("measurement                              chaosbed   baseline   ratio");
     println!(
@@ -64,7 +69,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         base.as_secs_f64(),
         ours.as_secs_f64() / base.as_secs_f64()
     );
-    println!("leader kill -> new leader seen (median)  {:>7.2}s", fail.as_secs_f64());
+    println!(
+        "leader kill -> new leader seen (median)  {:>7.2}s",
+        fail.as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -74,13 +82,20 @@ fn median(values: &mut [Duration]) -> Duration {
 }
 
 /// Nothing to quorum through chaosbed's backend and readiness poll; then a leader kill.
-async fn chaosbed_round(docker: &Docker, image: &str, spec: &SystemSpec) -> anyhow::Result<(Duration, Duration)> {
+async fn chaosbed_round(
+    docker: &Docker,
+    image: &str,
+    spec: &SystemSpec,
+) -> anyhow::Result<(Duration, Duration)> {
     let mut backend = DockerBackend::new(docker.clone(), RunId::new("bench"));
     let result = async {
         let begin = Instant::now();
         backend.create_network().await?;
         let mut nodes = Vec::new();
-        for (i, name) in node_names(SystemKind::Zookeeper, NODES).into_iter().enumerate() {
+        for (i, name) in node_names(SystemKind::Zookeeper, NODES)
+            .into_iter()
+            .enumerate()
+        {
             let address = backend
                 .create(&zookeeper::container_spec(spec, image, i as u32 + 1, NODES))
                 .await?;
@@ -94,7 +109,11 @@ async fn chaosbed_round(docker: &Docker, image: &str, spec: &SystemSpec) -> anyh
         let leader = ready.leader.context("a ready ensemble has a leader")?;
         let killed = Instant::now();
         backend.kill(&leader).await?;
-        let others: Vec<_> = nodes.iter().filter(|(n, _)| *n != leader).cloned().collect();
+        let others: Vec<_> = nodes
+            .iter()
+            .filter(|(n, _)| *n != leader)
+            .cloned()
+            .collect();
         loop {
             let roles = zookeeper::roles(&others, Duration::from_millis(500)).await;
             if roles.values().any(|r| *r == zookeeper::Role::Leader) {
@@ -116,10 +135,16 @@ async fn chaosbed_round(docker: &Docker, image: &str, spec: &SystemSpec) -> anyh
 async fn baseline_round(image: &str, spec: &SystemSpec) -> anyhow::Result<Duration> {
     let net = format!("cb-baseline-{}", std::process::id());
     let mut script = String::from("set -e\n");
-    script.push_str(&format!("docker network create --label chaosbed.run=bench-baseline {net} >/dev/null\n"));
+    script.push_str(&format!(
+        "docker network create --label chaosbed.run=bench-baseline {net} >/dev/null\n"
+    ));
     for index in 1..=NODES {
         let c = zookeeper::container_spec(spec, image, index, NODES);
-        let env: String = c.env.iter().map(|(k, v)| format!(" -e '{k}={v}'")).collect();
+        let env: String = c
+            .env
+            .iter()
+            .map(|(k, v)| format!(" -e '{k}={v}'"))
+            .collect();
         script.push_str(&format!(
             "docker run -d --label chaosbed.run=bench-baseline --name {net}-{n} --hostname {n} --network {net} --network-alias {n}{env} {image} >/dev/null\n",
             n = c.node
@@ -143,7 +168,10 @@ done
     let begin = Instant::now();
     let status = tokio::time::timeout(
         READY_TIMEOUT,
-        tokio::process::Command::new("bash").arg("-c").arg(&script).status(),
+        tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .status(),
     )
     .await;
     let elapsed = begin.elapsed();

@@ -86,15 +86,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut summary = Vec::new();
     let mut worst = 0;
     for (n, s) in scenarios.iter().enumerate() {
-        println!("== [{}/{}] {} ({:?}): {}", n + 1, scenarios.len(), s.name, s.tier, s.description);
+        println!(
+            "== [{}/{}] {} ({:?}): {}",
+            n + 1,
+            scenarios.len(),
+            s.name,
+            s.tier,
+            s.description
+        );
         let outcome = runner::run(s, &options, &progress).await?;
         if let Some(error) = &outcome.results.error {
             println!("run error: {error}");
         }
         print!("{}", chaosbed::report::render_table(&outcome.results));
-        println!("{}\n", chaosbed::report::verdict_line(&outcome.results, &outcome.dir));
+        println!(
+            "{}\n",
+            chaosbed::report::verdict_line(&outcome.results, &outcome.dir)
+        );
         worst = worst.max(outcome.exit_code());
-        summary.push((s.name.clone(), outcome.results.verdict, outcome.results.duration_secs));
+        summary.push((
+            s.name.clone(),
+            outcome.results.verdict,
+            outcome.results.duration_secs,
+        ));
         if outcome.results.error.as_deref() == Some("interrupted (Ctrl-C)") {
             return Ok(ExitCode::from(130));
         }
@@ -105,7 +119,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{name:<32} {:<9} {secs:>7.1}", verdict.to_string());
         }
     }
-    let passed = summary.iter().filter(|(_, v, _)| *v == chaosbed::checker::Verdict::Valid).count();
+    let passed = summary
+        .iter()
+        .filter(|(_, v, _)| *v == chaosbed::checker::Verdict::Valid)
+        .count();
     println!("{passed} passed, {} failed", summary.len() - passed);
     Ok(ExitCode::from(worst as u8))
 }

@@ -27,7 +27,10 @@ pub fn run(check: bool) -> anyhow::Result<ExitCode> {
     if stale.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("stale compose files (run `cargo xtask compose`): {}", stale.join(", "));
+        eprintln!(
+            "stale compose files (run `cargo xtask compose`): {}",
+            stale.join(", ")
+        );
         Ok(ExitCode::FAILURE)
     }
 }

@@ -45,7 +45,9 @@ pub async fn remove_run(docker: &Docker, run: Option<&str>) -> anyhow::Result<Re
             )
             .await
             .with_context(|| format!("removing container {name}"))?;
-        removed.containers.push(name.trim_start_matches('/').to_string());
+        removed
+            .containers
+            .push(name.trim_start_matches('/').to_string());
     }
 
     let networks = docker
@@ -90,7 +92,10 @@ pub async fn reap_orphans(docker: &Docker) -> anyhow::Result<Removed> {
     let containers = docker
         .list_containers(Some(ListContainersOptions {
             all: true,
-            filters: Some(HashMap::from([("label".to_string(), vec![LABEL_PID.to_string()])])),
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![LABEL_PID.to_string()],
+            )])),
             ..Default::default()
         }))
         .await

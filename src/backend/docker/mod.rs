@@ -19,11 +19,14 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-pub use cleanup::{remove_all, remove_run, reap_orphans};
+pub use cleanup::{reap_orphans, remove_all, remove_run};
 pub use connect::connect;
 use network::RunNetwork;
 
-use super::{Backend, ContainerSpec, ExecOutput, LABEL_NODE, LABEL_PID, LABEL_RUN, NodeState, Removed, RunId, Status};
+use super::{
+    Backend, ContainerSpec, ExecOutput, LABEL_NODE, LABEL_PID, LABEL_RUN, NodeState, Removed,
+    RunId, Status,
+};
 
 /// A run's view of the Docker engine.
 pub struct DockerBackend {
@@ -80,7 +83,10 @@ impl Backend for DockerBackend {
             .as_ref()
             .context("the run's network must be created before its containers")?;
         let address = network.host(self.next_host);
-        self.next_host = self.next_host.checked_add(1).context("too many nodes in one run")?;
+        self.next_host = self
+            .next_host
+            .checked_add(1)
+            .context("too many nodes in one run")?;
         let name = self.container(&spec.node);
 
         let mut mounts = Vec::new();
@@ -208,9 +214,15 @@ impl Backend for DockerBackend {
     }
 
     async fn state(&self, node: &str) -> anyhow::Result<NodeState> {
-        let inspect = match self.docker.inspect_container(&self.container(node), None).await {
+        let inspect = match self
+            .docker
+            .inspect_container(&self.container(node), None)
+            .await
+        {
             Ok(inspect) => inspect,
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
                 return Ok(NodeState::missing());
             }
             Err(e) => return Err(e).with_context(|| format!("inspecting node {node}")),
@@ -221,12 +233,16 @@ impl Backend for DockerBackend {
             Some(ContainerStateStatusEnum::RUNNING) => Status::Running,
             Some(ContainerStateStatusEnum::PAUSED) => Status::Paused,
             Some(ContainerStateStatusEnum::RESTARTING) => Status::Restarting,
-            Some(ContainerStateStatusEnum::DEAD) | Some(ContainerStateStatusEnum::REMOVING) => Status::Dead,
+            Some(ContainerStateStatusEnum::DEAD) | Some(ContainerStateStatusEnum::REMOVING) => {
+                Status::Dead
+            }
             _ => Status::Exited,
         };
         Ok(NodeState {
             status,
-            exit_code: (status == Status::Exited).then_some(state.exit_code).flatten(),
+            exit_code: (status == Status::Exited)
+                .then_some(state.exit_code)
+                .flatten(),
             oom_killed: state.oom_killed.unwrap_or(false),
             pid: state.pid.filter(|p| *p > 0),
             started_at: state.started_at,
@@ -269,19 +285,28 @@ impl Backend for DockerBackend {
             .await
             .with_context(doing)?;
         let mut out = ExecOutput::default();
-        if let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&exec.id, None).await.with_context(doing)?
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .with_context(doing)?
         {
             while let Some(chunk) = output.next().await {
                 match chunk.with_context(doing)? {
                     bollard::container::LogOutput::StdErr { message } => {
                         out.stderr.push_str(&String::from_utf8_lossy(&message))
                     }
-                    other => out.stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                    other => out
+                        .stdout
+                        .push_str(&String::from_utf8_lossy(&other.into_bytes())),
                 }
             }
         }
-        let inspect = self.docker.inspect_exec(&exec.id).await.with_context(doing)?;
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .with_context(doing)?;
         out.exit_code = inspect.exit_code.unwrap_or(-1);
         Ok(out)
     }

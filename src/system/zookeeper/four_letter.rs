@@ -84,7 +84,11 @@ impl Srvr {
 }
 
 /// Sends one four-letter word and returns the whole answer.
-pub async fn four_letter(address: Ipv4Addr, word: &str, timeout: Duration) -> anyhow::Result<String> {
+pub async fn four_letter(
+    address: Ipv4Addr,
+    word: &str,
+    timeout: Duration,
+) -> anyhow::Result<String> {
     let target = SocketAddr::from((address, CLIENT_PORT));
     tokio::time::timeout(timeout, async {
         let mut stream = TcpStream::connect(target).await?;
@@ -112,10 +116,9 @@ pub async fn srvr(address: Ipv4Addr, timeout: Duration) -> Srvr {
 
 /// Every node's role, asked concurrently.
 pub async fn roles(nodes: &[(String, Ipv4Addr)], timeout: Duration) -> BTreeMap<String, Role> {
-    let answers = futures_util::future::join_all(
-        nodes.iter().map(|(_, address)| srvr(*address, timeout)),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all(nodes.iter().map(|(_, address)| srvr(*address, timeout)))
+            .await;
     nodes
         .iter()
         .zip(answers)

@@ -48,7 +48,9 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
         ("ZOO_ADMINSERVER_ENABLED".to_string(), "false".to_string()),
         (
             "JVMFLAGS".to_string(),
-            spec.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.to_string()),
+            spec.heap
+                .clone()
+                .unwrap_or_else(|| DEFAULT_HEAP.to_string()),
         ),
     ];
     if count == 1 {
@@ -83,7 +85,11 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
 pub fn tick_time_ms(spec: &SystemSpec) -> u64 {
     spec.config
         .get("tickTime")
-        .and_then(|v| v.as_integer().map(|i| i as u64).or_else(|| v.as_str()?.parse().ok()))
+        .and_then(|v| {
+            v.as_integer()
+                .map(|i| i as u64)
+                .or_else(|| v.as_str()?.parse().ok())
+        })
         .unwrap_or(DEFAULT_TICK_TIME_MS)
 }
 
@@ -105,21 +111,35 @@ mod tests {
     }
 
     fn env<'a>(c: &'a ContainerSpec, key: &str) -> Option<&'a str> {
-        c.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        c.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn follows_the_official_image_contract() {
-        let c = container_spec(&spec("nodes = 3\n[config]\ntickTime = 100\nminSessionTimeout = 200\n"), "img", 2, 3);
+        let c = container_spec(
+            &spec("nodes = 3\n[config]\ntickTime = 100\nminSessionTimeout = 200\n"),
+            "img",
+            2,
+            3,
+        );
         assert_eq!(c.node, "zk-2");
         assert_eq!(env(&c, "ZOO_MY_ID"), Some("2"));
         assert_eq!(
             env(&c, "ZOO_SERVERS"),
-            Some("server.1=zk-1:2888:3888;2181 server.2=zk-2:2888:3888;2181 server.3=zk-3:2888:3888;2181")
+            Some(
+                "server.1=zk-1:2888:3888;2181 server.2=zk-2:2888:3888;2181 server.3=zk-3:2888:3888;2181"
+            )
         );
         assert_eq!(env(&c, "ZOO_TICK_TIME"), Some("100"));
         assert_eq!(env(&c, "ZOO_CFG_EXTRA"), Some("minSessionTimeout=200"));
-        assert!(env(&c, "ZOO_4LW_COMMANDS_WHITELIST").unwrap().contains("srvr"));
+        assert!(
+            env(&c, "ZOO_4LW_COMMANDS_WHITELIST")
+                .unwrap()
+                .contains("srvr")
+        );
     }
 
     #[test]
