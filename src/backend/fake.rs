@@ -84,6 +84,24 @@ impl Backend for FakeBackend {
         Ok(Ipv4Addr::new(10, 0, 0, nodes.len() as u8))
     }
 
+    fn address_for(&mut self, node: &str) -> anyhow::Result<Ipv4Addr> {
+        let nodes = self.nodes.lock().unwrap();
+        let position = nodes.keys().position(|n| n == node).unwrap_or(nodes.len());
+        Ok(Ipv4Addr::new(10, 0, 0, position as u8 + 1))
+    }
+
+    async fn run_once(
+        &mut self,
+        spec: &ContainerSpec,
+        _timeout: std::time::Duration,
+    ) -> anyhow::Result<ExecOutput> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("run-once {}", spec.node));
+        Ok(ExecOutput::default())
+    }
+
     async fn start(&self, node: &str) -> anyhow::Result<()> {
         self.transition(
             "start",

@@ -117,8 +117,20 @@ pub trait Backend {
     /// Creates the run's network. Called once, before any container.
     async fn create_network(&mut self) -> anyhow::Result<()>;
 
+    /// The address `node` has (or will have once created) on the run's network; stable across
+    /// restarts. Lets a system advertise its own address in its configuration.
+    fn address_for(&mut self, node: &str) -> anyhow::Result<Ipv4Addr>;
+
     /// Creates a node's container (not started) and returns the address the harness reaches it on.
     async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr>;
+
+    /// Runs a one-shot container (an init job) on the run's network until it exits or `timeout`
+    /// passes, then removes it. Returns its exit code and output (stdout and stderr in `stdout`).
+    async fn run_once(
+        &mut self,
+        spec: &ContainerSpec,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<ExecOutput>;
 
     async fn start(&self, node: &str) -> anyhow::Result<()>;
     /// Graceful stop: SIGTERM, then SIGKILL after `grace_secs`.

@@ -81,6 +81,7 @@ pub async fn create(
     for (system, spec, _) in systems(scenario) {
         let image = cluster.images[system.name()].clone();
         let count = spec.node_count();
+        let mut to_start = Vec::new();
         for (i, name) in node_names(system, count).into_iter().enumerate() {
             let container = match system {
                 SystemKind::Zookeeper => {
@@ -94,11 +95,15 @@ pub async fn create(
                 address,
             });
             if (i as u32) < spec.started_count() {
-                backend.start(&name).await?;
+                to_start.push(name);
             } else {
                 cluster.not_started.insert(name);
             }
         }
+        // Start together: an ensemble member that finds no peer backs off its election
+        // notifications exponentially, so staggered starts can cost ten seconds of quorum.
+        let backend = &*backend;
+        futures_util::future::try_join_all(to_start.iter().map(|name| backend.start(name))).await?;
     }
     Ok(())
 }

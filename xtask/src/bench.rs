@@ -19,6 +19,9 @@ pub struct Args {
     /// Rounds of each measurement (medians are printed).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// zookeeper.cnxTimeout for both sides, in milliseconds (ZooKeeper's default is 5000).
+    #[arg(long, default_value_t = 500)]
+    cnx_timeout_ms: u64,
     /// ZooKeeper version to measure.
     #[arg(long, default_value = "3.8")]
     version: String,
@@ -31,7 +34,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let docker = chaosbed::backend::docker::connect().await?;
     let image =
         chaosbed::image::ensure(&docker, "zookeeper", &args.version, &MultiProgress::new()).await?;
-    let spec: SystemSpec = toml::from_str("nodes = 3").expect("a literal system spec parses");
+    // A short connect timeout between peers takes ZooKeeper's own election back-off (a peer
+    // that is not up yet costs up to zookeeper.cnxTimeout = 5 s per attempt) out of the
+    // comparison, so the ratio measures the harness. Both sides run the same configuration.
+    let spec: SystemSpec = toml::from_str(&format!(
+        "nodes = 3\nheap = \"-Xmx256m -Dzookeeper.cnxTimeout={}\"",
+        args.cnx_timeout_ms
+    ))
+    .expect("a literal system spec parses");
     println!("image {image}; {} rounds, alternating order", args.rounds);
 
     let mut ours = Vec::new();
@@ -99,9 +109,11 @@ async fn chaosbed_round(
             let address = backend
                 .create(&zookeeper::container_spec(spec, image, i as u32 + 1, NODES))
                 .await?;
-            backend.start(&name).await?;
             nodes.push((name, address));
         }
+        let started = &backend;
+        futures_util::future::try_join_all(nodes.iter().map(|(name, _)| started.start(name)))
+            .await?;
         let names: Vec<String> = nodes.iter().map(|(n, _)| n.clone()).collect();
         let ready = zookeeper::wait_ready(&nodes, &names, names.len(), READY_TIMEOUT).await?;
         let quorum = begin.elapsed();
@@ -146,10 +158,14 @@ async fn baseline_round(image: &str, spec: &SystemSpec) -> anyhow::Result<Durati
             .map(|(k, v)| format!(" -e '{k}={v}'"))
             .collect();
         script.push_str(&format!(
-            "docker run -d --label chaosbed.run=bench-baseline --name {net}-{n} --hostname {n} --network {net} --network-alias {n}{env} {image} >/dev/null\n",
+            "docker create --label chaosbed.run=bench-baseline --name {net}-{n} --hostname {n} --network {net} --network-alias {n}{env} {image} >/dev/null\n",
             n = c.node
         ));
     }
+    // Started together, as chaosbed does, so both sides pay the same election cost.
+    script.push_str(&format!(
+        "docker start {net}-zk-1 {net}-zk-2 {net}-zk-3 >/dev/null\n"
+    ));
     script.push_str(&format!(
         r#"ips=$(for n in 1 2 3; do docker inspect -f '{{{{range .NetworkSettings.Networks}}}}{{{{.IPAddress}}}}{{{{end}}}}' {net}-zk-$n; done)
 while true; do

@@ -34,6 +34,7 @@ pub struct DockerBackend {
     run: RunId,
     network: Option<RunNetwork>,
     next_host: u8,
+    addresses: HashMap<String, Ipv4Addr>,
 }
 
 impl DockerBackend {
@@ -43,6 +44,7 @@ impl DockerBackend {
             run,
             network: None,
             next_host: 10,
+            addresses: HashMap::new(),
         }
     }
 
@@ -152,6 +154,72 @@ impl Backend for DockerBackend {
                 )
             })?;
         Ok(address)
+    }
+
+    fn address_for(&mut self, node: &str) -> anyhow::Result<Ipv4Addr> {
+        if let Some(address) = self.addresses.get(node) {
+            return Ok(*address);
+        }
+        let network = self
+            .network
+            .as_ref()
+            .context("the run's network must be created before addresses are handed out")?;
+        let address = network.host(self.next_host);
+        self.next_host = self
+            .next_host
+            .checked_add(1)
+            .filter(|h| *h < 255)
+            .context("too many nodes in one run (at most 244)")?;
+        self.addresses.insert(node.to_string(), address);
+        Ok(address)
+    }
+
+    async fn run_once(
+        &mut self,
+        spec: &ContainerSpec,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<ExecOutput> {
+        use bollard::query_parameters::{RemoveContainerOptions, WaitContainerOptions};
+        self.create(spec).await?;
+        let name = self.container(&spec.node);
+        let outcome = async {
+            self.start(&spec.node).await?;
+            let mut wait = self.docker.wait_container(
+                &name,
+                Some(WaitContainerOptions {
+                    condition: "not-running".into(),
+                }),
+            );
+            let exit_code = match tokio::time::timeout(timeout, wait.next()).await {
+                Err(_) => anyhow::bail!("{} did not finish within {timeout:?}", spec.node),
+                Ok(Some(Ok(response))) => response.status_code,
+                Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                    code, ..
+                }))) => code,
+                Ok(Some(Err(e))) => {
+                    return Err(e).with_context(|| format!("waiting for {} to finish", spec.node));
+                }
+                Ok(None) => anyhow::bail!("the engine stopped reporting on {}", spec.node),
+            };
+            Ok(ExecOutput {
+                exit_code,
+                stdout: self.logs(&spec.node).await?,
+                stderr: String::new(),
+            })
+        }
+        .await;
+        self.docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .with_context(|| format!("removing the one-shot container {name}"))?;
+        outcome
     }
 
     async fn start(&self, node: &str) -> anyhow::Result<()> {
