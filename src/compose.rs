@@ -2,17 +2,122 @@
 //! hand with `docker compose -f compose/<scenario>.yml up`.
 
 use std::fmt::Write;
+use std::net::Ipv4Addr;
 
+use crate::backend::ContainerSpec;
 use crate::scenario::{Scenario, SystemKind, systems};
-use crate::system::zookeeper;
+use crate::system::{bookkeeper, node_names, pulsar, zookeeper};
+
+/// The subnet compose files put their nodes on, so that bookies and brokers can advertise a
+/// fixed address.
+const SUBNET: [u8; 3] = [172, 30, 250];
 
 /// The stable tag `cargo xtask images` gives a locally built system image.
 pub fn local_image(system: SystemKind, version: &str) -> String {
     format!("chaosbed/{}:{version}", system.name())
 }
 
+fn default_version(system: SystemKind) -> &'static str {
+    match system {
+        SystemKind::Zookeeper => "3.8",
+        SystemKind::Bookkeeper => "4.16",
+        SystemKind::Pulsar => "3.0",
+    }
+}
+
+/// One service of the file: a node, or a one-shot init job, and what it waits for.
+struct Service {
+    spec: ContainerSpec,
+    address: Ipv4Addr,
+    profile: Option<&'static str>,
+    after: Vec<(String, &'static str)>,
+}
+
 /// The compose file for a scenario's topology (without faults or workload).
 pub fn compose_file(scenario: &Scenario) -> String {
+    let declared = systems(scenario);
+    let mut next = 10u8;
+    let mut allocate = || {
+        let address = Ipv4Addr::new(SUBNET[0], SUBNET[1], SUBNET[2], next);
+        next += 1;
+        address
+    };
+    let zk_count = scenario
+        .topology
+        .zookeeper
+        .as_ref()
+        .map_or(0, |z| z.get_ref().node_count());
+    let zk_connect = node_names(SystemKind::Zookeeper, zk_count)
+        .iter()
+        .map(|n| format!("{n}:{}", zookeeper::CLIENT_PORT))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut services: Vec<Service> = Vec::new();
+    let mut previous: Vec<String> = Vec::new();
+    for (system, spec, _) in &declared {
+        let image = spec.image.clone().unwrap_or_else(|| {
+            local_image(
+                *system,
+                spec.version.as_deref().unwrap_or(default_version(*system)),
+            )
+        });
+        let count = spec.node_count();
+        let names = node_names(*system, count);
+        let addresses: Vec<Ipv4Addr> = names.iter().map(|_| allocate()).collect();
+        let init = match system {
+            SystemKind::Zookeeper => None,
+            SystemKind::Bookkeeper => Some(bookkeeper::init_spec(&image, &zk_connect)),
+            SystemKind::Pulsar => Some(pulsar::init_metadata_spec(
+                &image,
+                pulsar::DEFAULT_CLUSTER,
+                &zk_connect,
+                &pulsar::service_url(&addresses),
+                &pulsar::web_service_url(&addresses),
+            )),
+        };
+        let waits_for: Vec<(String, &'static str)> = previous
+            .iter()
+            .map(|n| (n.clone(), "service_started"))
+            .collect();
+        let mut node_waits = waits_for.clone();
+        if let Some(job) = init {
+            node_waits = vec![(job.node.clone(), "service_completed_successfully")];
+            services.push(Service {
+                spec: job,
+                address: allocate(),
+                profile: None,
+                after: waits_for,
+            });
+        }
+        let mut these = Vec::new();
+        for (i, (name, address)) in names.into_iter().zip(addresses).enumerate() {
+            let index = i as u32 + 1;
+            let container = match system {
+                SystemKind::Zookeeper => zookeeper::container_spec(spec, &image, index, count),
+                SystemKind::Bookkeeper => {
+                    bookkeeper::container_spec(spec, &image, index, count, &zk_connect, address)
+                }
+                SystemKind::Pulsar => pulsar::container_spec(
+                    spec,
+                    &image,
+                    index,
+                    count,
+                    &zk_connect,
+                    address,
+                    pulsar::DEFAULT_CLUSTER,
+                ),
+            };
+            services.push(Service {
+                spec: container,
+                address,
+                profile: (index > spec.started_count()).then_some("started-later"),
+                after: node_waits.clone(),
+            });
+            these.push(name);
+        }
+        previous = these;
+    }
+
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -26,47 +131,78 @@ pub fn compose_file(scenario: &Scenario) -> String {
     );
     let _ = writeln!(out, "name: {}", scenario.name);
     let _ = writeln!(out, "services:");
-    for (system, spec, _) in systems(scenario) {
-        let image = spec
-            .image
-            .clone()
-            .unwrap_or_else(|| local_image(system, spec.version.as_deref().unwrap_or("3.8")));
-        let count = spec.node_count();
-        for index in 1..=count {
-            let container = match system {
-                SystemKind::Zookeeper => zookeeper::container_spec(spec, &image, index, count),
-            };
-            let _ = writeln!(out, "  {}:", container.node);
-            let _ = writeln!(out, "    image: {}", container.image);
-            let _ = writeln!(out, "    hostname: {}", container.node);
-            if index > spec.started_count() {
-                let _ = writeln!(out, "    profiles: [\"started-later\"]");
-            }
-            if let Some(memory) = container.memory {
-                let _ = writeln!(out, "    mem_limit: {memory}");
-                let _ = writeln!(out, "    memswap_limit: {memory}");
-            }
-            let _ = writeln!(out, "    environment:");
-            for (key, value) in &container.env {
-                let _ = writeln!(out, "      {key}: {}", quote(value));
-            }
-            if let Some(dir) = &container.data_dir {
-                let _ = writeln!(out, "    volumes:");
-                let _ = writeln!(out, "      - {}-data:{dir}", container.node);
-            }
-        }
+    for service in &services {
+        write_service(&mut out, service);
     }
-    let _ = writeln!(out, "volumes:");
-    for (system, spec, _) in systems(scenario) {
-        for name in crate::system::node_names(system, spec.node_count()) {
-            let _ = writeln!(out, "  {name}-data: {{}}");
+    let _ = writeln!(out, "networks:");
+    let _ = writeln!(out, "  chaosbed:");
+    let _ = writeln!(out, "    ipam:");
+    let _ = writeln!(out, "      config:");
+    let _ = writeln!(
+        out,
+        "        - subnet: {}.{}.{}.0/24",
+        SUBNET[0], SUBNET[1], SUBNET[2]
+    );
+    let volumes: Vec<&ContainerSpec> = services
+        .iter()
+        .map(|s| &s.spec)
+        .filter(|s| s.data_dir.is_some())
+        .collect();
+    if !volumes.is_empty() {
+        let _ = writeln!(out, "volumes:");
+        for spec in volumes {
+            let _ = writeln!(out, "  {}-data: {{}}", spec.node);
         }
     }
     out
 }
 
+fn write_service(out: &mut String, service: &Service) {
+    let c = &service.spec;
+    let _ = writeln!(out, "  {}:", c.node);
+    let _ = writeln!(out, "    image: {}", c.image);
+    let _ = writeln!(out, "    hostname: {}", c.node);
+    if let Some(profile) = service.profile {
+        let _ = writeln!(out, "    profiles: [\"{profile}\"]");
+    }
+    if let Some(cmd) = &c.cmd {
+        let args: Vec<String> = cmd.iter().map(|a| quote(a)).collect();
+        let _ = writeln!(out, "    command: [{}]", args.join(", "));
+    }
+    if let Some(memory) = c.memory {
+        let _ = writeln!(out, "    mem_limit: {memory}");
+        let _ = writeln!(out, "    memswap_limit: {memory}");
+    }
+    if !service.after.is_empty() {
+        let _ = writeln!(out, "    depends_on:");
+        for (name, condition) in &service.after {
+            let _ = writeln!(out, "      {name}:");
+            let _ = writeln!(out, "        condition: {condition}");
+        }
+    }
+    let _ = writeln!(out, "    networks:");
+    let _ = writeln!(out, "      chaosbed:");
+    let _ = writeln!(out, "        ipv4_address: {}", service.address);
+    if !c.env.is_empty() {
+        let _ = writeln!(out, "    environment:");
+        for (key, value) in &c.env {
+            let _ = writeln!(out, "      {key}: {}", quote(value));
+        }
+    }
+    if let Some(dir) = &c.data_dir {
+        let _ = writeln!(out, "    volumes:");
+        let _ = writeln!(out, "      - {}-data:{dir}", c.node);
+    }
+}
+
 fn quote(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    format!(
+        "\"{}\"",
+        value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
 }
 
 #[cfg(test)]
@@ -92,5 +228,23 @@ mod tests {
             2,
             "{yaml}"
         );
+    }
+
+    #[test]
+    fn a_pulsar_stack_waits_for_its_init_jobs() {
+        let s = crate::scenario::parse(
+            "p.toml",
+            "name = \"p\"\ntier = \"full\"\n[topology.zookeeper]\n[topology.bookkeeper]\n[topology.pulsar]\n[workload]\nkind = \"pulsar-produce-consume\"\nduration = \"10s\"\n[[check]]\nkind = \"delivery\"\n",
+        )
+        .unwrap();
+        let yaml = compose_file(&s);
+        assert!(yaml.contains("  bookie-init:"), "{yaml}");
+        assert!(yaml.contains("  pulsar-init:"), "{yaml}");
+        assert!(
+            yaml.contains("condition: service_completed_successfully"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("ipv4_address: 172.30.250.10"), "{yaml}");
+        assert!(yaml.contains("image: chaosbed/pulsar:3.0"), "{yaml}");
     }
 }

@@ -2,6 +2,7 @@
 pub mod backend;
 pub mod checker;
 pub mod compose;
+pub mod diagnose;
 pub mod history;
 pub mod image;
 pub mod nemesis;

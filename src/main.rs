@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,zookeeper_client=error".into()),
+                .unwrap_or_else(|_| "warn,zookeeper_client=error,pulsar=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -130,7 +130,7 @@ async fn run(files: &[PathBuf], options: &RunOptions) -> ExitCode {
                     chaosbed::report::verdict_line(&outcome.results, &outcome.dir)
                 );
                 worst = worst.max(outcome.exit_code());
-                if outcome.results.error.as_deref() == Some("interrupted (Ctrl-C)") {
+                if outcome.results.error.as_deref() == Some(chaosbed::runner::INTERRUPTED) {
                     return ExitCode::from(130);
                 }
             }

@@ -1,35 +1,59 @@
 //! The availability check: windows in which no write succeeded, measured from the client writes,
 //! judged against `max_unavailable` and, with `expect_outage`, required to exist.
+//!
+//! A message send (Pulsar) is a write: both count alike, and a run with sends only speaks of sends.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::timeline::{human, nanos, pairs_of, secs, window_json, workload_end};
+use super::timeline::{human, nanos, secs, window_json, workload_end};
 use super::{CheckContext, CheckResult, Verdict};
-use crate::history::{F, History, OpKind};
+use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "availability";
 const EXAMPLES: usize = 10;
 
+/// The operations that write: a ZooKeeper write and a Pulsar message send.
+pub(super) const WRITES: [F; 2] = [F::Write, F::Send];
+
+/// Every invocation of one of `fs`, paired with its completion (`None` if it never completed).
+pub(super) fn pairs_among<'h>(history: &'h History, fs: &[F]) -> Vec<(&'h Op, Option<&'h Op>)> {
+    history
+        .pairs()
+        .into_iter()
+        .filter(|(invoke, _)| fs.contains(&invoke.f))
+        .collect()
+}
+
+/// What to call the writes in a summary: `send` when the history has sends and no writes.
+pub(super) fn write_noun(history: &History) -> &'static str {
+    let invoked = |f: F| history.with_f(f).any(|op| op.kind == OpKind::Invoke);
+    if invoked(F::Send) && !invoked(F::Write) {
+        "send"
+    } else {
+        "write"
+    }
+}
+
 /// A stretch without a successful write: from the invoke of the first write that did not succeed
 /// to the completion of the next write that did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Window {
-    start: u64,
-    end: u64,
+pub(super) struct Window {
+    pub start: u64,
+    pub end: u64,
     /// Writes invoked in it that did not succeed.
-    failed: usize,
+    pub failed: usize,
     /// Still open when the workload ended.
-    open_at_end: bool,
+    pub open_at_end: bool,
 }
 
 impl Window {
-    fn duration(&self) -> u64 {
+    pub fn duration(&self) -> u64 {
         self.end.saturating_sub(self.start)
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         let mut value = window_json(self.start, self.end);
         value["failed_writes"] = json!(self.failed);
         value["open_at_end"] = json!(self.open_at_end);
@@ -39,12 +63,13 @@ impl Window {
 
 /// Sweeps the writes in time order: a write that did not succeed (`Fail`, `Info`, or never
 /// completed) opens a window at its invoke unless one is open; the next `Ok` completion closes it.
-/// A completion at the same instant as a failing invoke is taken first.
-fn windows(history: &History, end_of_workload: u64) -> (Vec<Window>, Value) {
+/// A completion at the same instant as a failing invoke is taken first. Only invocations of `fs`
+/// count; the second value counts them by outcome.
+pub(super) fn windows(history: &History, fs: &[F], end_of_workload: u64) -> (Vec<Window>, Value) {
     // (time, opens): `false` (a success) sorts before `true` at the same time.
     let mut events: Vec<(u64, bool)> = Vec::new();
     let (mut ok, mut fail, mut info, mut incomplete) = (0, 0, 0, 0);
-    for (invoke, completion) in pairs_of(history, F::Write) {
+    for (invoke, completion) in pairs_among(history, fs) {
         match completion.map(|op| (op.kind, op.time)) {
             Some((OpKind::Ok, done)) => {
                 ok += 1;
@@ -97,8 +122,13 @@ pub(super) fn check(
     max_unavailable: Option<Duration>,
     expect_outage: bool,
 ) -> anyhow::Result<CheckResult> {
-    let (windows, writes) = windows(history, workload_end(history, ctx.workload_end));
+    let (windows, writes) = windows(history, &WRITES, workload_end(history, ctx.workload_end));
     let attempted = writes["total"].as_u64().unwrap_or(0);
+    let noun = write_noun(history);
+    let counted = format!(
+        "{attempted} {noun}{}",
+        if attempted == 1 { "" } else { "s" }
+    );
     if attempted == 0 {
         return Ok(CheckResult::new(
             NAME,
@@ -124,19 +154,19 @@ pub(super) fn check(
         let (verdict, summary) = if expect_outage {
             (
                 Verdict::Invalid,
-                format!("expected an outage, but every write succeeded ({attempted} writes)"),
+                format!("expected an outage, but every {noun} succeeded ({counted})"),
             )
         } else {
             (
                 Verdict::Valid,
-                format!("every write succeeded ({attempted} writes)"),
+                format!("every {noun} succeeded ({counted})"),
             )
         };
         return Ok(CheckResult::new(NAME, verdict, summary).with_details(details));
     };
 
     let measured = format!(
-        "{} {} without a successful write, {} in all; longest {} from {}{}",
+        "{} {} without a successful {noun}, {} in all; longest {} from {}{}",
         windows.len(),
         if windows.len() == 1 {
             "window"
@@ -172,14 +202,14 @@ pub(super) fn check(
 mod tests {
     use rstest::rstest;
 
+    use super::super::delivery::script::Pulsar;
     use super::super::timeline::script::{MS, Script};
     use super::*;
 
     fn ctx() -> CheckContext {
         CheckContext {
-            nodes: Vec::new(),
-            tick_time_ms: None,
             workload_end: 20_000 * MS,
+            ..CheckContext::default()
         }
     }
 
@@ -295,5 +325,27 @@ mod tests {
             "{}",
             result.summary
         );
+    }
+
+    #[test]
+    fn message_sends_count_as_writes() {
+        let history = Script::new()
+            .ok_send(0, 0, 0, 10)
+            .send(0, 1, 1_000, Some((OpKind::Info, 3_000)))
+            .ok_send(0, 2, 4_000, 4_500)
+            .build();
+        let result = check(&history, &ctx(), Some(Duration::from_secs(5)), true).unwrap();
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert_eq!(
+            result.summary,
+            "1 window without a successful send, 3.5 s in all; longest 3.5 s from 1 s (at most 5 s allowed)"
+        );
+        assert_eq!(
+            result.details["writes"],
+            json!({"ok": 2, "fail": 0, "info": 1, "incomplete": 0, "total": 3})
+        );
+        let every = Script::new().ok_send(0, 0, 0, 10).build();
+        let result = check(&every, &ctx(), None, false).unwrap();
+        assert_eq!(result.summary, "every send succeeded (1 send)");
     }
 }

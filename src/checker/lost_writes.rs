@@ -205,6 +205,7 @@ mod tests {
             nodes: nodes3(),
             tick_time_ms: None,
             workload_end: 0,
+            ..CheckContext::default()
         }
     }
 

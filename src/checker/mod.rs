@@ -2,7 +2,12 @@
 //! `Unknown` with the reason; it never crashes the run.
 
 mod availability;
+mod bookies;
+mod delivery;
+mod diagnosis;
+mod latency;
 mod lost_writes;
+mod ownership;
 mod quorum;
 mod recovery;
 mod session_expiry;
@@ -88,6 +93,12 @@ pub struct CheckContext {
     pub tick_time_ms: Option<u64>,
     /// Time (ns since the run started) at which the workload stopped.
     pub workload_end: u64,
+    /// Whether the Pulsar subscription delivers each producer's messages in order.
+    pub ordered_delivery: bool,
+    /// Every bookie of the run (empty without BookKeeper).
+    pub bookies: Vec<String>,
+    /// Every Pulsar broker of the run (empty without Pulsar).
+    pub brokers: Vec<String>,
 }
 
 /// Runs one check. Errors and panics inside the checker become `Unknown`.
@@ -107,6 +118,18 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
         CheckSpec::Recovery { within } => recovery::check(history, ctx, within.as_duration()),
         CheckSpec::NoLostWrites => lost_writes::check(history, ctx),
         CheckSpec::SessionExpiry { expect } => session_expiry::check(history, ctx, *expect),
+        CheckSpec::Delivery { max_duplicates } => delivery::check(history, ctx, *max_duplicates),
+        CheckSpec::SendLatency { p50_max, p99_max } => latency::check(
+            history,
+            ctx,
+            p50_max.map(|d| d.as_duration()),
+            p99_max.map(|d| d.as_duration()),
+        ),
+        CheckSpec::TopicOwnership => ownership::check(history, ctx),
+        CheckSpec::BookiesRegistered { expected } => bookies::check(history, ctx, *expected),
+        CheckSpec::Diagnosis { expect, node } => {
+            diagnosis::check(history, ctx, expect, node.as_deref())
+        }
     }));
     match outcome {
         Ok(Ok(result)) => result,

@@ -237,6 +237,7 @@ mod tests {
             nodes: nodes3(),
             tick_time_ms: Some(2000),
             workload_end: 60_000 * 1_000_000,
+            ..CheckContext::default()
         }
     }
 

@@ -1,11 +1,12 @@
 //! The recovery check: after the last fault is healed (or the last node started or restarted), a
-//! write succeeds within `within`.
+//! write succeeds within `within`. A message send (Pulsar) is a write.
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::timeline::{human, nanos, pairs_of, secs, str_list, workload_end};
+use super::availability::{WRITES, pairs_among, write_noun};
+use super::timeline::{human, nanos, secs, str_list, workload_end};
 use super::{CheckContext, CheckResult, Verdict};
 use crate::history::{F, History, Op, OpKind};
 
@@ -78,7 +79,8 @@ pub(super) fn check(
         });
     };
 
-    let after: Vec<(&Op, Option<&Op>)> = pairs_of(history, F::Write)
+    let noun = write_noun(history);
+    let after: Vec<(&Op, Option<&Op>)> = pairs_among(history, &WRITES)
         .into_iter()
         .filter(|(invoke, _)| invoke.time >= point.time)
         .collect();
@@ -107,7 +109,7 @@ pub(super) fn check(
                 NAME,
                 Verdict::Unknown,
                 format!(
-                    "no write was attempted after the {what} at {} (the workload ended at {})",
+                    "no {noun} was attempted after the {what} at {} (the workload ended at {})",
                     human(point.time),
                     human(workload_end(history, ctx.workload_end))
                 ),
@@ -118,7 +120,7 @@ pub(super) fn check(
             NAME,
             Verdict::Invalid,
             format!(
-                "no write succeeded after the {what} at {} ({} attempted)",
+                "no {noun} succeeded after the {what} at {} ({} attempted)",
                 human(point.time),
                 after.len()
             ),
@@ -143,7 +145,7 @@ pub(super) fn check(
         (Verdict::Valid, format!("within {}", human(within_ns)))
     };
     let summary = format!(
-        "a write succeeded {} after the {what} at {}, {limit}",
+        "a {noun} succeeded {} after the {what} at {}, {limit}",
         human(recovery),
         human(point.time)
     );
@@ -152,6 +154,7 @@ pub(super) fn check(
 
 #[cfg(test)]
 mod tests {
+    use super::super::delivery::script::Pulsar;
     use super::super::timeline::script::{MS, Script};
     use super::*;
 
@@ -159,9 +162,8 @@ mod tests {
 
     fn ctx() -> CheckContext {
         CheckContext {
-            nodes: Vec::new(),
-            tick_time_ms: None,
             workload_end: 30_000 * MS,
+            ..CheckContext::default()
         }
     }
 
@@ -269,5 +271,21 @@ mod tests {
             "{}",
             result.summary
         );
+    }
+
+    #[test]
+    fn a_send_is_a_write() {
+        let result = run(Script::new()
+            .ok_send(0, 0, 1_000, 1_010)
+            .fault(5_000, "kill", &["broker-1"], &["broker-1"])
+            .heal(10_000, "kill", &["broker-1"], &[])
+            .send(0, 1, 10_100, Some((OpKind::Fail, 10_200)))
+            .ok_send(0, 2, 11_000, 11_500));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert_eq!(
+            result.summary,
+            "a send succeeded 1.5 s after the heal (kill of broker-1) at 10 s, within 5 s"
+        );
+        assert_eq!(result.details["failed_before_recovery"], 1);
     }
 }

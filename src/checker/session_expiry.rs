@@ -192,6 +192,7 @@ mod tests {
             nodes: nodes3(),
             tick_time_ms,
             workload_end: 20_000 * MS,
+            ..CheckContext::default()
         }
     }
 

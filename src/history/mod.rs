@@ -28,17 +28,44 @@ impl History {
 
     /// The completion (`Ok`, `Fail` or `Info`) of every invocation, paired with the invocation.
     /// Invocations that never completed are paired with `None`.
+    ///
+    /// A process has one operation open at a time, except operations whose value carries an
+    /// `"id"` (pipelined Pulsar sends): those pair by process and id.
     pub fn pairs(&self) -> Vec<(&Op, Option<&Op>)> {
-        let mut open: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let key = |op: &Op| {
+            (
+                op.process.clone(),
+                op.value
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            )
+        };
+        let mut open: std::collections::HashMap<(String, Option<String>), usize> =
+            std::collections::HashMap::new();
         let mut pairs: Vec<(&Op, Option<&Op>)> = Vec::new();
         for op in &self.ops {
+            if matches!(
+                op.f,
+                F::Receive
+                    | F::Session
+                    | F::Topology
+                    | F::Fault
+                    | F::Heal
+                    | F::Roles
+                    | F::Ownership
+                    | F::Bookies
+                    | F::Diagnosis
+            ) {
+                continue;
+            }
             match op.kind {
                 OpKind::Invoke => {
-                    open.insert(op.process.as_str(), pairs.len());
+                    open.insert(key(op), pairs.len());
                     pairs.push((op, None));
                 }
                 _ => {
-                    if let Some(at) = open.remove(op.process.as_str()) {
+                    if let Some(at) = open.remove(&key(op)) {
                         pairs[at].1 = Some(op);
                     }
                 }
@@ -69,5 +96,52 @@ impl History {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pipelined_sends_pair_by_id_and_single_ops_by_process() {
+        let r = Recorder::new();
+        r.record(
+            "producer-0",
+            F::Send,
+            OpKind::Invoke,
+            json!({"id": "a"}),
+            None,
+        );
+        r.record(
+            "producer-0",
+            F::Send,
+            OpKind::Invoke,
+            json!({"id": "b"}),
+            None,
+        );
+        r.record(
+            "producer-0",
+            F::Send,
+            OpKind::Info,
+            json!({"id": "b"}),
+            None,
+        );
+        r.record("producer-0", F::Send, OpKind::Ok, json!({"id": "a"}), None);
+        r.record(
+            "client-0",
+            F::Write,
+            OpKind::Invoke,
+            json!({"key": "/k"}),
+            None,
+        );
+        r.record("client-0", F::Write, OpKind::Ok, json!({"key": "/k"}), None);
+        let history = r.snapshot();
+        let pairs = history.pairs();
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[0].1.unwrap().kind, OpKind::Ok);
+        assert_eq!(pairs[1].1.unwrap().kind, OpKind::Info);
+        assert_eq!(pairs[2].1.unwrap().kind, OpKind::Ok);
     }
 }

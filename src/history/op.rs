@@ -37,6 +37,20 @@ pub enum F {
     /// A monitor sample of each node's role. Value: `{"roles": {node: role}}` where role is
     /// `leader`, `follower`, `observer`, `standalone`, `not-serving` or `unreachable`.
     Roles,
+    /// A message sent by a producer. Value: `{"id": "p0-000042", "producer": "p0", "seq": 42,
+    /// "topic": ..}`; on Ok also `"message_id"`.
+    Send,
+    /// A message received by a consumer (one op, kind Ok). Value: `{"id", "producer", "seq",
+    /// "message_id", "redelivery_count", "phase": "run"|"drain"}`.
+    Receive,
+    /// A monitor sample of which brokers own each namespace bundle (and so its topics), each
+    /// broker asked for its own view. Value: `{"owners": {bundle: [broker]}, "unreachable": [broker]}`.
+    Ownership,
+    /// A monitor sample of the bookies registered. Value: `{"registered": [bookie]}`.
+    Bookies,
+    /// Why a node failed, read from Docker state and its log. Value: `{"node", "cause",
+    /// "explanation", "evidence"}`.
+    Diagnosis,
 }
 
 /// One entry in a history.

@@ -46,6 +46,16 @@ pub struct ImageSpec {
 
 const ZK_ENTRYPOINT: &str = "zookeeper/docker-entrypoint.sh";
 
+/// The files every Pulsar image shares: the entrypoint (bookie, broker, init jobs), the
+/// official image's apply-config-from-env contract, and the config files.
+const PULSAR_SHARED: &[&str] = &[
+    "pulsar/pulsar-entrypoint.sh",
+    "pulsar/apply-config-from-env.sh",
+    "pulsar/conf/broker.conf",
+    "pulsar/conf/bookkeeper.conf",
+    "pulsar/conf/log4j2.properties",
+];
+
 /// Every image chaosbed builds, parents before children.
 pub const CATALOGUE: &[ImageSpec] = &[
     ImageSpec {
@@ -93,6 +103,57 @@ pub const CATALOGUE: &[ImageSpec] = &[
         role: Role::System,
         context: Some("zookeeper-3.9"),
         shared: &[ZK_ENTRYPOINT],
+        parent: Some("jre"),
+        maven: true,
+    },
+    // One image per Pulsar release runs bookies, brokers and init jobs, like apachepulsar/pulsar.
+    // The bookkeeper entries build the same context under the BookKeeper version that release
+    // bundles, so a scenario names its bookies by BookKeeper version (the layers are shared).
+    ImageSpec {
+        name: "pulsar-3.0",
+        system: "pulsar",
+        version: "3.0.7",
+        repository: "chaosbed/pulsar",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pulsar-3.0"),
+        shared: PULSAR_SHARED,
+        parent: Some("jre"),
+        maven: true,
+    },
+    ImageSpec {
+        name: "pulsar-4.0",
+        system: "pulsar",
+        version: "4.0.7",
+        repository: "chaosbed/pulsar",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pulsar-4.0"),
+        shared: PULSAR_SHARED,
+        parent: Some("jre"),
+        maven: true,
+    },
+    ImageSpec {
+        name: "bookkeeper-4.16",
+        system: "bookkeeper",
+        version: "4.16.6",
+        repository: "chaosbed/bookkeeper",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pulsar-3.0"),
+        shared: PULSAR_SHARED,
+        parent: Some("jre"),
+        maven: true,
+    },
+    ImageSpec {
+        name: "bookkeeper-4.17",
+        system: "bookkeeper",
+        version: "4.17.2",
+        repository: "chaosbed/bookkeeper",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pulsar-4.0"),
+        shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
     },
@@ -242,7 +303,30 @@ mod tests {
     fn available_lists_only_system_images() {
         assert_eq!(
             available(),
-            vec![("zookeeper", "3.8.0"), ("zookeeper", "3.9.5")]
+            vec![
+                ("zookeeper", "3.8.0"),
+                ("zookeeper", "3.9.5"),
+                ("pulsar", "3.0.7"),
+                ("pulsar", "4.0.7"),
+                ("bookkeeper", "4.16.6"),
+                ("bookkeeper", "4.17.2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn pulsar_and_bookkeeper_resolve_by_minor_version() {
+        assert_eq!(resolve("pulsar", "3.0").unwrap().name, "pulsar-3.0");
+        assert_eq!(resolve("pulsar", "4.0").unwrap().name, "pulsar-4.0");
+        assert_eq!(resolve("pulsar", "4").unwrap().version, "4.0.7");
+        assert_eq!(
+            resolve("bookkeeper", "4.16").unwrap().name,
+            "bookkeeper-4.16"
+        );
+        // A bookie image is its Pulsar release's image, built under the bundled BookKeeper.
+        assert_eq!(
+            resolve("bookkeeper", "4.17").unwrap().context,
+            resolve("pulsar", "4.0").unwrap().context
         );
     }
 

@@ -6,11 +6,10 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::schedule::Event;
-use super::target::{TargetContext, resolve};
+use super::target::{Observed, TargetContext, resolve};
 use crate::backend::{Backend, Status};
 use crate::history::{F, OpKind, Recorder};
-use crate::scenario::FaultKind;
-use crate::system::zookeeper::Role;
+use crate::scenario::{FaultKind, SystemKind};
 
 const STOP_GRACE_SECS: i32 = 10;
 const PROCESS: &str = "nemesis";
@@ -59,28 +58,30 @@ impl Nemesis {
 
     /// Applies or heals one planned event. A fault that cannot be applied is recorded as `Fail`
     /// with the reason; the run goes on.
-    pub async fn run_event(
-        &mut self,
-        backend: &impl Backend,
-        event: &Event,
-        roles: &BTreeMap<String, Role>,
-    ) {
+    pub async fn run_event(&mut self, backend: &impl Backend, event: &Event, observed: &Observed) {
         match event.action {
-            super::Action::Apply => self.apply(backend, event, roles).await,
+            super::Action::Apply => self.apply(backend, event, observed).await,
             super::Action::Heal => self.heal(backend, event.fault).await,
         }
     }
 
-    async fn apply(
-        &mut self,
-        backend: &impl Backend,
-        event: &Event,
-        roles: &BTreeMap<String, Role>,
-    ) {
+    /// The nodes of one system, by their name prefix.
+    fn nodes_of(&self, system: SystemKind) -> Vec<String> {
+        let prefix = format!("{}-", system.node_prefix());
+        self.nodes
+            .iter()
+            .filter(|n| n.starts_with(&prefix))
+            .cloned()
+            .collect()
+    }
+
+    async fn apply(&mut self, backend: &impl Backend, event: &Event, state: &Observed) {
         let ctx = TargetContext {
-            nodes: self.nodes.clone(),
+            nodes: self.nodes_of(event.system),
             down: self.down.clone(),
-            roles: roles.clone(),
+            roles: state.roles.clone(),
+            owner: state.owner.clone(),
+            ensemble: state.ensemble.clone(),
         };
         let targets = match resolve(&event.target, &ctx, &mut self.rng) {
             Ok(targets) => targets,
@@ -223,7 +224,8 @@ mod tests {
     use crate::backend::ContainerSpec;
     use crate::backend::fake::FakeBackend;
     use crate::nemesis::{Action, Event};
-    use crate::scenario::{SystemKind, Target};
+    use crate::scenario::Target;
+    use crate::system::zookeeper::Role;
     use std::time::Duration;
 
     async fn cluster() -> (FakeBackend, Vec<String>) {
@@ -258,16 +260,19 @@ mod tests {
         let (backend, nodes) = cluster().await;
         let recorder = Recorder::new();
         let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1);
-        let roles = BTreeMap::from([
-            ("zk-1".to_string(), Role::Follower),
-            ("zk-2".to_string(), Role::Leader),
-            ("zk-3".to_string(), Role::Follower),
-        ]);
+        let observed = Observed {
+            roles: BTreeMap::from([
+                ("zk-1".to_string(), Role::Follower),
+                ("zk-2".to_string(), Role::Leader),
+                ("zk-3".to_string(), Role::Follower),
+            ]),
+            ..Default::default()
+        };
         nemesis
             .run_event(
                 &backend,
                 &event(Action::Apply, FaultKind::Kill, Target::Leader),
-                &roles,
+                &observed,
             )
             .await;
         assert_eq!(backend.status("zk-2"), Status::Exited);
@@ -293,7 +298,7 @@ mod tests {
             .run_event(
                 &backend,
                 &event(Action::Apply, FaultKind::Kill, Target::Leader),
-                &BTreeMap::new(),
+                &Observed::default(),
             )
             .await;
         let fault = recorder

@@ -7,4 +7,4 @@ mod target;
 
 pub use execute::{Nemesis, expected_status};
 pub use schedule::{Action, Event, plan};
-pub use target::{TargetContext, resolve};
+pub use target::{Observed, TargetContext, resolve};

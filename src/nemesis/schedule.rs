@@ -31,7 +31,7 @@ pub fn plan(faults: &[FaultSpec], default_system: SystemKind) -> Vec<Event> {
     for (index, fault) in faults.iter().enumerate() {
         let kind = *fault.kind.get_ref();
         let at = fault.at.get_ref().as_duration();
-        let system = fault.system.unwrap_or(default_system);
+        let system = fault.system(default_system);
         let target = fault.target.get_ref().clone();
         events.push(Event {
             at,

@@ -9,6 +9,17 @@ use rand::seq::IndexedRandom;
 use crate::scenario::Target;
 use crate::system::zookeeper::Role;
 
+/// What the runner observed of the cluster just before a fault fires.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// ZooKeeper roles.
+    pub roles: BTreeMap<String, Role>,
+    /// The broker owning the workload's topic.
+    pub owner: Option<String>,
+    /// The bookies of the topic's current ledger.
+    pub ensemble: Vec<String>,
+}
+
 /// What target resolution may look at.
 #[derive(Debug, Clone, Default)]
 pub struct TargetContext {
@@ -18,6 +29,10 @@ pub struct TargetContext {
     pub down: BTreeSet<String>,
     /// Roles as last sampled; needed only for role targets.
     pub roles: BTreeMap<String, Role>,
+    /// The broker that owns the workload's topic, when the target system is Pulsar.
+    pub owner: Option<String>,
+    /// The bookies of the topic's current ledger, when the target system is BookKeeper.
+    pub ensemble: Vec<String>,
 }
 
 impl TargetContext {
@@ -81,6 +96,22 @@ pub fn resolve(
         Target::Follower => pick(1, &with_role(Role::Follower), rng),
         Target::Followers => with_role(Role::Follower),
         Target::Down => ctx.down.iter().cloned().collect(),
+        Target::Owner => match &ctx.owner {
+            Some(owner) if !ctx.down.contains(owner) => vec![owner.clone()],
+            Some(owner) => bail!("target owner: the topic's owner {owner} is already down"),
+            None => {
+                bail!("target owner: no broker owns the topic now (lookup failed or it is unowned)")
+            }
+        },
+        Target::Ensemble => {
+            let live: Vec<String> = ctx
+                .ensemble
+                .iter()
+                .filter(|b| !ctx.down.contains(*b))
+                .cloned()
+                .collect();
+            pick(1, &live, rng)
+        }
     };
     if chosen.is_empty() {
         bail!(
@@ -123,6 +154,7 @@ mod tests {
             nodes,
             down: BTreeSet::new(),
             roles,
+            ..Default::default()
         }
     }
 
@@ -165,6 +197,26 @@ mod tests {
             vec!["zk-2", "zk-3"]
         );
         assert_eq!(resolve(&Target::All, &c, &mut rng()).unwrap(), vec!["zk-1"]);
+    }
+
+    #[test]
+    fn owner_and_ensemble_come_from_the_cluster_state() {
+        let c = TargetContext {
+            nodes: vec!["broker-1".into(), "broker-2".into()],
+            owner: Some("broker-2".into()),
+            ensemble: vec!["bookie-3".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&Target::Owner, &c, &mut rng()).unwrap(),
+            vec!["broker-2"]
+        );
+        assert_eq!(
+            resolve(&Target::Ensemble, &c, &mut rng()).unwrap(),
+            vec!["bookie-3"]
+        );
+        let unowned = TargetContext { owner: None, ..c };
+        assert!(resolve(&Target::Owner, &unowned, &mut rng()).is_err());
     }
 
     #[test]

@@ -9,10 +9,16 @@ use indicatif::MultiProgress;
 
 use crate::backend::Backend;
 use crate::scenario::{Scenario, SystemKind, SystemSpec, systems};
-use crate::system::{Node, node_names, zookeeper};
+use crate::system::Node;
 
 /// The version built when a scenario names neither version nor image.
-const DEFAULT_ZOOKEEPER_VERSION: &str = "3.8";
+fn default_version(system: SystemKind) -> &'static str {
+    match system {
+        SystemKind::Zookeeper => "3.8",
+        SystemKind::Bookkeeper => "4.16",
+        SystemKind::Pulsar => "3.0",
+    }
+}
 
 /// What is deployed, filled in as setup proceeds so that teardown sees partial setups too.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +28,10 @@ pub struct Cluster {
     pub not_started: BTreeSet<String>,
     /// Image used per system.
     pub images: BTreeMap<String, String>,
+    /// Each node's container as created (its memory settings explain failures).
+    pub specs: BTreeMap<String, crate::backend::ContainerSpec>,
+    /// Systems whose nodes became ready at setup.
+    pub ready: BTreeSet<SystemKind>,
 }
 
 impl Cluster {
@@ -57,53 +67,44 @@ pub async fn image_for(
         })?;
         return Ok(image.clone());
     }
-    let version = spec.version.as_deref().unwrap_or(match system {
-        SystemKind::Zookeeper => DEFAULT_ZOOKEEPER_VERSION,
-    });
+    let version = spec.version.as_deref().unwrap_or(default_version(system));
     crate::image::ensure(docker, system.name(), version, progress)
         .await
         .with_context(|| format!("building the {system} {version} image"))
 }
 
-/// Creates the network and every node's container, and starts those the scenario starts.
+/// Creates the network, then each system's nodes in start order, waiting until each serves
+/// before the next starts. Returns a line per system saying how long it took.
 pub async fn create(
     scenario: &Scenario,
     docker: &Docker,
     backend: &mut impl Backend,
     cluster: &mut Cluster,
+    timeout: std::time::Duration,
     progress: &MultiProgress,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     for (system, spec, _) in systems(scenario) {
         let image = image_for(docker, system, spec, progress).await?;
         cluster.images.insert(system.name().to_string(), image);
     }
     backend.create_network().await?;
+    let zk_nodes = scenario
+        .topology
+        .zookeeper
+        .as_ref()
+        .map_or(0, |zk| zk.get_ref().node_count());
+    let wiring = super::systems::Wiring::new(zk_nodes);
+    let mut lines = Vec::new();
     for (system, spec, _) in systems(scenario) {
         let image = cluster.images[system.name()].clone();
-        let count = spec.node_count();
-        let mut to_start = Vec::new();
-        for (i, name) in node_names(system, count).into_iter().enumerate() {
-            let container = match system {
-                SystemKind::Zookeeper => {
-                    zookeeper::container_spec(spec, &image, i as u32 + 1, count)
-                }
-            };
-            let address = backend.create(&container).await?;
-            cluster.nodes.push(Node {
-                name: name.clone(),
-                system,
-                address,
-            });
-            if (i as u32) < spec.started_count() {
-                to_start.push(name);
-            } else {
-                cluster.not_started.insert(name);
-            }
-        }
-        // Start together: an ensemble member that finds no peer backs off its election
-        // notifications exponentially, so staggered starts can cost ten seconds of quorum.
-        let backend = &*backend;
-        futures_util::future::try_join_all(to_start.iter().map(|name| backend.start(name))).await?;
+        let what = super::systems::SystemStart {
+            system,
+            spec,
+            image: &image,
+            wiring: &wiring,
+        };
+        let line = super::systems::start(what, backend, cluster, timeout).await?;
+        lines.push(line);
     }
-    Ok(())
+    Ok(lines)
 }

@@ -2,9 +2,11 @@
 //! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout).
 
 mod cluster;
+mod diagnosis;
 mod monitor;
 mod phases;
 mod save;
+mod systems;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -15,10 +17,10 @@ use indicatif::MultiProgress;
 
 use crate::backend::docker::{DockerBackend, connect, reap_orphans};
 use crate::backend::{Backend, RunId};
-use crate::checker::Verdict;
+use crate::checker::{CheckResult, Verdict};
 use crate::history::Recorder;
 use crate::report::{Results, RunDir};
-use crate::scenario::Scenario;
+use crate::scenario::{CheckSpec, Scenario};
 
 pub use cluster::Cluster;
 
@@ -71,6 +73,9 @@ impl Outcome {
     }
 }
 
+/// The error text of a run stopped by Ctrl-C.
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C)";
+
 /// Why a run stopped early.
 #[derive(Debug)]
 enum Stop {
@@ -98,6 +103,7 @@ pub async fn run(
     let started = Instant::now();
     let started_at = chrono::Local::now().to_rfc3339();
     let mut cluster = Cluster::default();
+    let mut workload_end = None;
 
     let stop = {
         let body = phases::execute(
@@ -107,10 +113,11 @@ pub async fn run(
             &recorder,
             &mut cluster,
             progress,
+            &mut workload_end,
         );
         tokio::select! {
             outcome = AssertUnwindSafe(body).catch_unwind() => match outcome {
-                Ok(Ok(checks)) => Ok(checks),
+                Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(Stop::Error(error)),
                 Err(panic) => Err(Stop::Panic(panic_message(panic))),
             },
@@ -119,22 +126,31 @@ pub async fn run(
         }
     };
 
-    let (checks, error) = match stop {
-        Ok(checks) => (checks, None),
-        Err(Stop::Error(e)) => (Vec::new(), Some(format!("{e:#}"))),
-        Err(Stop::Panic(m)) => (Vec::new(), Some(format!("chaosbed panicked: {m}"))),
-        Err(Stop::Interrupted) => (Vec::new(), Some("interrupted (Ctrl-C)".to_string())),
-        Err(Stop::TimedOut(t)) => (
-            Vec::new(),
-            Some(format!("the run exceeded its timeout of {t:?}")),
-        ),
+    let error = match stop {
+        Ok(()) => None,
+        Err(Stop::Error(e)) => Some(format!("{e:#}")),
+        Err(Stop::Panic(m)) => Some(format!("chaosbed panicked: {m}")),
+        Err(Stop::Interrupted) => Some(INTERRUPTED.to_string()),
+        Err(Stop::TimedOut(t)) => Some(format!("the run exceeded its timeout of {t:?}")),
     };
-    let verdict = if error.is_some() {
-        Verdict::Unknown
+    let interrupted = error.as_deref() == Some(INTERRUPTED);
+
+    // Whatever way the run ended, say why nodes failed, then judge what the history holds.
+    let diagnoses = diagnosis::diagnose_nodes(scenario, &backend, &cluster, &recorder).await;
+    for d in &diagnoses {
+        progress.println(format!("  diagnosis: {}", d.explanation))?;
+        if progress.is_hidden() {
+            eprintln!("  diagnosis: {}", d.explanation);
+        }
+    }
+    let checks = if interrupted {
+        Vec::new()
     } else {
-        Verdict::merge_all(checks.iter().map(|c| c.verdict))
+        let end = workload_end.unwrap_or_else(|| recorder.now());
+        let ctx = phases::check_context(scenario, &cluster, end);
+        phases::run_checks(scenario, &recorder, &ctx)
     };
-    let interrupted = matches!(error.as_deref(), Some("interrupted (Ctrl-C)"));
+    let verdict = verdict_of(&checks, error.is_some(), scenario);
 
     let results = save::save(
         scenario,
@@ -172,6 +188,21 @@ pub async fn run(
         dir: dir.path,
         kept,
     })
+}
+
+/// The run's verdict. A run that stopped early is Unknown, unless the scenario expected the
+/// failure: it has diagnosis checks and every check found what it demands.
+fn verdict_of(checks: &[CheckResult], stopped_early: bool, scenario: &Scenario) -> Verdict {
+    let merged = Verdict::merge_all(checks.iter().map(|c| c.verdict));
+    let expects_failure = scenario
+        .checks
+        .iter()
+        .any(|c| matches!(c.get_ref(), CheckSpec::Diagnosis { .. }));
+    if stopped_early && !(expects_failure && merged == Verdict::Valid) {
+        Verdict::Unknown.merge(merged)
+    } else {
+        merged
+    }
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {

@@ -2,24 +2,25 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use bollard::Docker;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::time::Instant;
 
 use super::cluster::{self, Cluster};
-use super::monitor;
+use super::{monitor, systems};
 use crate::backend::Backend;
 use crate::checker::{self, CheckContext, CheckResult};
 use crate::history::Recorder;
-use crate::nemesis::{self, Nemesis};
-use crate::scenario::{Scenario, systems};
+use crate::nemesis::{self, Nemesis, Observed};
+use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
-use crate::workload::zk_register;
+use crate::workload::{pulsar as pulsar_workload, zk_register};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
-const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
 const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(60);
+const DRAIN_IDLE: Duration = Duration::from_secs(10);
+const DRAIN_DEADLINE: Duration = Duration::from_secs(90);
 
 fn phase(progress: &MultiProgress, message: String) -> ProgressBar {
     let bar = progress.add(ProgressBar::new_spinner());
@@ -33,10 +34,25 @@ fn phase(progress: &MultiProgress, message: String) -> ProgressBar {
 
 fn done(progress: &MultiProgress, bar: ProgressBar, message: String) {
     bar.finish_and_clear();
-    let _ = progress.println(format!("  {message}"));
+    say(progress, message);
 }
 
-/// Runs the scenario on a fresh cluster and returns the check results.
+/// A line of the run's story: above the spinners on a terminal, plain on stderr otherwise.
+fn say(progress: &MultiProgress, message: String) {
+    if progress.is_hidden() {
+        eprintln!("  {message}");
+    } else {
+        let _ = progress.println(format!("  {message}"));
+    }
+}
+
+/// The workload's clients, ready to run against the cluster.
+enum Clients {
+    Zk(zk_register::Target),
+    Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
+}
+
+/// Runs the scenario on a fresh cluster; the checks come after, on the history it leaves.
 pub async fn execute(
     scenario: &Scenario,
     docker: &Docker,
@@ -44,82 +60,104 @@ pub async fn execute(
     recorder: &Recorder,
     cluster: &mut Cluster,
     progress: &MultiProgress,
-) -> anyhow::Result<Vec<CheckResult>> {
+    workload_end_out: &mut Option<u64>,
+) -> anyhow::Result<()> {
     let system = scenario.workload.kind.system();
-    let (_, spec, _) = systems(scenario)
-        .into_iter()
-        .find(|(kind, _, _)| *kind == system)
-        .context("the workload's system is not in the topology")?;
-
-    let bar = phase(
-        progress,
-        format!("starting {} {system} nodes", spec.node_count()),
-    );
-    cluster::create(scenario, docker, backend, cluster, progress).await?;
-    let nodes = cluster.of(system);
-    let names = cluster.names(system);
-    let started: Vec<String> = names
+    let total: u32 = declared(scenario)
         .iter()
-        .filter(|n| !cluster.not_started.contains(*n))
-        .cloned()
-        .collect();
-    bar.set_message(format!(
-        "waiting for {system}: {} of {} nodes started",
-        started.len(),
-        names.len()
-    ));
-    let ready = zookeeper::wait_ready(&nodes, &started, names.len(), READY_TIMEOUT).await?;
-    done(
-        progress,
-        bar,
-        format!(
-            "{system} ready in {:.1}s (leader: {})",
-            ready.elapsed.as_secs_f64(),
-            ready.leader.as_deref().unwrap_or("none")
-        ),
-    );
-
-    let target = zk_register::Target::new(
-        zookeeper::connect_string(&cluster.addresses(system)),
-        &scenario.workload,
-    );
-    if started.len() > names.len() / 2 {
-        zk_register::prepare(&target, READY_TIMEOUT).await?;
+        .map(|(_, s, _)| s.node_count())
+        .sum();
+    let bar = phase(progress, format!("starting {total} nodes"));
+    for line in cluster::create(scenario, docker, backend, cluster, READY_TIMEOUT, progress).await?
+    {
+        say(progress, line);
     }
+    done(progress, bar, "cluster ready".into());
+
+    let all_nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+    let clients = match scenario.workload.kind {
+        WorkloadKind::ZkRegister => {
+            let target = zk_register::Target::new(
+                zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper)),
+                &scenario.workload,
+            );
+            let names = cluster.names(SystemKind::Zookeeper);
+            let started = names
+                .iter()
+                .filter(|n| !cluster.not_started.contains(*n))
+                .count();
+            if started > names.len() / 2 {
+                zk_register::prepare(&target, READY_TIMEOUT).await?;
+            }
+            Clients::Zk(target)
+        }
+        WorkloadKind::PulsarProduceConsume => {
+            let target = pulsar_workload::Target::new(
+                crate::system::pulsar::service_urls(&cluster.addresses(SystemKind::Pulsar)),
+                &scenario.workload,
+            );
+            let consumers =
+                pulsar_workload::start_consumers(&scenario.workload, &target, recorder).await?;
+            Clients::Pulsar(target, consumers)
+        }
+    };
 
     let mut background = tokio::task::JoinSet::new();
-    background.spawn(monitor::sample_roles(nodes.clone(), recorder.clone()));
+    if scenario.topology.zookeeper.is_some() {
+        background.spawn(monitor::sample_roles(
+            cluster.of(SystemKind::Zookeeper),
+            recorder.clone(),
+        ));
+    }
+    if scenario.topology.pulsar.is_some() {
+        background.spawn(monitor::sample_ownership(
+            cluster.of(SystemKind::Pulsar),
+            crate::system::pulsar::DEFAULT_CLUSTER.to_string(),
+            recorder.clone(),
+        ));
+    }
+    if scenario.topology.bookkeeper.is_some() {
+        background.spawn(monitor::sample_bookies(
+            cluster.of(SystemKind::Bookkeeper),
+            recorder.clone(),
+        ));
+    }
 
     let bar = phase(
         progress,
         format!(
             "workload {} for {}",
-            kind_name(scenario),
+            scenario.workload.kind.name(),
             scenario.workload.duration.get_ref()
         ),
     );
     let mut nemesis = Nemesis::new(
-        names.clone(),
+        all_nodes,
         cluster.not_started.clone(),
         recorder.clone(),
         scenario.seed,
     );
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();
-    let workload = zk_register::run(&scenario.workload, &target, recorder, scenario.seed);
+    let workload = async {
+        match &clients {
+            Clients::Zk(target) => {
+                zk_register::run(&scenario.workload, target, recorder, scenario.seed).await
+            }
+            Clients::Pulsar(target, _) => {
+                pulsar_workload::produce(&scenario.workload, target, recorder).await
+            }
+        }
+    };
     let faults = async {
         for event in &events {
             tokio::time::sleep_until(start + event.at).await;
-            let roles = if event.target.is_role() {
-                zookeeper::roles(&nodes, Duration::from_secs(1)).await
-            } else {
-                Default::default()
-            };
+            let observed = observe(cluster, &clients, event).await;
             bar.set_message(format!(
                 "workload: {} {} at {:?}",
                 event.kind, event.target, event.at
             ));
-            nemesis.run_event(backend, event, &roles).await;
+            nemesis.run_event(backend, event, &observed).await;
         }
     };
     tokio::join!(workload, faults);
@@ -139,39 +177,82 @@ pub async fn execute(
         "healing every fault and waiting for the cluster".into(),
     );
     nemesis.heal_all(backend).await;
-    let recovery = zookeeper::wait_ready(&nodes, &names, names.len(), RECOVERY_TIMEOUT).await;
-    match &recovery {
-        Ok(r) => done(
-            progress,
-            bar,
-            format!(
-                "{system} whole again {:.1}s after heal",
-                r.elapsed.as_secs_f64()
-            ),
-        ),
-        Err(e) => done(progress, bar, format!("{system} did not recover: {e:#}")),
+    let mut whole = Vec::new();
+    for (kind, _, _) in declared(scenario) {
+        let names = cluster.names(kind);
+        match systems::wait_ready(kind, cluster, &names, RECOVERY_TIMEOUT).await {
+            Ok(line) => whole.push(line),
+            Err(e) => whole.push(format!("{kind} did not recover: {e:#}")),
+        }
     }
+    done(progress, bar, format!("after heal: {}", whole.join("; ")));
 
-    let bar = phase(progress, "final read of every acknowledged write".into());
-    zk_register::final_read(&target, recorder, FINAL_READ_TIMEOUT).await;
+    let bar = phase(progress, "final read".into());
+    match clients {
+        Clients::Zk(target) => zk_register::final_read(&target, recorder, FINAL_READ_TIMEOUT).await,
+        Clients::Pulsar(_, consumers) => {
+            let received = consumers.drain(DRAIN_IDLE, DRAIN_DEADLINE).await;
+            say(
+                progress,
+                format!("drained: {received} messages received in all"),
+            );
+        }
+    }
     background.shutdown().await;
     done(progress, bar, "final read done".into());
 
-    let history = recorder.snapshot();
-    let ctx = CheckContext {
-        nodes: names,
-        tick_time_ms: Some(zookeeper::tick_time_ms(spec)),
-        workload_end,
-    };
-    Ok(scenario
-        .checks
-        .iter()
-        .map(|spec| checker::check(spec.get_ref(), &history, &ctx))
-        .collect())
+    *workload_end_out = Some(workload_end);
+    Ok(())
 }
 
-fn kind_name(scenario: &Scenario) -> &'static str {
-    match scenario.workload.kind {
-        crate::scenario::WorkloadKind::ZkRegister => "zk-register",
+/// What the checkers know besides the history.
+pub fn check_context(scenario: &Scenario, cluster: &Cluster, workload_end: u64) -> CheckContext {
+    CheckContext {
+        nodes: cluster.names(scenario.workload.kind.system()),
+        tick_time_ms: scenario
+            .topology
+            .zookeeper
+            .as_ref()
+            .map(|zk| zookeeper::tick_time_ms(zk.get_ref())),
+        workload_end,
+        ordered_delivery: scenario.workload.subscription.keeps_order(),
+        bookies: cluster.names(SystemKind::Bookkeeper),
+        brokers: cluster.names(SystemKind::Pulsar),
     }
+}
+
+/// Runs every check of the scenario on the history.
+pub fn run_checks(
+    scenario: &Scenario,
+    recorder: &Recorder,
+    ctx: &CheckContext,
+) -> Vec<CheckResult> {
+    let history = recorder.snapshot();
+    scenario
+        .checks
+        .iter()
+        .map(|spec| checker::check(spec.get_ref(), &history, ctx))
+        .collect()
+}
+
+/// What a fault's target needs to know about the cluster right before it fires.
+async fn observe(cluster: &Cluster, clients: &Clients, event: &nemesis::Event) -> Observed {
+    use crate::scenario::Target;
+    let mut observed = Observed::default();
+    match &event.target {
+        Target::Leader | Target::Follower | Target::Followers => {
+            observed.roles =
+                zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
+        }
+        Target::Owner | Target::Ensemble => {
+            if let Clients::Pulsar(target, _) = clients {
+                let brokers = cluster.of(SystemKind::Pulsar);
+                observed.owner = crate::system::pulsar::topic_owner(&brokers, &target.topic)
+                    .await
+                    .ok();
+            }
+        }
+        _ => {}
+    }
+    observed
 }

@@ -8,8 +8,8 @@ mod validate;
 
 pub use error::ScenarioError;
 pub use model::{
-    CheckSpec, FaultKind, FaultSpec, Scenario, SystemKind, SystemSpec, Target, Tier, Topology,
-    WorkloadKind, WorkloadSpec,
+    CheckSpec, FaultKind, FaultSpec, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target,
+    Tier, Topology, WorkloadKind, WorkloadSpec,
 };
 pub use parse::{load, parse};
 pub use units::{ByteSize, Dur};

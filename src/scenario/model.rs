@@ -40,6 +40,8 @@ pub enum Tier {
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     pub zookeeper: Option<Spanned<SystemSpec>>,
+    pub bookkeeper: Option<Spanned<SystemSpec>>,
+    pub pulsar: Option<Spanned<SystemSpec>>,
 }
 
 /// Systems chaosbed knows; a topology table is named after one of them.
@@ -47,14 +49,25 @@ pub struct Topology {
 #[serde(rename_all = "lowercase")]
 pub enum SystemKind {
     Zookeeper,
+    /// BookKeeper bookies (Pulsar's storage).
+    Bookkeeper,
+    /// Pulsar brokers.
+    Pulsar,
 }
 
 impl SystemKind {
-    pub const ALL: [SystemKind; 1] = [SystemKind::Zookeeper];
+    /// In start order: each system depends only on those before it.
+    pub const ALL: [SystemKind; 3] = [
+        SystemKind::Zookeeper,
+        SystemKind::Bookkeeper,
+        SystemKind::Pulsar,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             SystemKind::Zookeeper => "zookeeper",
+            SystemKind::Bookkeeper => "bookkeeper",
+            SystemKind::Pulsar => "pulsar",
         }
     }
 
@@ -62,6 +75,17 @@ impl SystemKind {
     pub fn node_prefix(self) -> &'static str {
         match self {
             SystemKind::Zookeeper => "zk",
+            SystemKind::Bookkeeper => "bookie",
+            SystemKind::Pulsar => "broker",
+        }
+    }
+
+    /// Systems that must run before this one can start.
+    pub fn needs(self) -> &'static [SystemKind] {
+        match self {
+            SystemKind::Zookeeper => &[],
+            SystemKind::Bookkeeper => &[SystemKind::Zookeeper],
+            SystemKind::Pulsar => &[SystemKind::Zookeeper, SystemKind::Bookkeeper],
         }
     }
 }
@@ -127,9 +151,51 @@ pub struct WorkloadSpec {
     pub duration: Spanned<Dur>,
     /// Session timeout each client asks for (the server may negotiate it down).
     pub session_timeout: Option<Dur>,
-    /// Fraction of operations that are reads (default 0.5).
+    /// Fraction of operations that are reads (default 0.5; zk-register only).
     #[serde(default = "default_read_ratio")]
     pub read_ratio: f64,
+    /// Pulsar: the topic, e.g. `persistent://public/default/chaos` (the default).
+    pub topic: Option<String>,
+    /// Pulsar: partitions of the topic (0: not partitioned).
+    #[serde(default)]
+    pub partitions: u32,
+    /// Pulsar: the subscription type consumers use.
+    #[serde(default)]
+    pub subscription: SubscriptionKind,
+    /// Pulsar: consumers on the subscription (default 1).
+    #[serde(default = "default_consumers")]
+    pub consumers: u32,
+    /// Pulsar: payload size in bytes (default 100).
+    #[serde(default = "default_message_size")]
+    pub message_size: usize,
+}
+
+fn default_consumers() -> u32 {
+    1
+}
+fn default_message_size() -> usize {
+    100
+}
+
+/// Pulsar subscription types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubscriptionKind {
+    #[default]
+    Exclusive,
+    Shared,
+    Failover,
+    KeyShared,
+}
+
+impl SubscriptionKind {
+    /// Whether a producer's messages reach consumers in order.
+    pub fn keeps_order(self) -> bool {
+        matches!(
+            self,
+            SubscriptionKind::Exclusive | SubscriptionKind::Failover
+        )
+    }
 }
 
 fn default_clients() -> u32 {
@@ -147,13 +213,32 @@ fn default_read_ratio() -> f64 {
 pub enum WorkloadKind {
     /// Sessions that create unique znodes and read them back.
     ZkRegister,
+    /// Producers with unique ids and per-producer sequence numbers, consumers on a subscription.
+    PulsarProduceConsume,
 }
 
 impl WorkloadKind {
     pub fn system(self) -> SystemKind {
         match self {
             WorkloadKind::ZkRegister => SystemKind::Zookeeper,
+            WorkloadKind::PulsarProduceConsume => SystemKind::Pulsar,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::ZkRegister => "zk-register",
+            WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
+        }
+    }
+}
+
+impl FaultSpec {
+    /// The system whose nodes the fault targets.
+    pub fn system(&self, workload: SystemKind) -> SystemKind {
+        self.system
+            .or_else(|| self.target.get_ref().role_system())
+            .unwrap_or(workload)
     }
 }
 
@@ -164,7 +249,8 @@ pub struct FaultSpec {
     pub kind: Spanned<FaultKind>,
     /// Which nodes; resolved when the fault fires.
     pub target: Spanned<Target>,
-    /// The system the target is in (default: the workload's system).
+    /// The system the target is in (default: the system of a role target such as `leader` or
+    /// `owner`, else the workload's system).
     pub system: Option<SystemKind>,
     /// When it fires, from the start of the workload.
     pub at: Spanned<Dur>,
@@ -239,10 +325,14 @@ pub enum Target {
     Followers,
     /// Nodes not running at the moment, e.g. those not started at setup.
     Down,
+    /// The Pulsar broker that owns the workload's topic.
+    Owner,
+    /// A bookie in the ensemble of the topic's current ledger.
+    Ensemble,
 }
 
 impl Target {
-    pub const KEYWORDS: [&'static str; 8] = [
+    pub const KEYWORDS: [&'static str; 10] = [
         "one",
         "minority",
         "majority",
@@ -251,6 +341,8 @@ impl Target {
         "follower",
         "followers",
         "down",
+        "owner",
+        "ensemble",
     ];
 
     pub fn parse(text: &str) -> Self {
@@ -263,13 +355,32 @@ impl Target {
             "follower" => Target::Follower,
             "followers" => Target::Followers,
             "down" => Target::Down,
+            "owner" => Target::Owner,
+            "ensemble" => Target::Ensemble,
             name => Target::Node(name.to_string()),
         }
     }
 
-    /// Whether the target names a role that only a leader-electing system has.
+    /// Whether the target names a role resolved from the cluster's current state.
     pub fn is_role(&self) -> bool {
-        matches!(self, Target::Leader | Target::Follower | Target::Followers)
+        matches!(
+            self,
+            Target::Leader
+                | Target::Follower
+                | Target::Followers
+                | Target::Owner
+                | Target::Ensemble
+        )
+    }
+
+    /// The system whose nodes a role target selects (None: any system).
+    pub fn role_system(&self) -> Option<SystemKind> {
+        match self {
+            Target::Leader | Target::Follower | Target::Followers => Some(SystemKind::Zookeeper),
+            Target::Owner => Some(SystemKind::Pulsar),
+            Target::Ensemble => Some(SystemKind::Bookkeeper),
+            _ => None,
+        }
     }
 }
 
@@ -285,6 +396,8 @@ impl fmt::Display for Target {
             Target::Follower => f.write_str("follower"),
             Target::Followers => f.write_str("followers"),
             Target::Down => f.write_str("down"),
+            Target::Owner => f.write_str("owner"),
+            Target::Ensemble => f.write_str("ensemble"),
         }
     }
 }
@@ -336,6 +449,28 @@ pub enum CheckSpec {
         #[serde(default)]
         expect: bool,
     },
+    /// Pulsar: every acknowledged message consumed after the drain (lost), nothing consumed that
+    /// was never sent (unexpected), duplicates within `max_duplicates`, and per-producer order
+    /// when the subscription keeps it.
+    Delivery {
+        /// Default: duplicates are counted and reported, not judged.
+        max_duplicates: Option<u64>,
+    },
+    /// Pulsar: send latency p50/p99 per fault window, with optional ceilings.
+    SendLatency {
+        p50_max: Option<Dur>,
+        p99_max: Option<Dur>,
+    },
+    /// Pulsar: never two brokers owning the topic in the same sample.
+    TopicOwnership,
+    /// BookKeeper: bookies registered versus expected at the end (default: every bookie).
+    BookiesRegistered { expected: Option<u32> },
+    /// A node failure must have been diagnosed with this cause (e.g. `oom-killed`).
+    Diagnosis {
+        expect: String,
+        /// The node it must concern (default: any).
+        node: Option<String>,
+    },
 }
 
 fn default_grace() -> Dur {
@@ -343,12 +478,17 @@ fn default_grace() -> Dur {
 }
 
 impl CheckSpec {
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 10] = [
         "quorum",
         "availability",
         "recovery",
         "no-lost-writes",
         "session-expiry",
+        "delivery",
+        "send-latency",
+        "topic-ownership",
+        "bookies-registered",
+        "diagnosis",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -358,6 +498,11 @@ impl CheckSpec {
             CheckSpec::Recovery { .. } => "recovery",
             CheckSpec::NoLostWrites => "no-lost-writes",
             CheckSpec::SessionExpiry { .. } => "session-expiry",
+            CheckSpec::Delivery { .. } => "delivery",
+            CheckSpec::SendLatency { .. } => "send-latency",
+            CheckSpec::TopicOwnership => "topic-ownership",
+            CheckSpec::BookiesRegistered { .. } => "bookies-registered",
+            CheckSpec::Diagnosis { .. } => "diagnosis",
         }
     }
 }

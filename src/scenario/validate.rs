@@ -20,11 +20,15 @@ pub(super) fn validate(file: &str, source: &str, scenario: &Scenario) -> Result<
 
 /// The systems a scenario declares, with their specs and the span of their tables.
 pub fn systems(scenario: &Scenario) -> Vec<(SystemKind, &SystemSpec, std::ops::Range<usize>)> {
-    let mut found = Vec::new();
-    if let Some(zk) = &scenario.topology.zookeeper {
-        found.push((SystemKind::Zookeeper, zk.get_ref(), zk.span()));
-    }
-    found
+    let topology = &scenario.topology;
+    [
+        (SystemKind::Zookeeper, &topology.zookeeper),
+        (SystemKind::Bookkeeper, &topology.bookkeeper),
+        (SystemKind::Pulsar, &topology.pulsar),
+    ]
+    .into_iter()
+    .filter_map(|(kind, spec)| spec.as_ref().map(|s| (kind, s.get_ref(), s.span())))
+    .collect()
 }
 
 fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
@@ -39,7 +43,17 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
             )),
         );
     }
+    let declared: Vec<SystemKind> = systems.iter().map(|(k, _, _)| *k).collect();
     for (kind, spec, span) in systems {
+        for needed in kind.needs() {
+            if !declared.contains(needed) {
+                out.error(
+                    span.clone(),
+                    format!("{kind} needs {needed}, but the topology does not declare it"),
+                    Some(format!("add [topology.{needed}]")),
+                );
+            }
+        }
         let nodes = *spec.nodes.get_ref();
         let nodes_span = if spec.nodes.span().is_empty() {
             span.clone()
@@ -128,6 +142,19 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
             Some("use 1 to 64 clients".into()),
         );
     }
+    if workload.subscription == super::SubscriptionKind::Exclusive && workload.consumers > 1 {
+        out.error(
+            workload.duration.span(),
+            format!(
+                "an exclusive subscription admits one consumer, but the workload asks for {}",
+                workload.consumers
+            ),
+            Some(
+                "use consumers = 1, or subscription = \"shared\", \"failover\" or \"key-shared\""
+                    .into(),
+            ),
+        );
+    }
     if !(0.0..=1.0).contains(&workload.read_ratio) {
         out.error(
             workload.duration.span(),
@@ -170,7 +197,20 @@ fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
                 );
             }
         }
-        let system = fault.system.unwrap_or(scenario.workload.kind.system());
+        let system = fault.system(scenario.workload.kind.system());
+        if let Some(role_system) = fault.target.get_ref().role_system()
+            && role_system != system
+        {
+            out.error(
+                fault.target.span(),
+                format!(
+                    "target `{}` selects {role_system} nodes, but this fault is on {system}",
+                    fault.target.get_ref()
+                ),
+                Some(format!("remove `system`, or set it to \"{role_system}\"")),
+            );
+            continue;
+        }
         let Some((_, spec, _)) = systems.iter().find(|(k, _, _)| *k == system) else {
             out.error(
                 fault.target.span(),

@@ -1,6 +1,9 @@
 //! One module per system under test: its image contract, configuration, readiness and roles.
 //! A system module is the only place that knows its system's ports, config keys and environment.
 
+pub mod bookkeeper;
+mod http;
+pub mod pulsar;
 pub mod zookeeper;
 
 use std::net::Ipv4Addr;

@@ -1,3 +1,4 @@
 //! Clients that act on a cluster and record every operation in the history.
 
+pub mod pulsar;
 pub mod zk_register;

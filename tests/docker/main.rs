@@ -5,6 +5,7 @@
 
 mod cleanup;
 mod images;
+mod pulsar_stack;
 mod support;
 mod zookeeper;
 
@@ -16,11 +17,16 @@ fn main() {
         args.test_threads = Some(1);
     }
     let skip = support::skip_requested();
-    let trials: Vec<Trial> = [images::trials(), zookeeper::trials(), cleanup::trials()]
-        .into_iter()
-        .flatten()
-        .map(|t| t.with_ignored_flag(skip))
-        .collect();
+    let trials: Vec<Trial> = [
+        images::trials(),
+        zookeeper::trials(),
+        pulsar_stack::trials(),
+        cleanup::trials(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| t.with_ignored_flag(skip))
+    .collect();
     if skip {
         eprintln!(
             "CHAOSBED_SKIP_DOCKER=1: skipping all {} Docker tests (they show as ignored below)",

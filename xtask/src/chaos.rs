@@ -109,7 +109,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             outcome.results.verdict,
             outcome.results.duration_secs,
         ));
-        if outcome.results.error.as_deref() == Some("interrupted (Ctrl-C)") {
+        if outcome.results.error.as_deref() == Some(chaosbed::runner::INTERRUPTED) {
             return Ok(ExitCode::from(130));
         }
     }

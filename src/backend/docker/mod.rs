@@ -80,15 +80,11 @@ impl Backend for DockerBackend {
     }
 
     async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
+        let address = self.address_for(&spec.node)?;
         let network = self
             .network
             .as_ref()
             .context("the run's network must be created before its containers")?;
-        let address = network.host(self.next_host);
-        self.next_host = self
-            .next_host
-            .checked_add(1)
-            .context("too many nodes in one run")?;
         let name = self.container(&spec.node);
 
         let mut mounts = Vec::new();

@@ -1,0 +1,397 @@
+//! Explains why a node exited or never became ready, from its Docker state and its log. Pure: the
+//! caller gathers the facts (state, log, configured memory) and records the diagnosis.
+//!
+//! Rules, most specific first: the kernel's OOM kill; a JVM whose heap cannot fit the container;
+//! an expired ZooKeeper session; a ZooKeeper it could not reach; any other exit; never ready.
+
+mod jvm;
+mod log;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{NodeState, Status};
+use crate::scenario::SystemKind;
+
+pub use jvm::format_bytes;
+
+/// What is known about one node when it is diagnosed.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeFacts<'a> {
+    pub node: &'a str,
+    pub system: SystemKind,
+    pub state: &'a NodeState,
+    /// Everything the node printed.
+    pub log: &'a str,
+    /// The container's memory limit in bytes.
+    pub memory_limit: Option<u64>,
+    /// The JVM memory flags: the value of PULSAR_MEM, BOOKIE_MEM or JVMFLAGS.
+    pub heap: Option<&'a str>,
+    /// ZooKeeper's configured tickTime.
+    pub tick_time_ms: Option<u64>,
+    /// Whether the node ever passed its readiness probe.
+    pub became_ready: bool,
+}
+
+/// Why a node failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// The kernel killed it for exceeding its container's memory limit.
+    OomKilled,
+    /// The JVM could not get the heap (or memory) it was configured for.
+    HeapExceedsLimit,
+    /// Its ZooKeeper session expired.
+    SessionExpired,
+    /// It could not connect to ZooKeeper.
+    ZookeeperUnreachable,
+    /// It exited for another reason.
+    Exited,
+    /// It runs but never became ready.
+    NeverReady,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 6] = [
+        Cause::OomKilled,
+        Cause::HeapExceedsLimit,
+        Cause::SessionExpired,
+        Cause::ZookeeperUnreachable,
+        Cause::Exited,
+        Cause::NeverReady,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::OomKilled => "oom-killed",
+            Cause::HeapExceedsLimit => "heap-exceeds-limit",
+            Cause::SessionExpired => "session-expired",
+            Cause::ZookeeperUnreachable => "zookeeper-unreachable",
+            Cause::Exited => "exited",
+            Cause::NeverReady => "never-ready",
+        }
+    }
+
+    /// The cause with this kebab-case name.
+    pub fn from_name(name: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|cause| cause.name() == name)
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why one node failed, for a person, with the log lines that show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub node: String,
+    pub cause: Cause,
+    pub explanation: String,
+    /// Log lines quoted, at most 5.
+    pub evidence: Vec<String>,
+}
+
+/// A node that kept running although its ZooKeeper session expired (it reconnected with a new
+/// one): what a too-low tickTime does to a broker or bookie, worth naming even without a crash.
+pub fn expired_session(facts: &NodeFacts) -> Option<Diagnosis> {
+    if facts.system == SystemKind::Zookeeper {
+        return None;
+    }
+    let expired = log::session_expiry(facts.log);
+    if expired.is_empty() {
+        return None;
+    }
+    let timeout = session_timeout_text(log::negotiated_timeout_ms(facts.log), facts);
+    Some(Diagnosis {
+        node: facts.node.to_string(),
+        cause: Cause::SessionExpired,
+        explanation: format!("{}'s ZooKeeper session expired{timeout}", facts.node),
+        evidence: log::evidence(&expired),
+    })
+}
+
+/// Explains a node that exited or never became ready; `None` for a node that is up (running or
+/// paused) and was ready.
+pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
+    let failure = Failure::of(facts)?;
+    let node = facts.node;
+    let memory = facts.heap.map(jvm::JvmMemory::parse).unwrap_or_default();
+    let variable = memory_variable(facts.system);
+    let limit = facts.memory_limit;
+    let diagnosis = |cause: Cause, explanation: String, lines: &[&str]| Diagnosis {
+        node: node.to_string(),
+        cause,
+        explanation,
+        evidence: log::evidence(lines),
+    };
+    let errors = log::error_lines(facts.log);
+    let memory_errors = log::memory_errors(facts.log);
+
+    if facts.state.oom_killed {
+        let explanation = match (memory.describe(), limit) {
+            (Some(sized), Some(limit)) if memory.total().is_some_and(|total| total > limit) => {
+                format!(
+                    "{node} was OOM-killed: its {} ({sized}) cannot fit in the {} container \
+                     limit; size {variable} for the limit",
+                    memory.what(),
+                    format_bytes(limit)
+                )
+            }
+            (Some(sized), Some(limit)) => format!(
+                "{node} was OOM-killed: its {} ({sized}) {} in the {} container limit, but the \
+                 JVM needs more than that (metaspace, thread stacks, native buffers); leave \
+                 headroom between {variable} and the limit",
+                memory.what(),
+                if memory.max_direct.is_some() {
+                    "fit"
+                } else {
+                    "fits"
+                },
+                format_bytes(limit)
+            ),
+            (None, Some(limit)) => format!(
+                "{node} was OOM-killed: it used more than its {} container limit and no \
+                 {variable} was given, so the image's default heap applied; size {variable} for \
+                 the limit",
+                format_bytes(limit)
+            ),
+            (sized, None) => format!(
+                "{node} was OOM-killed without a container memory limit, so the host ran out of \
+                 memory{}",
+                sized
+                    .map(|sized| format!(" (its {}: {sized})", memory.what()))
+                    .unwrap_or_default()
+            ),
+        };
+        let lines = if memory_errors.is_empty() {
+            last_errors(&errors)
+        } else {
+            &memory_errors
+        };
+        return Some(diagnosis(Cause::OomKilled, explanation, lines));
+    }
+
+    let heap_over = match (memory.heap(), limit) {
+        (Some(heap), Some(limit)) => heap.bytes > limit,
+        _ => false,
+    };
+    // `lines` are quoted as evidence; with `jvm_said` the first is quoted in the explanation.
+    let heap_exceeds = |lines: &[&str], jvm_said: bool| {
+        let said = lines
+            .first()
+            .filter(|_| jvm_said)
+            .map(|line| format!(" (the JVM said: \"{}\")", jvm_message(line)))
+            .unwrap_or_default();
+        let sized = match (memory.describe(), limit) {
+            (Some(sized), Some(limit)) if memory.total().is_some_and(|total| total > limit) => {
+                format!(
+                    "its {} ({sized}) {} the {} container limit",
+                    memory.what(),
+                    if memory.max_direct.is_some() {
+                        "exceed"
+                    } else {
+                        "exceeds"
+                    },
+                    format_bytes(limit)
+                )
+            }
+            (Some(sized), Some(limit)) => format!(
+                "it ran out of memory with its {} at {sized} in a {} container limit",
+                memory.what(),
+                format_bytes(limit)
+            ),
+            (Some(sized), None) => {
+                format!("it ran out of memory with its {} at {sized}", memory.what())
+            }
+            (None, Some(limit)) => format!(
+                "it ran out of memory in its {} container limit with no {variable} given",
+                format_bytes(limit)
+            ),
+            (None, None) => "it ran out of memory".to_string(),
+        };
+        let explanation = format!(
+            "{node} {}: {sized}{said}; size {variable} for the limit",
+            failure.text()
+        );
+        diagnosis(Cause::HeapExceedsLimit, explanation, lines)
+    };
+    if !memory_errors.is_empty() {
+        return Some(heap_exceeds(&memory_errors, true));
+    }
+
+    // Without a JVM memory error, a heap larger than the limit is a suspect, but ZooKeeper
+    // trouble in the log is the more direct explanation; the heap is then noted.
+    let heap_note = match (heap_over, memory.heap(), limit) {
+        (true, Some(heap), Some(limit)) => format!(
+            " (its heap, {} = {}, is also larger than the {} container limit)",
+            heap.text,
+            format_bytes(heap.bytes),
+            format_bytes(limit)
+        ),
+        _ => String::new(),
+    };
+    // A ZooKeeper server has no ZooKeeper session of its own; its log speaks of its clients'.
+    if facts.system != SystemKind::Zookeeper {
+        let expired = log::session_expiry(facts.log);
+        if !expired.is_empty() {
+            let timeout = session_timeout_text(log::negotiated_timeout_ms(facts.log), facts);
+            let explanation = format!(
+                "{node} {} after its ZooKeeper session expired{timeout}{heap_note}",
+                failure.text()
+            );
+            return Some(diagnosis(Cause::SessionExpired, explanation, &expired));
+        }
+        let unreachable = log::zookeeper_unreachable(facts.log);
+        if let Some(last) = unreachable.last() {
+            let explanation = format!(
+                "{node} {}: it could not reach ZooKeeper (\"{}\"); check that the ensemble is up \
+                 and has a quorum{heap_note}",
+                failure.text(),
+                log::quote(last)
+            );
+            return Some(diagnosis(
+                Cause::ZookeeperUnreachable,
+                explanation,
+                &unreachable,
+            ));
+        }
+    }
+    if heap_over {
+        return Some(heap_exceeds(last_errors(&errors), false));
+    }
+
+    let lines = if errors.is_empty() {
+        log::last_lines(facts.log, 3)
+    } else {
+        last_errors(&errors).to_vec()
+    };
+    let shown = match (errors.last(), lines.last()) {
+        (Some(error), _) => format!("; its last error: \"{}\"", log::quote(error)),
+        (None, Some(line)) => format!(
+            "; its log shows no error (last line: \"{}\")",
+            log::quote(line)
+        ),
+        (None, None) => "; its log is empty".to_string(),
+    };
+    let cause = if failure.exited() {
+        Cause::Exited
+    } else {
+        Cause::NeverReady
+    };
+    let explanation = format!("{node} {}{shown}", failure.text());
+    Some(diagnosis(cause, explanation, &lines))
+}
+
+/// The last [`log::EVIDENCE`] error lines.
+fn last_errors<'a, 'b>(errors: &'b [&'a str]) -> &'b [&'a str] {
+    &errors[errors.len().saturating_sub(log::EVIDENCE)..]
+}
+
+/// The JVM's own words in a log line: from the error's name on when the line is a log entry.
+fn jvm_message(line: &str) -> String {
+    let from = ["java.lang.OutOfMemoryError", "OutOfMemoryError"]
+        .iter()
+        .find_map(|name| line.find(name))
+        .unwrap_or(0);
+    log::quote(line[from..].trim_start_matches(['#', ' ']))
+}
+
+/// The variable that carries a system's JVM memory flags.
+fn memory_variable(system: SystemKind) -> &'static str {
+    match system {
+        SystemKind::Pulsar => "PULSAR_MEM",
+        SystemKind::Bookkeeper => "BOOKIE_MEM",
+        SystemKind::Zookeeper => "JVMFLAGS",
+    }
+}
+
+/// `: the servers negotiated timeout = 2000 ms, and tickTime=100 caps every session at 2 s ..`.
+fn session_timeout_text(negotiated_ms: Option<u64>, facts: &NodeFacts) -> String {
+    let bounds = |tick: u64| {
+        format!(
+            "tickTime={tick} caps every session at {} (sessions are bounded to [2, 20] x \
+             tickTime)",
+            human_ms(20 * tick)
+        )
+    };
+    match (negotiated_ms, facts.tick_time_ms) {
+        (Some(n), Some(tick)) => format!(
+            ": the server granted it negotiated timeout = {n} ms, and {}, so a stall of more than \
+             {} expires it",
+            bounds(tick),
+            human_ms(n)
+        ),
+        (Some(n), None) => format!(
+            ": the server granted it negotiated timeout = {n} ms, so a stall of more than {} \
+             expires it",
+            human_ms(n)
+        ),
+        (None, Some(tick)) => format!(": {}", bounds(tick)),
+        (None, None) => String::new(),
+    }
+}
+
+/// Milliseconds for a person: `800 ms`, `2 s`, `1.5 s`.
+fn human_ms(ms: u64) -> String {
+    match ms {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms % 1_000 == 0 => format!("{} s", ms / 1_000),
+        ms => format!("{} s", ms as f64 / 1_000.0),
+    }
+}
+
+/// How the node failed, from its state.
+enum Failure {
+    Exited(Option<i64>),
+    Gone,
+    NeverStarted,
+    NeverReady,
+}
+
+impl Failure {
+    /// `None` for a node that is up (running or paused) and became ready.
+    fn of(facts: &NodeFacts) -> Option<Self> {
+        let state = facts.state;
+        match state.status {
+            Status::Running | Status::Paused if facts.became_ready => None,
+            Status::Running | Status::Paused => Some(Failure::NeverReady),
+            Status::Created if !facts.became_ready => Some(Failure::NeverStarted),
+            Status::Missing => Some(Failure::Gone),
+            Status::Created | Status::Restarting | Status::Exited | Status::Dead => {
+                Some(Failure::Exited(state.exit_code))
+            }
+        }
+    }
+
+    fn exited(&self) -> bool {
+        matches!(self, Failure::Exited(_) | Failure::Gone)
+    }
+
+    /// `exited with code 1`, `never became ready`, ...
+    fn text(&self) -> String {
+        match self {
+            Failure::Exited(Some(code)) => format!("exited with code {code}{}", signal(*code)),
+            Failure::Exited(None) => "exited".to_string(),
+            Failure::Gone => "is gone (its container no longer exists)".to_string(),
+            Failure::NeverStarted => "was created but never started".to_string(),
+            Failure::NeverReady => "is running but never became ready".to_string(),
+        }
+    }
+}
+
+/// The signal an exit code above 128 stands for: ` (SIGKILL)`.
+fn signal(code: i64) -> String {
+    match code {
+        137 => " (SIGKILL)".to_string(),
+        143 => " (SIGTERM)".to_string(),
+        139 => " (SIGSEGV)".to_string(),
+        134 => " (SIGABRT)".to_string(),
+        129..=192 => format!(" (signal {})", code - 128),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,68 @@
+//! After a run, whatever way it ended: why did nodes fail? Each diagnosis goes into the history
+//! (and so into results.json) and to the console.
+
+use serde_json::json;
+
+use super::Cluster;
+use crate::backend::Backend;
+use crate::diagnose::{Diagnosis, NodeFacts, diagnose, expired_session};
+use crate::history::{F, OpKind, Recorder};
+use crate::scenario::Scenario;
+use crate::system::zookeeper;
+
+/// The variables through which the images take their JVM memory flags.
+const MEMORY_VARIABLES: [&str; 3] = ["PULSAR_MEM", "BOOKIE_MEM", "JVMFLAGS"];
+
+/// Diagnoses every node from its Docker state and log, and records each diagnosis.
+pub async fn diagnose_nodes(
+    scenario: &Scenario,
+    backend: &impl Backend,
+    cluster: &Cluster,
+    recorder: &Recorder,
+) -> Vec<Diagnosis> {
+    let tick_time_ms = scenario
+        .topology
+        .zookeeper
+        .as_ref()
+        .map(|zk| zookeeper::tick_time_ms(zk.get_ref()));
+    let mut found = Vec::new();
+    for node in &cluster.nodes {
+        let Ok(state) = backend.state(&node.name).await else {
+            continue;
+        };
+        let log = backend.logs(&node.name).await.unwrap_or_default();
+        let spec = cluster.specs.get(&node.name);
+        let heap = spec.and_then(|s| {
+            s.env
+                .iter()
+                .find(|(k, _)| MEMORY_VARIABLES.contains(&k.as_str()))
+                .map(|(_, v)| v.as_str())
+        });
+        let facts = NodeFacts {
+            node: &node.name,
+            system: node.system,
+            state: &state,
+            log: &log,
+            memory_limit: spec.and_then(|s| s.memory),
+            heap,
+            tick_time_ms,
+            became_ready: cluster.ready.contains(&node.system),
+        };
+        if let Some(diagnosis) = diagnose(&facts).or_else(|| expired_session(&facts)) {
+            recorder.record(
+                "diagnosis",
+                F::Diagnosis,
+                OpKind::Ok,
+                json!({
+                    "node": diagnosis.node,
+                    "cause": diagnosis.cause.name(),
+                    "explanation": diagnosis.explanation,
+                    "evidence": diagnosis.evidence,
+                }),
+                None,
+            );
+            found.push(diagnosis);
+        }
+    }
+    found
+}

@@ -1,0 +1,168 @@
+//! Per-system steps of a run: start a system's nodes and wait until they serve, and wait again
+//! after heal. The runner calls these in the topology's start order.
+
+use std::time::Duration;
+
+use super::cluster::Cluster;
+use crate::backend::Backend;
+use crate::scenario::{SystemKind, SystemSpec};
+use crate::system::{Node, bookkeeper, node_names, pulsar, zookeeper};
+
+/// Upper bound on a one-shot init job (BookKeeper metaformat, Pulsar cluster metadata).
+const INIT_JOB_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How the systems of one run find each other.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    /// ZooKeeper connect string by node name (`zk-1:2181,...`), as the other systems use it.
+    pub zk_connect: String,
+    /// The Pulsar cluster name.
+    pub cluster: String,
+}
+
+impl Wiring {
+    pub fn new(zk_nodes: u32) -> Self {
+        Self {
+            zk_connect: node_names(SystemKind::Zookeeper, zk_nodes)
+                .iter()
+                .map(|n| format!("{n}:{}", zookeeper::CLIENT_PORT))
+                .collect::<Vec<_>>()
+                .join(","),
+            cluster: pulsar::DEFAULT_CLUSTER.into(),
+        }
+    }
+}
+
+/// One system of the topology, as the runner starts it.
+pub struct SystemStart<'a> {
+    pub system: SystemKind,
+    pub spec: &'a SystemSpec,
+    pub image: &'a str,
+    pub wiring: &'a Wiring,
+}
+
+/// Runs the system's one-shot init job, if it has one, then creates and starts its nodes and
+/// waits until the started ones serve. Returns a line saying how long that took.
+pub async fn start(
+    what: SystemStart<'_>,
+    backend: &mut impl Backend,
+    cluster: &mut Cluster,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let SystemStart {
+        system,
+        spec,
+        image,
+        wiring,
+    } = what;
+    let count = spec.node_count();
+    let names = node_names(system, count);
+    let mut addresses = Vec::new();
+    for name in &names {
+        addresses.push(backend.address_for(name)?);
+    }
+    let init = match system {
+        SystemKind::Zookeeper => None,
+        SystemKind::Bookkeeper => Some(bookkeeper::init_spec(image, &wiring.zk_connect)),
+        SystemKind::Pulsar => Some(pulsar::init_metadata_spec(
+            image,
+            &wiring.cluster,
+            &wiring.zk_connect,
+            &pulsar::service_url(&addresses),
+            &pulsar::web_service_url(&addresses),
+        )),
+    };
+    if let Some(job) = init {
+        let out = backend.run_once(&job, INIT_JOB_TIMEOUT).await?;
+        if out.exit_code != 0 {
+            let tail: Vec<&str> = out.stdout.lines().rev().take(15).collect();
+            anyhow::bail!(
+                "the {system} init job {} exited with {}; its last lines:\n{}",
+                job.node,
+                out.exit_code,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+    let mut to_start = Vec::new();
+    for (i, (name, address)) in names.into_iter().zip(addresses).enumerate() {
+        let index = i as u32 + 1;
+        let container = match system {
+            SystemKind::Zookeeper => zookeeper::container_spec(spec, image, index, count),
+            SystemKind::Bookkeeper => {
+                bookkeeper::container_spec(spec, image, index, count, &wiring.zk_connect, address)
+            }
+            SystemKind::Pulsar => pulsar::container_spec(
+                spec,
+                image,
+                index,
+                count,
+                &wiring.zk_connect,
+                address,
+                &wiring.cluster,
+            ),
+        };
+        let address = backend.create(&container).await?;
+        cluster.specs.insert(name.clone(), container);
+        cluster.nodes.push(Node {
+            name: name.clone(),
+            system,
+            address,
+        });
+        if index <= spec.started_count() {
+            to_start.push(name);
+        } else {
+            cluster.not_started.insert(name);
+        }
+    }
+    // Start together: an ensemble member that finds no peer backs off its election
+    // notifications exponentially, so staggered starts can cost ten seconds of quorum.
+    let shared = &*backend;
+    futures_util::future::try_join_all(to_start.iter().map(|name| shared.start(name))).await?;
+    let line = wait_ready(system, cluster, &to_start, timeout).await?;
+    cluster.ready.insert(system);
+    Ok(line)
+}
+
+/// Waits until `started` nodes of `system` serve; returns a line saying how long that took.
+pub async fn wait_ready(
+    system: SystemKind,
+    cluster: &Cluster,
+    started: &[String],
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let nodes = cluster.of(system);
+    match system {
+        SystemKind::Zookeeper => {
+            let ready = zookeeper::wait_ready(&nodes, started, nodes.len(), timeout).await?;
+            Ok(format!(
+                "zookeeper ready in {:.1}s (leader: {})",
+                ready.elapsed.as_secs_f64(),
+                ready.leader.as_deref().unwrap_or("none")
+            ))
+        }
+        SystemKind::Bookkeeper => {
+            let started_nodes: Vec<_> = nodes
+                .into_iter()
+                .filter(|(n, _)| started.contains(n))
+                .collect();
+            let ready = bookkeeper::wait_ready(&started_nodes, timeout).await?;
+            Ok(format!(
+                "bookkeeper ready in {:.1}s ({} bookies registered writable)",
+                ready.elapsed.as_secs_f64(),
+                ready.registered.writable.len()
+            ))
+        }
+        SystemKind::Pulsar => {
+            let started_nodes: Vec<_> = nodes
+                .into_iter()
+                .filter(|(n, _)| started.contains(n))
+                .collect();
+            let ready = pulsar::wait_ready(&started_nodes, timeout).await?;
+            Ok(format!(
+                "pulsar ready in {:.1}s",
+                ready.elapsed.as_secs_f64()
+            ))
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP client the system modules use for admin APIs (bookie and broker REST): one pooled
+//! client, no proxy (nodes are reached at their bridge addresses), a deadline per request.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+/// An answer: status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            // A proxy from the environment could not reach a container's bridge address.
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .expect("a reqwest client without TLS or proxies builds")
+    })
+}
+
+/// GET `url` within `timeout`; any status is an answer, only no answer is an error.
+pub async fn get(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<Answer> {
+    let request = async {
+        let response = client().get(url.clone()).timeout(timeout).send().await?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        Ok::<_, reqwest::Error>(Answer { status, body })
+    };
+    tokio::time::timeout(timeout, request)
+        .await
+        .with_context(|| format!("no answer from GET {url} within {timeout:?}"))?
+        .with_context(|| format!("GET {url}"))
+}
+
+/// GET `url` and fail unless the status is 2xx; returns the body.
+pub async fn get_ok(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<String> {
+    let answer = get(url, timeout).await?;
+    anyhow::ensure!(
+        answer.is_success(),
+        "GET {url} answered {}: {}",
+        answer.status,
+        answer.body.trim()
+    );
+    Ok(answer.body)
+}
+
+/// `http://address:port/` with `segments` appended, each percent-encoded as one path segment.
+pub fn url(
+    address: std::net::Ipv4Addr,
+    port: u16,
+    segments: &[&str],
+) -> anyhow::Result<reqwest::Url> {
+    let mut url = reqwest::Url::parse(&format!("http://{address}:{port}/"))
+        .with_context(|| format!("building a URL for {address}:{port}"))?;
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("http://{address}:{port}/ cannot take a path"))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded_one_by_one() {
+        let u = url(
+            "172.18.0.5".parse().unwrap(),
+            8080,
+            &[
+                "lookup",
+                "v2",
+                "topic",
+                "persistent",
+                "public",
+                "default",
+                "a b/c",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://172.18.0.5:8080/lookup/v2/topic/persistent/public/default/a%20b%2Fc"
+        );
+    }
+}

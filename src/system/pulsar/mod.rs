@@ -1,0 +1,388 @@
+//! Pulsar brokers: the apachepulsar/pulsar image's contract (`env`), the broker container, the
+//! cluster-metadata init job, service URLs, the storage quorum, and (in `admin`) readiness and
+//! topic ownership over the admin REST API. The only place that knows a broker's ports and keys.
+
+mod admin;
+pub mod env;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use crate::backend::ContainerSpec;
+use crate::scenario::{SystemKind, SystemSpec};
+
+mod stats;
+
+pub use admin::{
+    Readiness, Topic, current_ledger, ensemble_nodes, health, is_ready, lookup_owner, topic_owner,
+    wait_ready,
+};
+pub use stats::owned_bundles;
+
+/// The binary protocol port clients connect to.
+pub const BROKER_PORT: u16 = 6650;
+/// The HTTP port: admin REST API, lookups, readiness and health.
+pub const HTTP_PORT: u16 = 8080;
+/// The cluster name chaosbed gives a Pulsar cluster unless told otherwise.
+pub const DEFAULT_CLUSTER: &str = "chaosbed";
+/// Node name of the one-shot cluster-metadata job.
+pub const INIT_NODE: &str = "pulsar-init";
+
+/// Small enough for 3 brokers beside 3 bookies and 3 ZooKeepers on one machine; the managed
+/// ledger cache takes a fifth of the direct memory.
+const DEFAULT_PULSAR_MEM: &str = "-Xms128m -Xmx384m -XX:MaxDirectMemorySize=256m";
+/// For the init job.
+const JOB_MEM: &str = "-Xms64m -Xmx128m";
+
+const ENSEMBLE_KEY: &str = "managedLedgerDefaultEnsembleSize";
+const WRITE_QUORUM_KEY: &str = "managedLedgerDefaultWriteQuorum";
+const ACK_QUORUM_KEY: &str = "managedLedgerDefaultAckQuorum";
+
+/// How brokers write a topic's ledgers: each entry goes to `write` of the `ensemble` bookies and
+/// is acknowledged once `ack` of them have it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    pub ensemble: u32,
+    pub write: u32,
+    pub ack: u32,
+}
+
+impl Default for Quorum {
+    /// 3/2/2: every entry on two bookies of three, so one bookie may fail without a new ensemble
+    /// losing anything acknowledged.
+    fn default() -> Self {
+        Self {
+            ensemble: 3,
+            write: 2,
+            ack: 2,
+        }
+    }
+}
+
+impl Quorum {
+    /// Why the quorum cannot work with `bookies` bookies, if it can't.
+    pub fn check(self, bookies: u32) -> Result<(), String> {
+        let Quorum {
+            ensemble,
+            write,
+            ack,
+        } = self;
+        if ack == 0 || ack > write || write > ensemble {
+            return Err(format!(
+                "{ENSEMBLE_KEY}={ensemble}, {WRITE_QUORUM_KEY}={write}, {ACK_QUORUM_KEY}={ack}: \
+                 need ensemble >= write quorum >= ack quorum >= 1"
+            ));
+        }
+        if ensemble > bookies {
+            return Err(format!(
+                "{ENSEMBLE_KEY}={ensemble} needs at least {ensemble} bookies, but the topology \
+                 has {bookies}; lower the ensemble size or add bookies"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The quorum the brokers of `spec` use: its `config` keys, else 3/2/2.
+pub fn quorum(spec: &SystemSpec) -> Result<Quorum, String> {
+    let default = Quorum::default();
+    let get = |key: &str, default: u32| -> Result<u32, String> {
+        match spec.config.get(key) {
+            None => Ok(default),
+            Some(value) => env::conf_value(value)
+                .parse()
+                .map_err(|_| format!("{key} must be a whole number, not {value}")),
+        }
+    };
+    Ok(Quorum {
+        ensemble: get(ENSEMBLE_KEY, default.ensemble)?,
+        write: get(WRITE_QUORUM_KEY, default.write)?,
+        ack: get(ACK_QUORUM_KEY, default.ack)?,
+    })
+}
+
+/// `zk:a:2181,b:2181`: a metadata store URL for a ZooKeeper connect string.
+pub fn metadata_store_url(zk_connect: &str) -> String {
+    format!("zk:{zk_connect}")
+}
+
+/// `pulsar://ip:6650,ip:6650,...`: the service URL a client (the harness) connects to.
+pub fn service_url(addresses: &[Ipv4Addr]) -> String {
+    format!(
+        "pulsar://{}",
+        addresses
+            .iter()
+            .map(|a| format!("{a}:{BROKER_PORT}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+/// `pulsar://ip:6650` of each broker, for clients that move from one broker to the next.
+pub fn service_urls(addresses: &[Ipv4Addr]) -> Vec<String> {
+    addresses
+        .iter()
+        .map(|a| service_url(std::slice::from_ref(a)))
+        .collect()
+}
+
+/// `http://ip:8080,ip:8080,...`: the web service URL the cluster's metadata records.
+pub fn web_service_url(addresses: &[Ipv4Addr]) -> String {
+    format!(
+        "http://{}",
+        addresses
+            .iter()
+            .map(|a| format!("{a}:{HTTP_PORT}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+/// `http://ip:8080`: one broker's admin REST API.
+pub fn http_url(address: Ipv4Addr) -> String {
+    format!("http://{address}:{HTTP_PORT}")
+}
+
+/// The one-shot job that writes the cluster's metadata (the cluster, the `public` tenant, the
+/// `public/default` namespace) in ZooKeeper, for `Backend::run_once` after the BookKeeper init
+/// job and before the first broker. Safe to run again: the setup keeps what exists. Exit code 0
+/// means the metadata is there.
+pub fn init_metadata_spec(
+    image: &str,
+    cluster: &str,
+    zk_connect: &str,
+    broker_service_url: &str,
+    web_service_url: &str,
+) -> ContainerSpec {
+    let store = metadata_store_url(zk_connect);
+    let args = [
+        "bin/pulsar",
+        "initialize-cluster-metadata",
+        "--cluster",
+        cluster,
+        "--metadata-store",
+        &store,
+        "--configuration-metadata-store",
+        &store,
+        "--web-service-url",
+        web_service_url,
+        "--broker-service-url",
+        broker_service_url,
+    ];
+    ContainerSpec {
+        node: INIT_NODE.to_string(),
+        image: image.to_string(),
+        env: vec![("PULSAR_MEM".to_string(), JOB_MEM.to_string())],
+        cmd: Some(args.iter().map(|a| a.to_string()).collect()),
+        memory: None,
+        data_dir: None,
+        cap_add: Vec::new(),
+    }
+}
+
+/// The container of broker `index` (1-based) of `count` in cluster `cluster`, in the Pulsar
+/// image's contract. It advertises `address`, so lookups send clients (the harness on the host)
+/// somewhere they can reach; writes with the scenario's quorum (default 3/2/2). The scenario's
+/// `config` overrides any key; `heap` sets PULSAR_MEM (empty: the image's 2 GiB default);
+/// `memory` is the container's limit.
+pub fn container_spec(
+    spec: &SystemSpec,
+    image: &str,
+    index: u32,
+    count: u32,
+    zk_connect: &str,
+    address: Ipv4Addr,
+    cluster: &str,
+) -> ContainerSpec {
+    let names = super::node_names(SystemKind::Pulsar, count);
+    let store = metadata_store_url(zk_connect);
+    let default = Quorum::default();
+    let settings = BTreeMap::from(
+        [
+            ("metadataStoreUrl", store.clone()),
+            ("configurationMetadataStoreUrl", store),
+            ("clusterName", cluster.to_string()),
+            ("advertisedAddress", address.to_string()),
+            ("brokerServicePort", BROKER_PORT.to_string()),
+            ("webServicePort", HTTP_PORT.to_string()),
+            (ENSEMBLE_KEY, default.ensemble.to_string()),
+            (WRITE_QUORUM_KEY, default.write.to_string()),
+            (ACK_QUORUM_KEY, default.ack.to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let mut environment = env::config_env(&env::merged(settings, &spec.config));
+    environment.extend(env::memory_env(
+        "PULSAR_MEM",
+        spec.heap.as_deref(),
+        DEFAULT_PULSAR_MEM,
+    ));
+    ContainerSpec {
+        node: names[(index - 1) as usize].clone(),
+        image: image.to_string(),
+        env: environment,
+        // The official image's command form (it has no entrypoint of its own).
+        cmd: Some(vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            "bin/apply-config-from-env.py conf/broker.conf && exec bin/pulsar broker".to_string(),
+        ]),
+        memory: spec.memory.map(|m| m.0),
+        data_dir: None,
+        cap_add: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml_text: &str) -> SystemSpec {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    fn env<'a>(c: &'a ContainerSpec, key: &str) -> Option<&'a str> {
+        c.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    const ZK: &str = "172.18.0.2:2181,172.18.0.3:2181";
+
+    #[test]
+    fn a_broker_advertises_its_address_and_writes_3_2_2() {
+        let c = container_spec(
+            &spec("nodes = 3"),
+            "img",
+            3,
+            3,
+            ZK,
+            [172, 18, 0, 12].into(),
+            "c1",
+        );
+        assert_eq!(c.node, "broker-3");
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_advertisedAddress"),
+            Some("172.18.0.12")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_metadataStoreUrl"),
+            Some("zk:172.18.0.2:2181,172.18.0.3:2181")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_configurationMetadataStoreUrl"),
+            env(&c, "PULSAR_PREFIX_metadataStoreUrl")
+        );
+        assert_eq!(env(&c, "PULSAR_PREFIX_clusterName"), Some("c1"));
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_managedLedgerDefaultEnsembleSize"),
+            Some("3")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_managedLedgerDefaultWriteQuorum"),
+            Some("2")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_managedLedgerDefaultAckQuorum"),
+            Some("2")
+        );
+        assert_eq!(env(&c, "PULSAR_MEM"), Some(DEFAULT_PULSAR_MEM));
+        assert_eq!(c.memory, None);
+        let cmd = c.cmd.unwrap().join(" ");
+        assert!(cmd.ends_with("exec bin/pulsar broker"), "{cmd}");
+    }
+
+    #[test]
+    fn scenario_config_overrides_the_quorum_and_adds_keys() {
+        let s = spec(
+            "memory = \"1GiB\"\nheap = \"-Xms2g -Xmx2g -XX:MaxDirectMemorySize=4g\"\n[config]\n\
+             managedLedgerDefaultEnsembleSize = 2\nmanagedLedgerDefaultWriteQuorum = 2\n\
+             managedLedgerDefaultAckQuorum = 1\nbrokerDeduplicationEnabled = true\n",
+        );
+        let c = container_spec(&s, "img", 1, 1, ZK, [10, 0, 0, 1].into(), "c");
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_managedLedgerDefaultEnsembleSize"),
+            Some("2")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_managedLedgerDefaultAckQuorum"),
+            Some("1")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_PREFIX_brokerDeduplicationEnabled"),
+            Some("true")
+        );
+        assert_eq!(
+            env(&c, "PULSAR_MEM"),
+            Some("-Xms2g -Xmx2g -XX:MaxDirectMemorySize=4g")
+        );
+        assert_eq!(c.memory, Some(1 << 30));
+        assert_eq!(
+            quorum(&s).unwrap(),
+            Quorum {
+                ensemble: 2,
+                write: 2,
+                ack: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_quorum_defaults_to_3_2_2_and_is_checked() {
+        assert_eq!(quorum(&spec("nodes = 3")).unwrap(), Quorum::default());
+        assert!(Quorum::default().check(3).is_ok());
+        let err = Quorum::default().check(2).unwrap_err();
+        assert!(err.contains("at least 3 bookies"), "{err}");
+        let bad = Quorum {
+            ensemble: 3,
+            write: 2,
+            ack: 3,
+        };
+        assert!(bad.check(3).unwrap_err().contains("ack quorum"));
+        let text = spec("[config]\nmanagedLedgerDefaultAckQuorum = \"two\"\n");
+        assert!(quorum(&text).unwrap_err().contains("whole number"));
+        let as_string = spec("[config]\nmanagedLedgerDefaultAckQuorum = \"1\"\n");
+        assert_eq!(quorum(&as_string).unwrap().ack, 1);
+    }
+
+    #[test]
+    fn urls() {
+        let a: Vec<Ipv4Addr> = vec![[10, 0, 0, 1].into(), [10, 0, 0, 2].into()];
+        assert_eq!(service_url(&a), "pulsar://10.0.0.1:6650,10.0.0.2:6650");
+        assert_eq!(
+            service_urls(&a),
+            ["pulsar://10.0.0.1:6650", "pulsar://10.0.0.2:6650"]
+        );
+        assert_eq!(web_service_url(&a), "http://10.0.0.1:8080,10.0.0.2:8080");
+        assert_eq!(http_url(a[0]), "http://10.0.0.1:8080");
+        assert_eq!(metadata_store_url("a:2181"), "zk:a:2181");
+    }
+
+    #[test]
+    fn the_init_job_names_the_cluster_and_both_stores() {
+        let c = init_metadata_spec("img", "c1", ZK, "pulsar://x:6650", "http://x:8080");
+        assert_eq!(c.node, INIT_NODE);
+        let cmd = c.cmd.unwrap();
+        assert_eq!(&cmd[..2], ["bin/pulsar", "initialize-cluster-metadata"]);
+        let arg = |flag: &str| {
+            let i = cmd.iter().position(|a| a == flag).unwrap();
+            cmd[i + 1].clone()
+        };
+        assert_eq!(arg("--cluster"), "c1");
+        assert_eq!(
+            arg("--metadata-store"),
+            "zk:172.18.0.2:2181,172.18.0.3:2181"
+        );
+        assert_eq!(
+            arg("--configuration-metadata-store"),
+            arg("--metadata-store")
+        );
+        assert_eq!(arg("--broker-service-url"), "pulsar://x:6650");
+        assert_eq!(arg("--web-service-url"), "http://x:8080");
+        assert_eq!(
+            env(&ContainerSpec { cmd: None, ..c }, "PULSAR_MEM"),
+            Some(JOB_MEM)
+        );
+    }
+}

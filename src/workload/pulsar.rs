@@ -1,0 +1,454 @@
+//! The Pulsar produce/consume workload: producers with unique message ids and per-producer
+//! sequence numbers, consumers on a subscription, every send and receive recorded, and a final
+//! drain after heal.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use pulsar::consumer::InitialPosition;
+use pulsar::{
+    Consumer, ConsumerOptions, OperationRetryOptions, ProducerOptions, Pulsar, SubType,
+    TokioExecutor,
+};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::history::{F, OpKind, Recorder};
+use crate::scenario::{SubscriptionKind, WorkloadSpec};
+
+/// The topic used when the scenario names none.
+pub const DEFAULT_TOPIC: &str = "persistent://public/default/chaosbed";
+const SUBSCRIPTION: &str = "chaosbed";
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sends awaiting their receipt, per producer.
+const MAX_IN_FLIGHT: usize = 500;
+/// Consecutive failures after which a producer or consumer starts over on the next broker.
+const FAILURES_BEFORE_RECONNECT: u32 = 3;
+
+/// Where the clients connect and what they use.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `pulsar://ip:6650`, one per broker; clients move to the next when one fails.
+    pub service_urls: Vec<String>,
+    pub topic: String,
+    pub subscription: SubscriptionKind,
+}
+
+impl Target {
+    pub fn new(service_urls: Vec<String>, spec: &WorkloadSpec) -> Self {
+        Self {
+            service_urls,
+            topic: spec
+                .topic
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TOPIC.to_string()),
+            subscription: spec.subscription,
+        }
+    }
+
+    fn url(&self, attempt: usize) -> &str {
+        &self.service_urls[attempt % self.service_urls.len()]
+    }
+}
+
+async fn client(url: &str) -> anyhow::Result<Pulsar<TokioExecutor>> {
+    let build = Pulsar::builder(url, TokioExecutor)
+        .with_operation_retry_options(OperationRetryOptions {
+            operation_timeout: Duration::from_secs(10),
+            retry_delay: Duration::from_millis(500),
+            max_retries: Some(10),
+        })
+        .build();
+    tokio::time::timeout(CONNECT_TIMEOUT, build)
+        .await
+        .with_context(|| format!("no Pulsar connection to {url} within {CONNECT_TIMEOUT:?}"))?
+        .with_context(|| format!("connecting to Pulsar at {url}"))
+}
+
+fn sub_type(kind: SubscriptionKind) -> SubType {
+    match kind {
+        SubscriptionKind::Exclusive => SubType::Exclusive,
+        SubscriptionKind::Shared => SubType::Shared,
+        SubscriptionKind::Failover => SubType::Failover,
+        SubscriptionKind::KeyShared => SubType::KeyShared,
+    }
+}
+
+/// A message's identity, carried at the front of its payload: `id|producer|seq|` then padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub id: String,
+    pub producer: String,
+    pub seq: u64,
+}
+
+impl Stamp {
+    pub fn encode(&self, size: usize) -> Vec<u8> {
+        let mut payload = format!("{}|{}|{}|", self.id, self.producer, self.seq).into_bytes();
+        if payload.len() < size {
+            payload.resize(size, b'.');
+        }
+        payload
+    }
+
+    pub fn decode(payload: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(payload).ok()?;
+        let mut parts = text.splitn(4, '|');
+        let id = parts.next()?.to_string();
+        let producer = parts.next()?.to_string();
+        let seq = parts.next()?.parse().ok()?;
+        parts.next()?;
+        Some(Self { id, producer, seq })
+    }
+}
+
+fn message_id(id: &pulsar::proto::MessageIdData) -> String {
+    format!(
+        "{}:{}:{}:{}",
+        id.ledger_id,
+        id.entry_id,
+        id.partition.unwrap_or(-1),
+        id.batch_index.unwrap_or(-1)
+    )
+}
+
+/// Consumers running in the background; `drain` ends them.
+pub struct Consumers {
+    tasks: JoinSet<()>,
+    phase: watch::Sender<&'static str>,
+    received: Arc<AtomicU64>,
+    last_receive: Arc<AtomicU64>,
+    recorder: Recorder,
+}
+
+/// Subscribes `count` consumers before any message is sent.
+pub async fn start_consumers(
+    spec: &WorkloadSpec,
+    target: &Target,
+    recorder: &Recorder,
+) -> anyhow::Result<Consumers> {
+    let (phase, phase_rx) = watch::channel("run");
+    let received = Arc::new(AtomicU64::new(0));
+    let last_receive = Arc::new(AtomicU64::new(recorder.now()));
+    let mut tasks = JoinSet::new();
+    for n in 0..spec.consumers {
+        // Subscribe now, so that the subscription exists before the first send.
+        let consumer = subscribe(target, n, 0).await?;
+        let lp = ConsumerLoop {
+            n,
+            target: target.clone(),
+            recorder: recorder.clone(),
+            phase: phase_rx.clone(),
+            received: received.clone(),
+            last_receive: last_receive.clone(),
+        };
+        tasks.spawn(lp.run(consumer));
+    }
+    Ok(Consumers {
+        tasks,
+        phase,
+        received,
+        last_receive,
+        recorder: recorder.clone(),
+    })
+}
+
+async fn subscribe(
+    target: &Target,
+    n: u32,
+    attempt: usize,
+) -> anyhow::Result<Consumer<Vec<u8>, TokioExecutor>> {
+    let url = target.url(attempt + n as usize);
+    let pulsar = client(url).await?;
+    let build = pulsar
+        .consumer()
+        .with_topic(&target.topic)
+        .with_subscription(SUBSCRIPTION)
+        .with_subscription_type(sub_type(target.subscription))
+        .with_consumer_name(format!("chaosbed-c{n}-{attempt}"))
+        .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
+        .build::<Vec<u8>>();
+    tokio::time::timeout(CONNECT_TIMEOUT, build)
+        .await
+        .with_context(|| {
+            format!(
+                "no subscription on {} within {CONNECT_TIMEOUT:?}",
+                target.topic
+            )
+        })?
+        .with_context(|| format!("subscribing to {} through {url}", target.topic))
+}
+
+struct ConsumerLoop {
+    n: u32,
+    target: Target,
+    recorder: Recorder,
+    phase: watch::Receiver<&'static str>,
+    received: Arc<AtomicU64>,
+    last_receive: Arc<AtomicU64>,
+}
+
+impl ConsumerLoop {
+    async fn run(self, first: Consumer<Vec<u8>, TokioExecutor>) {
+        let process = format!("consumer-{}", self.n);
+        let mut consumer = Some(first);
+        let mut attempt = 0usize;
+        let mut failures = 0u32;
+        loop {
+            let Some(current) = consumer.as_mut() else {
+                attempt += 1;
+                match subscribe(&self.target, self.n, attempt).await {
+                    Ok(c) => consumer = Some(c),
+                    Err(e) => {
+                        tracing::debug!("{process}: {e:#}");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+                continue;
+            };
+            match tokio::time::timeout(Duration::from_secs(5), current.next()).await {
+                Err(_) => continue,
+                Ok(None) => consumer = None,
+                Ok(Some(Err(e))) => {
+                    failures += 1;
+                    tracing::debug!("{process}: receive failed: {e}");
+                    if failures >= FAILURES_BEFORE_RECONNECT {
+                        consumer = None;
+                        failures = 0;
+                    }
+                }
+                Ok(Some(Ok(message))) => {
+                    failures = 0;
+                    let stamp = Stamp::decode(&message.payload.data);
+                    let phase = *self.phase.borrow();
+                    self.recorder.record(
+                        &process,
+                        F::Receive,
+                        OpKind::Ok,
+                        json!({
+                            "id": stamp.as_ref().map(|s| s.id.clone()),
+                            "producer": stamp.as_ref().map(|s| s.producer.clone()),
+                            "seq": stamp.as_ref().map(|s| s.seq),
+                            "message_id": message_id(message.message_id()),
+                            "phase": phase,
+                        }),
+                        stamp
+                            .is_none()
+                            .then(|| "payload without a chaosbed stamp".to_string()),
+                    );
+                    self.received.fetch_add(1, Ordering::Relaxed);
+                    self.last_receive
+                        .store(self.recorder.now(), Ordering::Relaxed);
+                    if let Err(e) = current.ack(&message).await {
+                        tracing::debug!("{process}: ack failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Consumers {
+    /// After heal: receives until nothing arrived for `idle`, or `deadline` passed; then stops
+    /// the consumers. Returns how many messages were received in all.
+    pub async fn drain(mut self, idle: Duration, deadline: Duration) -> u64 {
+        let _ = self.phase.send("drain");
+        let begin = Instant::now();
+        let started = self.recorder.now();
+        self.last_receive.store(started, Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let quiet = self
+                .recorder
+                .now()
+                .saturating_sub(self.last_receive.load(Ordering::Relaxed));
+            if Duration::from_nanos(quiet) >= idle || begin.elapsed() >= deadline {
+                break;
+            }
+        }
+        self.tasks.shutdown().await;
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `spec.clients` producers for `spec.duration`, recording every send.
+pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
+    let duration = spec.duration.get_ref().as_duration();
+    let interval = Duration::from_secs_f64(spec.clients as f64 / spec.rate);
+    let mut tasks = JoinSet::new();
+    for n in 0..spec.clients {
+        let producer = ProducerLoop {
+            n,
+            target: target.clone(),
+            recorder: recorder.clone(),
+            size: spec.message_size,
+        };
+        tasks.spawn(producer.run(duration, interval));
+    }
+    while let Some(result) = tasks.join_next().await {
+        if let Err(e) = result {
+            tracing::error!("a producer crashed: {e}");
+        }
+    }
+}
+
+struct ProducerLoop {
+    n: u32,
+    target: Target,
+    recorder: Recorder,
+    size: usize,
+}
+
+impl ProducerLoop {
+    async fn run(self, duration: Duration, interval: Duration) {
+        let process = format!("producer-{}", self.n);
+        let name = format!("p{}", self.n);
+        let end = Instant::now() + duration;
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut producer: Option<pulsar::Producer<TokioExecutor>> = None;
+        let mut attempt = 0usize;
+        let mut failures = 0u32;
+        let mut in_flight = FuturesUnordered::new();
+        let mut seq = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if Instant::now() < end && in_flight.len() < MAX_IN_FLIGHT => {}
+                Some((value, outcome)) = in_flight.next() => {
+                    let (kind, value, error) = settle(value, outcome);
+                    if kind == OpKind::Ok { failures = 0 } else { failures += 1 }
+                    self.recorder.record(&process, F::Send, kind, value, error);
+                    continue;
+                }
+                else => break,
+            }
+            if Instant::now() >= end {
+                continue;
+            }
+            let stamp = Stamp {
+                id: format!("{name}-{seq:07}"),
+                producer: name.clone(),
+                seq,
+            };
+            seq += 1;
+            let value = json!({ "id": stamp.id, "producer": stamp.producer, "seq": stamp.seq, "topic": self.target.topic });
+            self.recorder
+                .record(&process, F::Send, OpKind::Invoke, value.clone(), None);
+            if failures >= FAILURES_BEFORE_RECONNECT {
+                producer = None;
+                failures = 0;
+            }
+            if producer.is_none() {
+                match self.connect(attempt).await {
+                    Ok(p) => producer = Some(p),
+                    Err(e) => {
+                        attempt += 1;
+                        self.recorder.record(
+                            &process,
+                            F::Send,
+                            OpKind::Fail,
+                            value,
+                            Some(format!("no producer: {e:#}")),
+                        );
+                        continue;
+                    }
+                }
+            }
+            let p = producer.as_mut().expect("a producer was just made");
+            match p.send_non_blocking(stamp.encode(self.size)).await {
+                Ok(receipt) => in_flight.push(async move {
+                    let outcome = tokio::time::timeout(SEND_TIMEOUT, receipt).await;
+                    (value, outcome)
+                }),
+                Err(e) => {
+                    // Handed to the client but refused: whether it reached the broker is unknown.
+                    failures += 1;
+                    self.recorder.record(
+                        &process,
+                        F::Send,
+                        OpKind::Info,
+                        value,
+                        Some(e.to_string()),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn connect(&self, attempt: usize) -> anyhow::Result<pulsar::Producer<TokioExecutor>> {
+        let url = self.target.url(attempt + self.n as usize);
+        let pulsar = client(url).await?;
+        let build = pulsar
+            .producer()
+            .with_topic(&self.target.topic)
+            .with_name(format!(
+                "chaosbed-p{}-{attempt}-{}",
+                self.n,
+                std::process::id()
+            ))
+            .with_options(ProducerOptions::default())
+            .build();
+        tokio::time::timeout(CONNECT_TIMEOUT, build)
+            .await
+            .with_context(|| {
+                format!(
+                    "no producer on {} within {CONNECT_TIMEOUT:?}",
+                    self.target.topic
+                )
+            })?
+            .with_context(|| format!("creating a producer through {url}"))
+    }
+}
+
+type Receipt =
+    Result<Result<pulsar::CommandSendReceipt, pulsar::Error>, tokio::time::error::Elapsed>;
+
+fn settle(
+    mut value: serde_json::Value,
+    outcome: Receipt,
+) -> (OpKind, serde_json::Value, Option<String>) {
+    match outcome {
+        Ok(Ok(receipt)) => {
+            if let Some(id) = &receipt.message_id {
+                value["message_id"] = json!(message_id(id));
+            }
+            (OpKind::Ok, value, None)
+        }
+        Ok(Err(e)) => (OpKind::Info, value, Some(e.to_string())),
+        Err(_) => (
+            OpKind::Info,
+            value,
+            Some(format!("no receipt within {SEND_TIMEOUT:?}")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_survives_padding() {
+        let stamp = Stamp {
+            id: "p1-0000042".into(),
+            producer: "p1".into(),
+            seq: 42,
+        };
+        let payload = stamp.encode(100);
+        assert_eq!(payload.len(), 100);
+        assert_eq!(Stamp::decode(&payload), Some(stamp));
+    }
+
+    #[test]
+    fn foreign_payloads_are_not_stamps() {
+        assert_eq!(Stamp::decode(b"hello"), None);
+        assert_eq!(Stamp::decode(&[0xff, 0xfe]), None);
+    }
+}
