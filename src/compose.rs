@@ -107,6 +107,8 @@ pub fn compose_file(scenario: &Scenario) -> String {
                     pulsar::DEFAULT_CLUSTER,
                 ),
             };
+            let mut container = container;
+            crate::system::apply_env(&mut container, spec);
             services.push(Service {
                 spec: container,
                 address,

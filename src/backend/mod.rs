@@ -28,6 +28,16 @@ pub struct ContainerSpec {
     pub cap_add: Vec<String>,
 }
 
+impl ContainerSpec {
+    /// The value of environment variable `key`, if set.
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A node's container as the engine sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -87,7 +87,7 @@ impl CheckResult {
 /// What the checkers know besides the history.
 #[derive(Debug, Clone, Default)]
 pub struct CheckContext {
-    /// Every node of the checked system, e.g. `zk-1`, `zk-2`, `zk-3`.
+    /// The ZooKeeper ensemble whose quorum is judged, e.g. `zk-1`, `zk-2`, `zk-3`.
     pub nodes: Vec<String>,
     /// The configured ZooKeeper tickTime in milliseconds, to explain session expiry.
     pub tick_time_ms: Option<u64>,

@@ -7,11 +7,17 @@ use super::Cluster;
 use crate::backend::Backend;
 use crate::diagnose::{Diagnosis, NodeFacts, diagnose, expired_session};
 use crate::history::{F, OpKind, Recorder};
-use crate::scenario::Scenario;
-use crate::system::zookeeper;
+use crate::scenario::{Scenario, SystemKind};
+use crate::system::{pulsar, zookeeper};
 
-/// The variables through which the images take their JVM memory flags.
-const MEMORY_VARIABLES: [&str; 3] = ["PULSAR_MEM", "BOOKIE_MEM", "JVMFLAGS"];
+/// The variables through which a system's image takes its JVM memory flags, first wins.
+fn memory_variables(system: SystemKind) -> &'static [&'static str] {
+    match system {
+        SystemKind::Zookeeper => &["JVMFLAGS"],
+        SystemKind::Bookkeeper => &["BOOKIE_MEM", "PULSAR_MEM"],
+        SystemKind::Pulsar => &["PULSAR_MEM"],
+    }
+}
 
 /// Diagnoses every node from its Docker state and log, and records each diagnosis.
 pub async fn diagnose_nodes(
@@ -32,12 +38,18 @@ pub async fn diagnose_nodes(
         };
         let log = backend.logs(&node.name).await.unwrap_or_default();
         let spec = cluster.specs.get(&node.name);
-        let heap = spec.and_then(|s| {
-            s.env
-                .iter()
-                .find(|(k, _)| MEMORY_VARIABLES.contains(&k.as_str()))
-                .map(|(_, v)| v.as_str())
-        });
+        // Without a memory variable the image's default applies; name it in the explanation.
+        let heap = spec
+            .and_then(|s| {
+                memory_variables(node.system)
+                    .iter()
+                    .find_map(|var| s.env_var(var))
+            })
+            .or(match node.system {
+                SystemKind::Pulsar => Some(pulsar::IMAGE_DEFAULT_PULSAR_MEM),
+                SystemKind::Bookkeeper => Some(pulsar::IMAGE_DEFAULT_BOOKIE_MEM),
+                SystemKind::Zookeeper => None,
+            });
         let facts = NodeFacts {
             node: &node.name,
             system: node.system,

@@ -208,7 +208,12 @@ pub async fn execute(
 /// What the checkers know besides the history.
 pub fn check_context(scenario: &Scenario, cluster: &Cluster, workload_end: u64) -> CheckContext {
     CheckContext {
-        nodes: cluster.names(scenario.workload.kind.system()),
+        // The quorum checker judges the ZooKeeper ensemble, whatever the workload drives.
+        nodes: if scenario.topology.zookeeper.is_some() {
+            cluster.names(SystemKind::Zookeeper)
+        } else {
+            cluster.names(scenario.workload.kind.system())
+        },
         tick_time_ms: scenario
             .topology
             .zookeeper

@@ -102,6 +102,8 @@ pub async fn start(
                 &wiring.cluster,
             ),
         };
+        let mut container = container;
+        crate::system::apply_env(&mut container, spec);
         let address = backend.create(&container).await?;
         cluster.specs.insert(name.clone(), container);
         cluster.nodes.push(Node {
@@ -119,9 +121,41 @@ pub async fn start(
     // notifications exponentially, so staggered starts can cost ten seconds of quorum.
     let shared = &*backend;
     futures_util::future::try_join_all(to_start.iter().map(|name| shared.start(name))).await?;
-    let line = wait_ready(system, cluster, &to_start, timeout).await?;
+    let line = tokio::select! {
+        ready = wait_ready(system, cluster, &to_start, timeout) => ready?,
+        exited = first_exit(shared, &to_start) => anyhow::bail!(
+            "{exited} while waiting for {system} to become ready; see the diagnosis and its log"
+        ),
+    };
     cluster.ready.insert(system);
     Ok(line)
+}
+
+/// Resolves when one of `nodes` has stopped running (crashed, OOM-killed), saying how.
+async fn first_exit(backend: &impl Backend, nodes: &[String]) -> String {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        for node in nodes {
+            if let Ok(state) = backend.state(node).await
+                && matches!(
+                    state.status,
+                    crate::backend::Status::Exited | crate::backend::Status::Dead
+                )
+            {
+                let code = state
+                    .exit_code
+                    .map(|c| format!(" with code {c}"))
+                    .unwrap_or_default();
+                let oom = if state.oom_killed {
+                    " (OOM-killed)"
+                } else {
+                    ""
+                };
+                return format!("{node} exited{code}{oom}");
+            }
+        }
+    }
 }
 
 /// Waits until `started` nodes of `system` serve; returns a line saying how long that took.

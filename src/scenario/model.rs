@@ -117,6 +117,10 @@ pub struct SystemSpec {
     /// Configuration overrides by the system's own key names, e.g. `tickTime = 100`.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
+    /// Extra environment variables for every node, set last (they override chaosbed's own),
+    /// e.g. `PULSAR_EXTRA_OPTS`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 fn default_nodes() -> Spanned<u32> {

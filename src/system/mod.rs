@@ -25,3 +25,15 @@ pub fn node_names(system: SystemKind, count: u32) -> Vec<String> {
         .map(|i| format!("{}-{i}", system.node_prefix()))
         .collect()
 }
+
+/// Sets the scenario's extra environment on a node's container, replacing variables of the
+/// same name.
+pub fn apply_env(
+    container: &mut crate::backend::ContainerSpec,
+    spec: &crate::scenario::SystemSpec,
+) {
+    for (key, value) in &spec.env {
+        container.env.retain(|(k, _)| k != key);
+        container.env.push((key.clone(), value.clone()));
+    }
+}

@@ -6,8 +6,8 @@
 mod cleanup;
 mod images;
 mod pulsar_stack;
+mod scenarios;
 mod support;
-mod zookeeper;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -19,7 +19,7 @@ fn main() {
     let skip = support::skip_requested();
     let trials: Vec<Trial> = [
         images::trials(),
-        zookeeper::trials(),
+        scenarios::trials(),
         pulsar_stack::trials(),
         cleanup::trials(),
     ]

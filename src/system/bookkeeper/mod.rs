@@ -138,13 +138,6 @@ mod tests {
         toml::from_str(toml_text).unwrap()
     }
 
-    fn env<'a>(c: &'a ContainerSpec, key: &str) -> Option<&'a str> {
-        c.env
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
     const ZK: &str = "172.18.0.2:2181,172.18.0.3:2181,172.18.0.4:2181";
 
     #[test]
@@ -153,17 +146,17 @@ mod tests {
         assert_eq!(c.node, "bookie-2");
         assert_eq!(c.image, "img");
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_advertisedAddress"),
+            c.env_var("PULSAR_PREFIX_advertisedAddress"),
             Some("172.18.0.6")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_metadataServiceUri"),
+            c.env_var("PULSAR_PREFIX_metadataServiceUri"),
             Some("zk+hierarchical://172.18.0.2:2181;172.18.0.3:2181;172.18.0.4:2181/ledgers")
         );
-        assert_eq!(env(&c, "PULSAR_PREFIX_zkServers"), Some(ZK));
-        assert_eq!(env(&c, "PULSAR_PREFIX_httpServerEnabled"), Some("true"));
-        assert_eq!(env(&c, "PULSAR_PREFIX_httpServerPort"), Some("8000"));
-        assert_eq!(env(&c, "BOOKIE_MEM"), Some(DEFAULT_BOOKIE_MEM));
+        assert_eq!(c.env_var("PULSAR_PREFIX_zkServers"), Some(ZK));
+        assert_eq!(c.env_var("PULSAR_PREFIX_httpServerEnabled"), Some("true"));
+        assert_eq!(c.env_var("PULSAR_PREFIX_httpServerPort"), Some("8000"));
+        assert_eq!(c.env_var("BOOKIE_MEM"), Some(DEFAULT_BOOKIE_MEM));
         assert_eq!(c.data_dir.as_deref(), Some("/pulsar/data"));
         let cmd = c.cmd.unwrap().join(" ");
         assert!(cmd.contains("exec bin/pulsar bookie"), "{cmd}");
@@ -187,9 +180,9 @@ mod tests {
             [172, 18, 0, 5].into(),
         );
         assert_eq!(c.memory, Some(1 << 30));
-        assert_eq!(env(&c, "BOOKIE_MEM"), Some("-Xmx2g"));
-        assert_eq!(env(&c, "PULSAR_PREFIX_diskUsageThreshold"), Some("0.99"));
-        assert_eq!(env(&c, "PULSAR_PREFIX_httpServerPort"), Some("8001"));
+        assert_eq!(c.env_var("BOOKIE_MEM"), Some("-Xmx2g"));
+        assert_eq!(c.env_var("PULSAR_PREFIX_diskUsageThreshold"), Some("0.99"));
+        assert_eq!(c.env_var("PULSAR_PREFIX_httpServerPort"), Some("8001"));
         // Every key once.
         let keys: std::collections::BTreeSet<_> = c.env.iter().map(|(k, _)| k).collect();
         assert_eq!(keys.len(), c.env.len());
@@ -198,7 +191,7 @@ mod tests {
     #[test]
     fn an_empty_heap_keeps_the_image_default() {
         let c = container_spec(&spec("heap = \"\""), "img", 1, 1, ZK, [10, 0, 0, 1].into());
-        assert_eq!(env(&c, "BOOKIE_MEM"), None);
+        assert_eq!(c.env_var("BOOKIE_MEM"), None);
     }
 
     #[test]
@@ -211,7 +204,7 @@ mod tests {
         let init = script.find("initnewcluster").unwrap();
         assert!(check < init, "{script}");
         assert!(!script.contains("metaformat"), "{script}");
-        assert!(env(&c, "PULSAR_PREFIX_metadataServiceUri").is_some());
+        assert!(c.env_var("PULSAR_PREFIX_metadataServiceUri").is_some());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub const BROKER_PORT: u16 = 6650;
 pub const HTTP_PORT: u16 = 8080;
 /// The cluster name chaosbed gives a Pulsar cluster unless told otherwise.
 pub const DEFAULT_CLUSTER: &str = "chaosbed";
+/// PULSAR_MEM when none is given, in the official image and ours (its entrypoint says the same).
+pub const IMAGE_DEFAULT_PULSAR_MEM: &str = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=4g";
+/// BOOKIE_MEM when neither it nor PULSAR_MEM is given.
+pub const IMAGE_DEFAULT_BOOKIE_MEM: &str = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g";
 /// Node name of the one-shot cluster-metadata job.
 pub const INIT_NODE: &str = "pulsar-init";
 
@@ -241,13 +245,6 @@ mod tests {
         toml::from_str(toml_text).unwrap()
     }
 
-    fn env<'a>(c: &'a ContainerSpec, key: &str) -> Option<&'a str> {
-        c.env
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
     const ZK: &str = "172.18.0.2:2181,172.18.0.3:2181";
 
     #[test]
@@ -263,31 +260,31 @@ mod tests {
         );
         assert_eq!(c.node, "broker-3");
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_advertisedAddress"),
+            c.env_var("PULSAR_PREFIX_advertisedAddress"),
             Some("172.18.0.12")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_metadataStoreUrl"),
+            c.env_var("PULSAR_PREFIX_metadataStoreUrl"),
             Some("zk:172.18.0.2:2181,172.18.0.3:2181")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_configurationMetadataStoreUrl"),
-            env(&c, "PULSAR_PREFIX_metadataStoreUrl")
+            c.env_var("PULSAR_PREFIX_configurationMetadataStoreUrl"),
+            c.env_var("PULSAR_PREFIX_metadataStoreUrl")
         );
-        assert_eq!(env(&c, "PULSAR_PREFIX_clusterName"), Some("c1"));
+        assert_eq!(c.env_var("PULSAR_PREFIX_clusterName"), Some("c1"));
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_managedLedgerDefaultEnsembleSize"),
+            c.env_var("PULSAR_PREFIX_managedLedgerDefaultEnsembleSize"),
             Some("3")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_managedLedgerDefaultWriteQuorum"),
+            c.env_var("PULSAR_PREFIX_managedLedgerDefaultWriteQuorum"),
             Some("2")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_managedLedgerDefaultAckQuorum"),
+            c.env_var("PULSAR_PREFIX_managedLedgerDefaultAckQuorum"),
             Some("2")
         );
-        assert_eq!(env(&c, "PULSAR_MEM"), Some(DEFAULT_PULSAR_MEM));
+        assert_eq!(c.env_var("PULSAR_MEM"), Some(DEFAULT_PULSAR_MEM));
         assert_eq!(c.memory, None);
         let cmd = c.cmd.unwrap().join(" ");
         assert!(cmd.ends_with("exec bin/pulsar broker"), "{cmd}");
@@ -302,19 +299,19 @@ mod tests {
         );
         let c = container_spec(&s, "img", 1, 1, ZK, [10, 0, 0, 1].into(), "c");
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_managedLedgerDefaultEnsembleSize"),
+            c.env_var("PULSAR_PREFIX_managedLedgerDefaultEnsembleSize"),
             Some("2")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_managedLedgerDefaultAckQuorum"),
+            c.env_var("PULSAR_PREFIX_managedLedgerDefaultAckQuorum"),
             Some("1")
         );
         assert_eq!(
-            env(&c, "PULSAR_PREFIX_brokerDeduplicationEnabled"),
+            c.env_var("PULSAR_PREFIX_brokerDeduplicationEnabled"),
             Some("true")
         );
         assert_eq!(
-            env(&c, "PULSAR_MEM"),
+            c.env_var("PULSAR_MEM"),
             Some("-Xms2g -Xmx2g -XX:MaxDirectMemorySize=4g")
         );
         assert_eq!(c.memory, Some(1 << 30));
@@ -381,7 +378,7 @@ mod tests {
         assert_eq!(arg("--broker-service-url"), "pulsar://x:6650");
         assert_eq!(arg("--web-service-url"), "http://x:8080");
         assert_eq!(
-            env(&ContainerSpec { cmd: None, ..c }, "PULSAR_MEM"),
+            ContainerSpec { cmd: None, ..c }.env_var("PULSAR_MEM"),
             Some(JOB_MEM)
         );
     }

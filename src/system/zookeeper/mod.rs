@@ -110,13 +110,6 @@ mod tests {
         toml::from_str(toml_text).unwrap()
     }
 
-    fn env<'a>(c: &'a ContainerSpec, key: &str) -> Option<&'a str> {
-        c.env
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
     #[test]
     fn follows_the_official_image_contract() {
         let c = container_spec(
@@ -126,17 +119,17 @@ mod tests {
             3,
         );
         assert_eq!(c.node, "zk-2");
-        assert_eq!(env(&c, "ZOO_MY_ID"), Some("2"));
+        assert_eq!(c.env_var("ZOO_MY_ID"), Some("2"));
         assert_eq!(
-            env(&c, "ZOO_SERVERS"),
+            c.env_var("ZOO_SERVERS"),
             Some(
                 "server.1=zk-1:2888:3888;2181 server.2=zk-2:2888:3888;2181 server.3=zk-3:2888:3888;2181"
             )
         );
-        assert_eq!(env(&c, "ZOO_TICK_TIME"), Some("100"));
-        assert_eq!(env(&c, "ZOO_CFG_EXTRA"), Some("minSessionTimeout=200"));
+        assert_eq!(c.env_var("ZOO_TICK_TIME"), Some("100"));
+        assert_eq!(c.env_var("ZOO_CFG_EXTRA"), Some("minSessionTimeout=200"));
         assert!(
-            env(&c, "ZOO_4LW_COMMANDS_WHITELIST")
+            c.env_var("ZOO_4LW_COMMANDS_WHITELIST")
                 .unwrap()
                 .contains("srvr")
         );
@@ -152,6 +145,6 @@ mod tests {
     fn memory_and_heap_pass_through() {
         let c = container_spec(&spec("memory = \"1GiB\"\nheap = \"-Xmx900m\""), "img", 1, 3);
         assert_eq!(c.memory, Some(1 << 30));
-        assert_eq!(env(&c, "JVMFLAGS"), Some("-Xmx900m"));
+        assert_eq!(c.env_var("JVMFLAGS"), Some("-Xmx900m"));
     }
 }

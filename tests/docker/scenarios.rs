@@ -1,4 +1,5 @@
-//! ZooKeeper in Docker: the smoke-tier scenarios, each run end to end through the runner.
+//! The smoke-tier scenarios, each run end to end through the runner against real containers;
+//! tests are named `<system>::scenario::<name>` after the system the workload drives.
 
 use libtest_mimic::Trial;
 
@@ -11,23 +12,23 @@ use super::support::{block_on, docker, leftovers, scenario};
 pub fn trials() -> Vec<Trial> {
     smoke_scenarios()
         .into_iter()
-        .map(|name| {
-            Trial::test(format!("zookeeper::scenario::{name}"), move || {
+        .map(|(system, name)| {
+            Trial::test(format!("{system}::scenario::{name}"), move || {
                 block_on(run_scenario(&name))
             })
         })
         .collect()
 }
 
-fn smoke_scenarios() -> Vec<String> {
+fn smoke_scenarios() -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<(String, String)> = std::fs::read_dir(&dir)
         .expect("the scenarios directory is readable")
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|x| x == "toml"))
         .filter_map(|path| chaosbed::scenario::load(&path).ok())
-        .filter(|s| s.tier == chaosbed::scenario::Tier::Smoke && s.topology.zookeeper.is_some())
-        .map(|s| s.name)
+        .filter(|s| s.tier == chaosbed::scenario::Tier::Smoke)
+        .map(|s| (s.workload.kind.system().to_string(), s.name))
         .collect();
     names.sort();
     names
@@ -51,6 +52,7 @@ async fn run_scenario(name: &str) -> anyhow::Result<()> {
         "scenario.toml",
         "logs/zk-1.log",
     ] {
+        // Every scenario runs ZooKeeper, so zk-1's log is always there.
         anyhow::ensure!(
             outcome.dir.join(file).exists(),
             "the run directory lacks {file}"
