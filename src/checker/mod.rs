@@ -5,6 +5,7 @@ mod availability;
 mod bookies;
 mod delivery;
 mod diagnosis;
+pub mod faults_applied;
 mod latency;
 mod lost_writes;
 mod ownership;

@@ -82,6 +82,7 @@ impl Nemesis {
             roles: state.roles.clone(),
             owner: state.owner.clone(),
             ensemble: state.ensemble.clone(),
+            problems: state.problems.clone(),
         };
         let targets = match resolve(&event.target, &ctx, &mut self.rng) {
             Ok(targets) => targets,

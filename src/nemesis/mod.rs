@@ -2,6 +2,8 @@
 //! asks the backend to apply and heal them, recording each with evidence that it took effect.
 
 mod execute;
+pub mod grudge;
+pub mod random;
 mod schedule;
 mod target;
 

@@ -18,6 +18,8 @@ pub struct Observed {
     pub owner: Option<String>,
     /// The bookies of the topic's current ledger.
     pub ensemble: Vec<String>,
+    /// Why a lookup above failed, to explain a target that then matches nothing.
+    pub problems: Vec<String>,
 }
 
 /// What target resolution may look at.
@@ -33,6 +35,8 @@ pub struct TargetContext {
     pub owner: Option<String>,
     /// The bookies of the topic's current ledger, when the target system is BookKeeper.
     pub ensemble: Vec<String>,
+    /// Why looking up the owner or ensemble failed.
+    pub problems: Vec<String>,
 }
 
 impl TargetContext {
@@ -114,8 +118,13 @@ pub fn resolve(
         }
     };
     if chosen.is_empty() {
+        let problems = if ctx.problems.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", ctx.problems.join("; "))
+        };
         bail!(
-            "target {target} matched no node now (down: {:?}; roles: {})",
+            "target {target} matched no node now (down: {:?}; roles: {}){problems}",
             ctx.down,
             describe(&ctx.roles)
         );

@@ -233,11 +233,15 @@ pub fn run_checks(
     ctx: &CheckContext,
 ) -> Vec<CheckResult> {
     let history = recorder.snapshot();
-    scenario
+    let mut results: Vec<CheckResult> = scenario
         .checks
         .iter()
         .map(|spec| checker::check(spec.get_ref(), &history, ctx))
-        .collect()
+        .collect();
+    if !scenario.faults.is_empty() {
+        results.push(checker::faults_applied::check(&history));
+    }
+    results
 }
 
 /// What a fault's target needs to know about the cluster right before it fires.
