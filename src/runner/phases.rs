@@ -247,20 +247,30 @@ pub fn run_checks(
 /// What a fault's target needs to know about the cluster right before it fires.
 async fn observe(cluster: &Cluster, clients: &Clients, event: &nemesis::Event) -> Observed {
     use crate::scenario::Target;
+    use crate::system::pulsar;
     let mut observed = Observed::default();
-    match &event.target {
-        Target::Leader | Target::Follower | Target::Followers => {
+    match (&event.target, clients) {
+        (Target::Leader | Target::Follower | Target::Followers, _) => {
             observed.roles =
                 zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
         }
-        Target::Owner | Target::Ensemble => {
-            if let Clients::Pulsar(target, _) = clients {
-                let brokers = cluster.of(SystemKind::Pulsar);
-                observed.owner = crate::system::pulsar::topic_owner(&brokers, &target.topic)
-                    .await
-                    .ok();
+        (Target::Owner, Clients::Pulsar(target, _)) => {
+            match pulsar::topic_owner(&cluster.of(SystemKind::Pulsar), &target.topic).await {
+                Ok(owner) => observed.owner = Some(owner),
+                Err(e) => observed.problems.push(format!("owner lookup: {e:#}")),
             }
         }
+        (Target::Ensemble, Clients::Pulsar(target, _)) => {
+            let brokers = cluster.of(SystemKind::Pulsar);
+            let bookies = cluster.of(SystemKind::Bookkeeper);
+            match pulsar::ensemble_nodes(&brokers, &bookies, &target.topic).await {
+                Ok(ensemble) => observed.ensemble = ensemble,
+                Err(e) => observed.problems.push(format!("ensemble lookup: {e:#}")),
+            }
+        }
+        (Target::Owner | Target::Ensemble, Clients::Zk(_)) => observed
+            .problems
+            .push("owner and ensemble targets need the Pulsar workload's topic".into()),
         _ => {}
     }
     observed
