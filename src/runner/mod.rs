@@ -53,6 +53,20 @@ pub fn default_out_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/chaosbed/runs")
 }
 
+/// Stands up a scenario's topology (images, network, every system ready) without workload or
+/// faults, for benchmarks and tools. The caller owns `backend` and must call its `cleanup`.
+pub async fn stand_up(
+    scenario: &Scenario,
+    docker: &bollard::Docker,
+    backend: &mut DockerBackend,
+    timeout: Duration,
+    progress: &MultiProgress,
+) -> anyhow::Result<(Cluster, Vec<String>)> {
+    let mut cluster = Cluster::default();
+    let lines = cluster::create(scenario, docker, backend, &mut cluster, timeout, progress).await?;
+    Ok((cluster, lines))
+}
+
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct Outcome {
