@@ -156,6 +156,19 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
+    }, // pulsar-perf (org.apache.pulsar:pulsar-testclient) for the producer bench: a client tool,
+    // not a cluster system; 4.0.8 is the release whose testclient resolves from Maven Central.
+    ImageSpec {
+        name: "pulsar-perf",
+        system: "pulsar-perf",
+        version: "4.0.8",
+        repository: "chaosbed/pulsar-perf",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pulsar-perf"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
     },
 ];
 
@@ -310,6 +323,7 @@ mod tests {
                 ("pulsar", "4.0.7"),
                 ("bookkeeper", "4.16.6"),
                 ("bookkeeper", "4.17.2"),
+                ("pulsar-perf", "4.0.8"),
             ]
         );
     }

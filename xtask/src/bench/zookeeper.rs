@@ -1,6 +1,6 @@
-//! `cargo xtask bench`: time to a 3-node ZooKeeper quorum through chaosbed and through a plain
-//! baseline (docker CLI plus a polling shell loop) in the same run, and the time from a leader
-//! kill to chaosbed observing the new leader.
+//! `cargo xtask bench zookeeper`: time to a 3-node ZooKeeper quorum through chaosbed and
+//! through a plain baseline (docker CLI plus a polling shell loop) in the same run, and the time
+//! from a leader kill to chaosbed observing the new leader.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -14,7 +14,8 @@ use chaosbed::backend::{Backend, RunId};
 use chaosbed::scenario::{SystemKind, SystemSpec};
 use chaosbed::system::{node_names, zookeeper};
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
+#[group(id = "zookeeper-bench")]
 pub struct Args {
     /// Rounds of each measurement (medians are printed).
     #[arg(long, default_value_t = 3)]

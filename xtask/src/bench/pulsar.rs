@@ -1,0 +1,398 @@
+//! `cargo xtask bench pulsar`: the time until a ZooKeeper + BookKeeper + Pulsar cluster is ready,
+//! then chaosbed's producer against pulsar-perf (org.apache.pulsar:pulsar-testclient, run in a
+//! one-shot container on the run's network) on the same cluster, message size, rate, batching
+//! and outstanding-message cap, in alternating order, printed as ratios.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::MultiProgress;
+
+use chaosbed::backend::docker::DockerBackend;
+use chaosbed::backend::{Backend, ContainerSpec, RunId};
+use chaosbed::history::{F, OpKind, Recorder};
+use chaosbed::scenario::{SystemKind, WorkloadSpec};
+use chaosbed::system::pulsar;
+use chaosbed::workload::pulsar::{Target, produce};
+
+#[derive(clap::Args, Clone)]
+#[group(id = "pulsar-bench")]
+pub struct Args {
+    /// Measured seconds of each producer run.
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
+    /// Seconds of warm-up before each measured run (not counted).
+    #[arg(long, default_value_t = 5)]
+    warmup_secs: u64,
+    /// Message sizes in bytes, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "100,1024")]
+    sizes: Vec<usize>,
+    /// Target rate in msg/s given to both producers (high enough that neither reaches it).
+    #[arg(long, default_value_t = 20_000)]
+    rate: u32,
+    /// Rounds per message size (medians are printed); the order alternates.
+    #[arg(long, default_value_t = 1)]
+    pulsar_rounds: usize,
+}
+
+/// pulsar-perf's image (pulsar-testclient; 4.0.8 is the release on Maven Central).
+const PERF_VERSION: &str = "4.0.8";
+/// pulsar-perf's JVM: its HdrHistogram recorders need ~300 MB of heap; nothing more.
+const PERF_MEM: &str = "-Xms64m -Xmx512m -XX:MaxDirectMemorySize=128m";
+const PERF_CONTAINER_MEMORY: u64 = 900 << 20;
+/// chaosbed's producer keeps at most this many sends awaiting receipts (MAX_IN_FLIGHT of
+/// chaosbed::workload::pulsar); pulsar-perf gets the same cap with `-o`.
+const MAX_OUTSTANDING: usize = 500;
+const READY_TIMEOUT: Duration = Duration::from_secs(600);
+
+const SCENARIO: &str = r#"
+name = "bench-pulsar"
+description = "cargo xtask bench pulsar: a 3+3+3 cluster for producer throughput"
+tier = "full"
+
+[topology.zookeeper]
+nodes = 3
+
+[topology.bookkeeper]
+nodes = 3
+version = "4.16"
+
+[topology.pulsar]
+nodes = 3
+version = "3.0"
+
+[workload]
+kind = "pulsar-produce-consume"
+clients = 1
+rate = 1000
+duration = "20s"
+
+# Scenarios must name a check; stand_up runs none.
+[[check]]
+kind = "send-latency"
+"#;
+
+/// One producer run's result.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    sent: u64,
+    msg_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let docker = chaosbed::backend::docker::connect().await?;
+    let progress = MultiProgress::new();
+    let perf_image =
+        chaosbed::image::ensure(&docker, "pulsar-perf", PERF_VERSION, &progress).await?;
+    let scenario = chaosbed::scenario::parse("bench-pulsar.toml", SCENARIO)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "pulsar-perf image {perf_image}; sizes {:?} B, {} s measured after {} s warm-up, rate {}/s, \
+         one producer, no batching, {MAX_OUTSTANDING} outstanding",
+        args.sizes, args.duration_secs, args.warmup_secs, args.rate
+    );
+
+    let mut backend = DockerBackend::new(docker.clone(), RunId::new("bench-pulsar"));
+    let result = async {
+        let begin = Instant::now();
+        let (cluster, _lines) =
+            chaosbed::runner::stand_up(&scenario, &docker, &mut backend, READY_TIMEOUT, &progress)
+                .await
+                .context("standing up the cluster")?;
+        let ready = begin.elapsed();
+        println!(
+            "cluster ready (3 ZooKeeper, 3 bookies, 3 brokers) in {:.1}s",
+            ready.as_secs_f64()
+        );
+        let addresses: Vec<_> = cluster
+            .of(SystemKind::Pulsar)
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
+        let mut rows = Vec::new();
+        for (i, &size) in args.sizes.iter().enumerate() {
+            let mut ours = Vec::new();
+            let mut theirs = Vec::new();
+            for round in 0..args.pulsar_rounds {
+                let chaosbed_first = (i + round) % 2 == 0;
+                if !chaosbed_first {
+                    theirs.push(
+                        perf_round(&mut backend, &perf_image, &addresses, &args, size, round)
+                            .await?,
+                    );
+                }
+                ours.push(chaosbed_round(&addresses, &args, size, round).await?);
+                if chaosbed_first {
+                    theirs.push(
+                        perf_round(&mut backend, &perf_image, &addresses, &args, size, round)
+                            .await?,
+                    );
+                }
+                let (o, t) = (ours[round], theirs[round]);
+                println!(
+                    "{size} B round {}: chaosbed {:.0} msg/s ({} sent, p50 {:.2} ms, p99 {:.2} ms); \
+                     pulsar-perf {:.0} msg/s ({} sent, p50 {:.2} ms, p99 {:.2} ms)",
+                    round + 1,
+                    o.msg_per_sec,
+                    o.sent,
+                    o.p50_ms,
+                    o.p99_ms,
+                    t.msg_per_sec,
+                    t.sent,
+                    t.p50_ms,
+                    t.p99_ms
+                );
+            }
+            rows.push((size, median_sample(&mut ours), median_sample(&mut theirs)));
+        }
+        print_table(ready, &rows);
+        anyhow::Ok(
+            rows.iter()
+                .all(|(_, o, t)| o.msg_per_sec >= 0.9 * t.msg_per_sec),
+        )
+    }
+    .await;
+    if let Err(e) = backend.cleanup().await {
+        eprintln!("cleanup of the bench run failed: {e:#}; run `cargo xtask clean`");
+    }
+    Ok(if result? {
+        ExitCode::SUCCESS
+    } else {
+        println!("chaosbed's producer is below 0.9x of pulsar-perf's throughput");
+        ExitCode::FAILURE
+    })
+}
+
+fn print_table(ready: Duration, rows: &[(usize, Sample, Sample)]) {
+    println!();
+    println!(
+        "cluster ready (stand_up)                 {:>8.1}s",
+        ready.as_secs_f64()
+    );
+    println!("measurement                              chaosbed  pulsar-perf   ratio");
+    for (size, o, t) in rows {
+        println!(
+            "throughput {:>5} B (msg/s)              {:>9.0}    {:>9.0}   {:>5.2}x",
+            size,
+            o.msg_per_sec,
+            t.msg_per_sec,
+            o.msg_per_sec / t.msg_per_sec
+        );
+        println!(
+            "send latency p50 {:>5} B (ms)           {:>9.2}    {:>9.2}   {:>5.2}x",
+            size,
+            o.p50_ms,
+            t.p50_ms,
+            o.p50_ms / t.p50_ms
+        );
+        println!(
+            "send latency p99 {:>5} B (ms)           {:>9.2}    {:>9.2}   {:>5.2}x",
+            size,
+            o.p99_ms,
+            t.p99_ms,
+            o.p99_ms / t.p99_ms
+        );
+    }
+}
+
+fn median_sample(samples: &mut [Sample]) -> Sample {
+    samples.sort_by(|a, b| a.msg_per_sec.total_cmp(&b.msg_per_sec));
+    samples[samples.len() / 2]
+}
+
+fn topic(side: &str, size: usize, round: usize) -> String {
+    format!("persistent://public/default/bench-{side}-{size}-{round}")
+}
+
+fn workload(
+    args: &Args,
+    size: usize,
+    duration: Duration,
+    topic: &str,
+) -> anyhow::Result<WorkloadSpec> {
+    let mut spec: WorkloadSpec = toml::from_str(&format!(
+        "kind = \"pulsar-produce-consume\"\nclients = 1\nduration = \"{}ms\"\ntopic = \"{topic}\"\nmessage_size = {size}",
+        duration.as_millis()
+    ))
+    .context("a literal workload spec parses")?;
+    spec.rate = args.rate as f64;
+    Ok(spec)
+}
+
+/// chaosbed's producer: a warm-up run, then a measured run into a fresh recorder.
+async fn chaosbed_round(
+    addresses: &[std::net::Ipv4Addr],
+    args: &Args,
+    size: usize,
+    round: usize,
+) -> anyhow::Result<Sample> {
+    let topic = topic("chaosbed", size, round);
+    let urls = pulsar::service_urls(addresses);
+    if args.warmup_secs > 0 {
+        let warm = workload(args, size, Duration::from_secs(args.warmup_secs), &topic)?;
+        produce(&warm, &Target::new(urls.clone(), &warm), &Recorder::new()).await;
+    }
+    let spec = workload(args, size, Duration::from_secs(args.duration_secs), &topic)?;
+    let recorder = Recorder::new();
+    produce(&spec, &Target::new(urls, &spec), &recorder).await;
+    let history = recorder.snapshot();
+    let mut latencies = Vec::new();
+    let (mut first, mut last) = (u64::MAX, 0u64);
+    let mut failed = 0u64;
+    for (invoke, done) in history.pairs() {
+        if invoke.f != F::Send || invoke.kind != OpKind::Invoke {
+            continue;
+        }
+        match done {
+            Some(done) if done.kind == OpKind::Ok => {
+                first = first.min(invoke.time);
+                last = last.max(done.time);
+                latencies.push(done.time - invoke.time);
+            }
+            _ => failed += 1,
+        }
+    }
+    if latencies.is_empty() {
+        bail!("chaosbed's producer got no send acknowledged on {topic}");
+    }
+    if failed > 0 {
+        println!("  chaosbed: {failed} sends on {topic} not acknowledged");
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)] as f64 / 1e6
+    };
+    let span = Duration::from_nanos(last - first).as_secs_f64();
+    Ok(Sample {
+        sent: latencies.len() as u64,
+        msg_per_sec: latencies.len() as f64 / span,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
+/// The flags pulsar-perf gets: the same rate, size, single producer, no batching and
+/// outstanding cap as chaosbed's producer, for warm-up plus the measured time.
+fn perf_command(args: &Args, service_url: &str, size: usize, topic: &str) -> Vec<String> {
+    [
+        "produce".to_string(),
+        "--service-url".into(),
+        service_url.into(),
+        "--rate".into(),
+        args.rate.to_string(),
+        "--size".into(),
+        size.to_string(),
+        "--num-producers".into(),
+        "1".into(),
+        "--disable-batching".into(),
+        "--max-outstanding".into(),
+        MAX_OUTSTANDING.to_string(),
+        "--warmup-time".into(),
+        args.warmup_secs.to_string(),
+        "--test-duration".into(),
+        (args.warmup_secs + args.duration_secs).to_string(),
+        topic.into(),
+    ]
+    .into()
+}
+
+/// pulsar-perf in a one-shot container on the run's network; its final summary parsed.
+async fn perf_round(
+    backend: &mut DockerBackend,
+    image: &str,
+    addresses: &[std::net::Ipv4Addr],
+    args: &Args,
+    size: usize,
+    round: usize,
+) -> anyhow::Result<Sample> {
+    let topic = topic("perf", size, round);
+    let cmd = perf_command(args, &pulsar::service_url(addresses), size, &topic);
+    if round == 0 && size == args.sizes[0] {
+        println!("pulsar-perf {}", cmd.join(" "));
+    }
+    let spec = ContainerSpec {
+        node: format!("pulsar-perf-{size}-{round}"),
+        image: image.to_string(),
+        env: vec![("PULSAR_MEM".into(), PERF_MEM.into())],
+        cmd: Some(cmd),
+        memory: Some(PERF_CONTAINER_MEMORY),
+        ..Default::default()
+    };
+    let timeout = Duration::from_secs(args.warmup_secs + args.duration_secs + 120);
+    let out = backend.run_once(&spec, timeout).await?;
+    if out.exit_code != 0 {
+        bail!(
+            "pulsar-perf exited with {}:\n{}",
+            out.exit_code,
+            tail(&out.stdout, 40)
+        );
+    }
+    parse_perf(&out.stdout).with_context(|| {
+        format!(
+            "no summary in pulsar-perf's output:\n{}",
+            tail(&out.stdout, 40)
+        )
+    })
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The numbers of pulsar-perf's final lines:
+/// `Aggregated throughput stats --- N records sent --- X msg/s --- Y Mbit/s` and
+/// `Aggregated latency stats --- Latency: mean: A ms - med: B - 95pct: C - 99pct: D - ...`.
+fn parse_perf(output: &str) -> Option<Sample> {
+    let throughput = output
+        .lines()
+        .find(|l| l.contains("Aggregated throughput stats"))?;
+    let latency = output
+        .lines()
+        .find(|l| l.contains("Aggregated latency stats"))?;
+    let parts: Vec<&str> = throughput.split("---").map(str::trim).collect();
+    let sent = parts.iter().find(|p| p.ends_with("records sent"))?;
+    let rate = parts.iter().find(|p| p.ends_with("msg/s"))?;
+    Some(Sample {
+        sent: first_number(sent)? as u64,
+        msg_per_sec: first_number(rate)?,
+        p50_ms: number_after(latency, "med:")?,
+        p99_ms: number_after(latency, " 99pct:")?,
+    })
+}
+
+fn first_number(text: &str) -> Option<f64> {
+    text.split_whitespace()
+        .next()?
+        .replace(',', "")
+        .parse()
+        .ok()
+}
+
+fn number_after(text: &str, key: &str) -> Option<f64> {
+    first_number(&text[text.find(key)? + key.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pulsar_perf_summary() {
+        let out = "08:00:01.000 INFO  PerformanceProducer - Aggregated throughput stats --- 120345 records sent --- 6017.2 msg/s --- 4.7 Mbit/s\n\
+                   08:00:01.001 INFO  PerformanceProducer - Aggregated latency stats --- Latency: mean:  12.345 ms - med:  10.100 - 95pct:  20.000 - 99pct:  31.500 - 99.9pct:  40.000 - 99.99pct:  50.000 - 99.999pct:  60.000 - Max:  70.000\n";
+        let s = parse_perf(out).unwrap();
+        assert_eq!(s.sent, 120345);
+        assert!((s.msg_per_sec - 6017.2).abs() < 1e-9);
+        assert!((s.p50_ms - 10.1).abs() < 1e-9);
+        assert!((s.p99_ms - 31.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_scenario_parses() {
+        chaosbed::scenario::parse("bench-pulsar.toml", SCENARIO).unwrap();
+    }
+}
