@@ -393,7 +393,12 @@ impl ProducerLoop {
                 self.n,
                 std::process::id()
             ))
-            .with_options(ProducerOptions::default())
+            // Wait for room when the client's queue is full (backpressure, as pulsar-perf's
+            // max-outstanding does) instead of failing sends, which would look like an outage.
+            .with_options(ProducerOptions {
+                block_queue_if_full: true,
+                ..ProducerOptions::default()
+            })
             .build();
         tokio::time::timeout(CONNECT_TIMEOUT, build)
             .await
