@@ -8,7 +8,7 @@ use crate::backend::Backend;
 use crate::diagnose::{Diagnosis, NodeFacts, diagnose, expired_session};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{Scenario, SystemKind};
-use crate::system::{pulsar, zookeeper};
+use crate::system::{bookkeeper, pulsar, zookeeper};
 
 /// The variables through which a system's image takes its JVM memory flags, first wins.
 fn memory_variables(system: SystemKind) -> &'static [&'static str] {
@@ -47,7 +47,7 @@ pub async fn diagnose_nodes(
             })
             .or(match node.system {
                 SystemKind::Pulsar => Some(pulsar::IMAGE_DEFAULT_PULSAR_MEM),
-                SystemKind::Bookkeeper => Some(pulsar::IMAGE_DEFAULT_BOOKIE_MEM),
+                SystemKind::Bookkeeper => Some(bookkeeper::IMAGE_DEFAULT_BOOKIE_MEM),
                 SystemKind::Zookeeper => None,
             });
         let facts = NodeFacts {

@@ -29,6 +29,8 @@ pub const DATA_DIR: &str = "/pulsar/data";
 pub const LEDGERS_ROOT: &str = "/ledgers";
 /// Node name of the one-shot init job.
 pub const INIT_NODE: &str = "bookie-init";
+/// BOOKIE_MEM when neither it nor PULSAR_MEM is given, in the official image and ours.
+pub const IMAGE_DEFAULT_BOOKIE_MEM: &str = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g";
 
 /// Small enough for 3 bookies beside 3 brokers and 3 ZooKeepers on one machine; DbLedgerStorage
 /// sizes its write and read-ahead caches at a quarter of the direct memory each.

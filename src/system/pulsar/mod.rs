@@ -27,8 +27,6 @@ pub const HTTP_PORT: u16 = 8080;
 pub const DEFAULT_CLUSTER: &str = "chaosbed";
 /// PULSAR_MEM when none is given, in the official image and ours (its entrypoint says the same).
 pub const IMAGE_DEFAULT_PULSAR_MEM: &str = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=4g";
-/// BOOKIE_MEM when neither it nor PULSAR_MEM is given.
-pub const IMAGE_DEFAULT_BOOKIE_MEM: &str = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g";
 /// Node name of the one-shot cluster-metadata job.
 pub const INIT_NODE: &str = "pulsar-init";
 
