@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::bail;
 
-use super::{Backend, ContainerSpec, ExecOutput, NodeState, Removed, RunId, Status};
+use super::{Backend, ContainerSpec, ExecOutput, LimitUpdate, NodeState, Removed, RunId, Status};
 
 /// Records calls and keeps each node's status; every node is "reachable" at 10.0.0.N.
 pub struct FakeBackend {
@@ -160,6 +160,14 @@ impl Backend for FakeBackend {
             .unwrap()
             .push(format!("exec {node} {}", cmd.join(" ")));
         Ok(ExecOutput::default())
+    }
+
+    async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("update {node} {limits:?}"));
+        Ok(())
     }
 
     async fn cleanup(&self) -> anyhow::Result<Removed> {

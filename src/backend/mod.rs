@@ -24,6 +24,8 @@ pub struct ContainerSpec {
     pub memory: Option<u64>,
     /// Mount point of the node's data volume, which survives restarts of the container.
     pub data_dir: Option<String>,
+    /// Size of the data volume: a tmpfs of that size instead of the host's disk.
+    pub data_size: Option<u64>,
     /// Linux capabilities to add (only where a fault needs them).
     pub cap_add: Vec<String>,
 }
@@ -37,6 +39,18 @@ impl ContainerSpec {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// A change of a running container's cgroup limits; `None` leaves a limit as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LimitUpdate {
+    /// Memory limit in bytes (swap is limited to the same, so the node cannot swap).
+    pub memory: Option<i64>,
+    /// CPU quota per 100 ms period in microseconds; -1 removes the quota.
+    pub cpu_quota: Option<i64>,
+}
+
+/// The CFS period chaosbed's CPU quotas are relative to.
+pub const CPU_PERIOD_US: i64 = 100_000;
 
 /// A node's container as the engine sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -154,7 +168,11 @@ pub trait Backend {
     async fn state(&self, node: &str) -> anyhow::Result<NodeState>;
     /// Everything the node printed so far, stdout and stderr interleaved.
     async fn logs(&self, node: &str) -> anyhow::Result<String>;
+    /// Runs `cmd` inside the running node as root.
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
+
+    /// Changes a running node's memory or CPU limits.
+    async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()>;
 
     /// Removes every container, network and volume labelled with this run's id.
     async fn cleanup(&self) -> anyhow::Result<Removed>;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use super::effects::{self, NodeInfo, Request, Undo};
 use super::schedule::Event;
 use super::target::{Observed, TargetContext, resolve};
 use crate::backend::{Backend, Status};
@@ -23,13 +24,23 @@ pub fn expected_status(kind: FaultKind, healed: bool) -> Status {
     }
 }
 
+/// An applied fault awaiting its heal.
+enum Active {
+    /// Nodes killed, stopped or paused.
+    Process(FaultKind, Vec<String>),
+    /// A network, clock or resource effect and how to undo it.
+    Effect(FaultKind, Undo),
+}
+
 /// The nemesis' state: which nodes are down, and which applied faults await healing.
 pub struct Nemesis {
     nodes: Vec<String>,
     down: BTreeSet<String>,
-    active: BTreeMap<usize, (FaultKind, Vec<String>)>,
+    active: BTreeMap<usize, Active>,
+    info: BTreeMap<String, NodeInfo>,
     recorder: Recorder,
     rng: ChaCha8Rng,
+    seed: u64,
 }
 
 impl Nemesis {
@@ -47,9 +58,18 @@ impl Nemesis {
             nodes,
             down,
             active: BTreeMap::new(),
+            info: BTreeMap::new(),
             recorder,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
         }
+    }
+
+    /// Addresses, memory limits and data volumes of the nodes, which network, resource and
+    /// disk faults need.
+    pub fn with_info(mut self, info: BTreeMap<String, NodeInfo>) -> Self {
+        self.info = info;
+        self
     }
 
     pub fn down(&self) -> &BTreeSet<String> {
@@ -97,6 +117,11 @@ impl Nemesis {
                 return;
             }
         };
+        if !event.kind.is_process() {
+            return self
+                .apply_effect(backend, event, &targets, &ctx.nodes)
+                .await;
+        }
         let mut error = None;
         for node in &targets {
             let outcome = match event.kind {
@@ -105,6 +130,7 @@ impl Nemesis {
                 FaultKind::Start => backend.start(node).await,
                 FaultKind::Restart => backend.restart(node, STOP_GRACE_SECS).await,
                 FaultKind::Pause => backend.pause(node).await,
+                other => Err(anyhow::anyhow!("{other} is not a process fault")),
             };
             if let Err(e) = outcome {
                 error = Some(format!("{e:#}"));
@@ -117,7 +143,7 @@ impl Nemesis {
         }
         if event.kind.heals() {
             self.active
-                .insert(event.fault, (event.kind, targets.clone()));
+                .insert(event.fault, Active::Process(event.kind, targets.clone()));
         }
         let evidence = self
             .evidence(backend, &targets, expected_status(event.kind, false))
@@ -125,10 +151,48 @@ impl Nemesis {
         self.record(F::Fault, event.kind, &targets, evidence, error);
     }
 
+    async fn apply_effect(
+        &mut self,
+        backend: &impl Backend,
+        event: &Event,
+        targets: &[String],
+        system_nodes: &[String],
+    ) {
+        let request = Request {
+            fault: event.fault,
+            kind: event.kind,
+            params: &event.params,
+            targets,
+            system_nodes,
+            all_nodes: &self.nodes,
+            info: &self.info,
+            seed: self.seed.wrapping_add(event.fault as u64),
+        };
+        let outcome = effects::apply(backend, &request).await;
+        if let Some(undo) = outcome.undo {
+            self.active
+                .insert(event.fault, Active::Effect(event.kind, undo));
+        }
+        self.record(
+            F::Fault,
+            event.kind,
+            targets,
+            outcome.evidence,
+            outcome.error,
+        );
+    }
+
     /// Heals fault `fault` if it is active.
     pub async fn heal(&mut self, backend: &impl Backend, fault: usize) {
-        let Some((kind, targets)) = self.active.remove(&fault) else {
-            return;
+        let (kind, targets) = match self.active.remove(&fault) {
+            None => return,
+            Some(Active::Effect(kind, undo)) => {
+                let (evidence, error) = effects::heal(backend, &undo).await;
+                let nodes = effects::undo_nodes(&undo);
+                self.record(F::Heal, kind, &nodes, evidence, error);
+                return;
+            }
+            Some(Active::Process(kind, targets)) => (kind, targets),
         };
         let mut error = None;
         for node in &targets {

@@ -10,10 +10,9 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_spanned::Spanned;
 
 use super::schedule::{Event, plan};
-use crate::scenario::{Dur, FaultKind, FaultSpec, SystemKind, Target};
+use crate::scenario::{Dur, FaultKind, FaultParams, FaultSpec, SystemKind, Target};
 
 /// What a random schedule may contain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +139,9 @@ pub struct PlannedFault {
         skip_serializing_if = "Option::is_none"
     )]
     pub duration: Option<Duration>,
+    /// Kind-specific parameters (loss, offset, ...), none for process faults.
+    #[serde(default, skip_serializing_if = "FaultParams::is_empty")]
+    pub params: FaultParams,
 }
 
 impl PlannedFault {
@@ -193,12 +195,9 @@ impl Schedule {
     fn fault_specs(&self) -> Vec<FaultSpec> {
         self.0
             .iter()
-            .map(|fault| FaultSpec {
-                kind: Spanned::new(0..0, fault.kind),
-                target: Spanned::new(0..0, fault.target.clone()),
-                system: None,
-                at: Spanned::new(0..0, Dur(fault.at)),
-                duration: fault.duration.map(|len| Spanned::new(0..0, Dur(len))),
+            .map(|fault| {
+                FaultSpec::new(fault.kind, fault.target.clone(), fault.at, fault.duration)
+                    .with_params(&fault.params)
             })
             .collect()
     }
@@ -340,6 +339,7 @@ mod generation {
                     target,
                     at: Duration::from_millis(u64::try_from(at).unwrap_or(room)),
                     duration: len.map(Duration::from_millis),
+                    params: FaultParams::default(),
                 }
             });
         let count = limits.max_faults.min(1)..=limits.max_faults;
@@ -420,6 +420,7 @@ mod tests {
             target: Target::parse(target),
             at: secs(at),
             duration: len.map(secs),
+            params: FaultParams::default(),
         }
     }
 
@@ -689,7 +690,7 @@ mod tests {
             1u64..=5_000,
             0u64..=60_000,
             0usize..=6,
-            proptest::sample::subsequence(FaultKind::ALL.to_vec(), 1..=5),
+            proptest::sample::subsequence(FaultKind::PROCESS.to_vec(), 1..=5),
             proptest::sample::subsequence(targets, 1..=5),
         )
             .prop_map(

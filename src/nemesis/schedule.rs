@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::{FaultKind, FaultSpec, SystemKind, Target};
+use crate::scenario::{FaultKind, FaultParams, FaultSpec, SystemKind, Target};
 
 /// Apply or heal fault number `fault` of the scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct Event {
     pub kind: FaultKind,
     pub target: Target,
     pub system: SystemKind,
+    /// The kind-specific parameters (loss, offset, ...).
+    pub params: FaultParams,
 }
 
 /// Every apply, and the heal of every fault with a duration, ordered by time (heals before
@@ -33,6 +35,7 @@ pub fn plan(faults: &[FaultSpec], default_system: SystemKind) -> Vec<Event> {
         let at = fault.at.get_ref().as_duration();
         let system = fault.system(default_system);
         let target = fault.target.get_ref().clone();
+        let params = fault.params();
         events.push(Event {
             at,
             action: Action::Apply,
@@ -40,6 +43,7 @@ pub fn plan(faults: &[FaultSpec], default_system: SystemKind) -> Vec<Event> {
             kind,
             target: target.clone(),
             system,
+            params: params.clone(),
         });
         if let Some(duration) = &fault.duration
             && kind.heals()
@@ -51,6 +55,7 @@ pub fn plan(faults: &[FaultSpec], default_system: SystemKind) -> Vec<Event> {
                 kind,
                 target,
                 system,
+                params,
             });
         }
     }

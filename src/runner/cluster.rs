@@ -35,6 +35,22 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// What the nemesis needs of every node: address, memory limit, data volume.
+    pub fn node_info(&self) -> BTreeMap<String, crate::nemesis::NodeInfo> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                let spec = self.specs.get(&node.name);
+                let info = crate::nemesis::NodeInfo {
+                    address: Some(node.address),
+                    memory: spec.and_then(|s| s.memory),
+                    data_dir: spec.and_then(|s| s.data_dir.clone()),
+                };
+                (node.name.clone(), info)
+            })
+            .collect()
+    }
+
     pub fn of(&self, system: SystemKind) -> Vec<(String, Ipv4Addr)> {
         self.nodes
             .iter()
@@ -93,7 +109,14 @@ pub async fn create(
         .zookeeper
         .as_ref()
         .map_or(0, |zk| zk.get_ref().node_count());
-    let wiring = super::systems::Wiring::new(zk_nodes);
+    let mut wiring = super::systems::Wiring::new(zk_nodes);
+    let workload_system = scenario.workload.kind.system();
+    wiring.net_admin = scenario
+        .faults
+        .iter()
+        .filter(|f| f.kind.get_ref().is_network())
+        .map(|f| f.system(workload_system))
+        .collect();
     let mut lines = Vec::new();
     for (system, spec, _) in systems(scenario) {
         let image = cluster.images[system.name()].clone();

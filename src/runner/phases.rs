@@ -136,7 +136,8 @@ pub async fn execute(
         cluster.not_started.clone(),
         recorder.clone(),
         scenario.seed,
-    );
+    )
+    .with_info(cluster.node_info());
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();
     let workload = async {

@@ -1,6 +1,7 @@
 //! Per-system steps of a run: start a system's nodes and wait until they serve, and wait again
 //! after heal. The runner calls these in the topology's start order.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::cluster::Cluster;
@@ -18,11 +19,14 @@ pub struct Wiring {
     pub zk_connect: String,
     /// The Pulsar cluster name.
     pub cluster: String,
+    /// Systems whose nodes get NET_ADMIN: the targets of the scenario's network faults.
+    pub net_admin: BTreeSet<SystemKind>,
 }
 
 impl Wiring {
     pub fn new(zk_nodes: u32) -> Self {
         Self {
+            net_admin: BTreeSet::new(),
             zk_connect: node_names(SystemKind::Zookeeper, zk_nodes)
                 .iter()
                 .map(|n| format!("{n}:{}", zookeeper::CLIENT_PORT))
@@ -104,6 +108,12 @@ pub async fn start(
         };
         let mut container = container;
         crate::system::apply_env(&mut container, spec);
+        if container.data_dir.is_some() {
+            container.data_size = spec.disk.map(|d| d.0);
+        }
+        if wiring.net_admin.contains(&system) {
+            container.cap_add.push("NET_ADMIN".into());
+        }
         let address = backend.create(&container).await?;
         cluster.specs.insert(name.clone(), container);
         cluster.nodes.push(Node {

@@ -1,15 +1,18 @@
 //! Scenario files: TOML parsed into typed, validated structs. Pure data, no I/O beyond reading the file.
 
 mod error;
+mod fault;
 mod model;
 mod parse;
 mod units;
 mod validate;
+mod validate_params;
 
 pub use error::ScenarioError;
+pub use fault::{ClockMode, FaultKind, FaultParams, FaultSpec, Offset, PartitionShape};
 pub use model::{
-    CheckSpec, FaultKind, FaultSpec, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target,
-    Tier, Topology, WorkloadKind, WorkloadSpec,
+    CheckSpec, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target, Tier, Topology,
+    WorkloadKind, WorkloadSpec,
 };
 pub use parse::{load, parse};
 pub use units::{ByteSize, Dur};

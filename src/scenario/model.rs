@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 
+use super::fault::FaultSpec;
 use super::units::{ByteSize, Dur};
 
 /// One scenario: a topology, a workload, faults on a schedule, and the checks that judge the run.
@@ -112,6 +113,9 @@ pub struct SystemSpec {
     pub image: Option<String>,
     /// Memory limit per node, e.g. `1GiB`.
     pub memory: Option<ByteSize>,
+    /// Size of each node's data volume, e.g. `256MiB` (a tmpfs of that size, so a disk-full
+    /// fault can fill it; its data does not survive a restart of the container).
+    pub disk: Option<ByteSize>,
     /// JVM heap flags passed through the image's own variable (JVMFLAGS for ZooKeeper).
     pub heap: Option<String>,
     /// Configuration overrides by the system's own key names, e.g. `tickTime = 100`.
@@ -234,78 +238,6 @@ impl WorkloadKind {
             WorkloadKind::ZkRegister => "zk-register",
             WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
         }
-    }
-}
-
-impl FaultSpec {
-    /// The system whose nodes the fault targets.
-    pub fn system(&self, workload: SystemKind) -> SystemKind {
-        self.system
-            .or_else(|| self.target.get_ref().role_system())
-            .unwrap_or(workload)
-    }
-}
-
-/// One fault in the schedule.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    pub kind: Spanned<FaultKind>,
-    /// Which nodes; resolved when the fault fires.
-    pub target: Spanned<Target>,
-    /// The system the target is in (default: the system of a role target such as `leader` or
-    /// `owner`, else the workload's system).
-    pub system: Option<SystemKind>,
-    /// When it fires, from the start of the workload.
-    pub at: Spanned<Dur>,
-    /// How long until it is healed (kill/stop: started again; pause: unpaused). Without it the
-    /// fault is healed when the workload ends.
-    pub duration: Option<Spanned<Dur>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FaultKind {
-    /// SIGKILL the process; healed by starting the container again.
-    Kill,
-    /// Graceful stop (SIGTERM, then SIGKILL after a grace period); healed by starting it.
-    Stop,
-    /// Start nodes that are down (for example, not started at setup). Nothing to heal.
-    Start,
-    /// Stop and start at once. Nothing to heal.
-    Restart,
-    /// Freeze every process (cgroup freezer); healed by unpausing.
-    Pause,
-}
-
-impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [
-        FaultKind::Kill,
-        FaultKind::Stop,
-        FaultKind::Start,
-        FaultKind::Restart,
-        FaultKind::Pause,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Kill => "kill",
-            FaultKind::Stop => "stop",
-            FaultKind::Start => "start",
-            FaultKind::Restart => "restart",
-            FaultKind::Pause => "pause",
-        }
-    }
-
-    /// Whether the fault leaves something to heal.
-    pub fn heals(self) -> bool {
-        matches!(self, FaultKind::Kill | FaultKind::Stop | FaultKind::Pause)
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Semantic checks of a parsed scenario: things TOML accepts but no run could do.
 
 use super::error::{Diagnostics, ScenarioError};
-use super::model::{CheckSpec, FaultKind, Scenario, SystemKind, SystemSpec, Target};
+use super::fault::FaultKind;
+use super::model::{CheckSpec, Scenario, SystemKind, SystemSpec, Target};
 
 const MAX_NODES: u32 = 9;
 
@@ -220,6 +221,7 @@ fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
             continue;
         };
         check_target(system, spec, kind, &fault.target, out);
+        super::validate_params::check_params(scenario, &systems, fault, system, out);
     }
 }
 

@@ -24,8 +24,8 @@ pub use connect::connect;
 use network::RunNetwork;
 
 use super::{
-    Backend, ContainerSpec, ExecOutput, LABEL_NODE, LABEL_PID, LABEL_RUN, NodeState, Removed,
-    RunId, Status,
+    Backend, CPU_PERIOD_US, ContainerSpec, ExecOutput, LABEL_NODE, LABEL_PID, LABEL_RUN,
+    LimitUpdate, NodeState, Removed, RunId, Status,
 };
 
 /// A run's view of the Docker engine.
@@ -68,6 +68,16 @@ impl DockerBackend {
     }
 }
 
+/// A local volume on a tmpfs of `bytes`, so filling it fills a disk of that size.
+fn tmpfs_options(bytes: u64) -> std::collections::HashMap<String, String> {
+    [
+        ("type".to_string(), "tmpfs".to_string()),
+        ("device".to_string(), "tmpfs".to_string()),
+        ("o".to_string(), format!("size={bytes}")),
+    ]
+    .into()
+}
+
 impl Backend for DockerBackend {
     fn run_id(&self) -> &RunId {
         &self.run
@@ -94,6 +104,7 @@ impl Backend for DockerBackend {
                 .create_volume(VolumeCreateRequest {
                     name: Some(volume.clone()),
                     labels: Some(self.labels(Some(&spec.node))),
+                    driver_opts: spec.data_size.map(tmpfs_options),
                     ..Default::default()
                 })
                 .await
@@ -343,6 +354,7 @@ impl Backend for DockerBackend {
                     cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
+                    user: Some("root".into()),
                     ..Default::default()
                 },
             )
@@ -373,6 +385,20 @@ impl Backend for DockerBackend {
             .with_context(doing)?;
         out.exit_code = inspect.exit_code.unwrap_or(-1);
         Ok(out)
+    }
+
+    async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()> {
+        let body = bollard::models::ContainerUpdateBody {
+            memory: limits.memory,
+            memory_swap: limits.memory,
+            cpu_period: limits.cpu_quota.map(|_| CPU_PERIOD_US),
+            cpu_quota: limits.cpu_quota,
+            ..Default::default()
+        };
+        self.docker
+            .update_container(&self.container(node), body)
+            .await
+            .with_context(|| format!("changing the limits of node {node} to {limits:?}"))
     }
 
     async fn cleanup(&self) -> anyhow::Result<Removed> {

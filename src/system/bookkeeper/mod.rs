@@ -100,6 +100,7 @@ pub fn container_spec(
         )),
         memory: spec.memory.map(|m| m.0),
         data_dir: Some(DATA_DIR.to_string()),
+        data_size: None,
         cap_add: Vec::new(),
     }
 }
@@ -124,6 +125,7 @@ pub fn init_spec(image: &str, zk_connect: &str) -> ContainerSpec {
         )),
         memory: None,
         data_dir: None,
+        data_size: None,
         cap_add: Vec::new(),
     }
 }

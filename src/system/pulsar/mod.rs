@@ -178,6 +178,7 @@ pub fn init_metadata_spec(
         cmd: Some(args.iter().map(|a| a.to_string()).collect()),
         memory: None,
         data_dir: None,
+        data_size: None,
         cap_add: Vec::new(),
     }
 }
@@ -231,6 +232,7 @@ pub fn container_spec(
         ]),
         memory: spec.memory.map(|m| m.0),
         data_dir: None,
+        data_size: None,
         cap_add: Vec::new(),
     }
 }

@@ -77,6 +77,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
         cmd: None,
         memory: spec.memory.map(|m| m.0),
         data_dir: Some("/data".into()),
+        data_size: None,
         cap_add: Vec::new(),
     }
 }

@@ -1,0 +1,314 @@
+//! Semantic checks of a fault's kind-specific parameters (loss, rate, offset, peers, ...).
+
+use std::ops::Range;
+
+use super::error::Diagnostics;
+use super::fault::{ClockMode, FaultKind, FaultSpec, PartitionShape};
+use super::model::{Scenario, SystemKind, SystemSpec, Target};
+
+/// The smallest memory limit Docker accepts.
+const MIN_MEMORY: u64 = 6 << 20;
+const MAX_CPUS: f64 = 64.0;
+
+/// The parameters present on `fault`, with their positions.
+fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
+    fn span<T>(field: &Option<serde_spanned::Spanned<T>>) -> Option<Range<usize>> {
+        field.as_ref().map(|f| f.span())
+    }
+    [
+        ("shape", span(&fault.shape)),
+        ("peers", span(&fault.peers)),
+        ("loss", span(&fault.loss)),
+        ("rate", span(&fault.rate)),
+        ("delay", span(&fault.delay)),
+        ("jitter", span(&fault.jitter)),
+        ("offset", span(&fault.offset)),
+        ("clock", span(&fault.clock)),
+        ("period", span(&fault.period)),
+        ("memory", span(&fault.memory)),
+        ("cpus", span(&fault.cpus)),
+    ]
+    .into_iter()
+    .filter_map(|(name, span)| span.map(|s| (name, s)))
+    .collect()
+}
+
+/// Refuses parameters the kind does not take, missing required ones, and impossible values.
+pub(super) fn check_params(
+    scenario: &Scenario,
+    systems: &[(SystemKind, &SystemSpec, Range<usize>)],
+    fault: &FaultSpec,
+    system: SystemKind,
+    out: &mut Diagnostics,
+) {
+    let kind = *fault.kind.get_ref();
+    let (required, optional) = kind.parameters();
+    let present = present(fault);
+    let takes = || {
+        let all: Vec<&str> = required.iter().chain(optional).copied().collect();
+        if all.is_empty() {
+            format!("a {kind} fault takes no parameters beyond target, at and duration")
+        } else {
+            format!("a {kind} fault takes: {}", all.join(", "))
+        }
+    };
+    for (name, span) in &present {
+        if !required.contains(name) && !optional.contains(name) {
+            out.error(
+                span.clone(),
+                format!("`{name}` does not apply to a {kind} fault"),
+                Some(takes()),
+            );
+        }
+    }
+    for name in required {
+        if !present.iter().any(|(p, _)| p == name) {
+            out.error(
+                fault.kind.span(),
+                format!("a {kind} fault needs `{name}`"),
+                Some(example(name).into()),
+            );
+        }
+    }
+    check_values(scenario, systems, fault, system, out);
+}
+
+fn example(param: &str) -> &'static str {
+    match param {
+        "loss" => "e.g. loss = 30 (percent of packets dropped)",
+        "rate" => "e.g. rate = \"1mbit\"",
+        "delay" => "e.g. delay = \"200ms\"",
+        "offset" => "e.g. offset = \"+1h\" or \"-10m\"",
+        "memory" => "e.g. memory = \"512MiB\"",
+        "cpus" => "e.g. cpus = 0.2",
+        _ => "see the README's fault table",
+    }
+}
+
+fn check_values(
+    scenario: &Scenario,
+    systems: &[(SystemKind, &SystemSpec, Range<usize>)],
+    fault: &FaultSpec,
+    system: SystemKind,
+    out: &mut Diagnostics,
+) {
+    let kind = *fault.kind.get_ref();
+    if let Some(loss) = &fault.loss {
+        let value = *loss.get_ref();
+        if !(value > 0.0 && value <= 100.0) {
+            out.error(
+                loss.span(),
+                format!("loss = {value} is not a percentage of packets"),
+                Some("use a value above 0 and at most 100".into()),
+            );
+        }
+    }
+    if let Some(cpus) = &fault.cpus {
+        let value = *cpus.get_ref();
+        if !(value > 0.0 && value <= MAX_CPUS) {
+            out.error(
+                cpus.span(),
+                format!("cpus = {value} is not a CPU share"),
+                Some(format!(
+                    "use a value above 0 and at most {MAX_CPUS}, e.g. 0.2"
+                )),
+            );
+        }
+    }
+    if let Some(rate) = &fault.rate
+        && !is_tc_rate(rate.get_ref())
+    {
+        out.error(
+            rate.span(),
+            format!("`{}` is not a rate", rate.get_ref()),
+            Some("write a number and a unit: bit, kbit, mbit or gbit, e.g. \"1mbit\"".into()),
+        );
+    }
+    if let Some(memory) = &fault.memory
+        && memory.get_ref().0 < MIN_MEMORY
+    {
+        out.error(
+            memory.span(),
+            format!(
+                "Docker refuses memory limits below {}",
+                super::ByteSize(MIN_MEMORY)
+            ),
+            None,
+        );
+    }
+    let mode = fault
+        .clock
+        .as_ref()
+        .map(|c| *c.get_ref())
+        .unwrap_or_default();
+    match (mode, &fault.period) {
+        (ClockMode::Strobe, None) if kind == FaultKind::ClockSkew => out.error(
+            fault.kind.span(),
+            "a strobing clock needs `period` (how often it flips)",
+            Some("e.g. period = \"5s\"".into()),
+        ),
+        (ClockMode::Fixed, Some(period)) => out.error(
+            period.span(),
+            "`period` applies only to clock = \"strobe\"",
+            None,
+        ),
+        _ => {}
+    }
+    if let Some(shape) = &fault.shape
+        && shape.get_ref().splits_system()
+        && *fault.target.get_ref() != Target::All
+    {
+        out.error(
+            fault.target.span(),
+            format!(
+                "a {} partition splits the whole {system} system, so its target is `all`",
+                shape.get_ref().name()
+            ),
+            None,
+        );
+    }
+    if let Some(shape) = &fault.shape
+        && shape.get_ref().splits_system()
+        && fault.peers.is_some()
+    {
+        out.error(
+            shape.span(),
+            format!(
+                "a {} partition picks its own sides; `peers` applies to isolate and one-way",
+                shape.get_ref().name()
+            ),
+            None,
+        );
+    }
+    if let Some(shape) = &fault.shape
+        && *shape.get_ref() == PartitionShape::Bridge
+        && systems
+            .iter()
+            .find(|(k, _, _)| *k == system)
+            .is_some_and(|(_, spec, _)| spec.node_count() < 3)
+    {
+        out.error(
+            shape.span(),
+            format!("a bridge needs at least 3 {system} nodes"),
+            None,
+        );
+    }
+    if let Some(peers) = &fault.peers {
+        check_peers(systems, peers.get_ref(), peers.span(), out);
+    }
+    if kind == FaultKind::DiskFull
+        && systems
+            .iter()
+            .find(|(k, _, _)| *k == system)
+            .is_some_and(|(_, spec, _)| spec.disk.is_none())
+    {
+        out.error(
+            fault.kind.span(),
+            format!("a disk-full fault needs a sized data volume, and {system} has none"),
+            Some(format!(
+                "add disk = \"256MiB\" to [topology.{system}] (a tmpfs of that size)"
+            )),
+        );
+    }
+    let _ = scenario;
+}
+
+fn check_peers(
+    systems: &[(SystemKind, &SystemSpec, Range<usize>)],
+    peers: &[String],
+    span: Range<usize>,
+    out: &mut Diagnostics,
+) {
+    let mut known: Vec<String> = Vec::new();
+    for (kind, spec, _) in systems {
+        known.push(kind.name().to_string());
+        known.extend((1..=spec.node_count()).map(|i| format!("{}-{i}", kind.node_prefix())));
+    }
+    if peers.is_empty() {
+        out.error(
+            span.clone(),
+            "`peers` is empty",
+            Some("leave it out to mean every other node".into()),
+        );
+    }
+    for peer in peers {
+        if !known.contains(peer) {
+            out.error(
+                span.clone(),
+                format!("unknown peer `{peer}`"),
+                Some(format!("peers are systems or nodes: {}", known.join(", "))),
+            );
+        }
+    }
+}
+
+/// `1mbit`, `512kbit`, `2.5mbit`, `100bit`.
+fn is_tc_rate(text: &str) -> bool {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    number.parse::<f64>().is_ok_and(|n| n > 0.0) && matches!(unit, "bit" | "kbit" | "mbit" | "gbit")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+    use rstest::rstest;
+
+    fn zk_fault(fault: &str) -> String {
+        format!(
+            "name = \"t\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\n[workload]\nkind = \"zk-register\"\nduration = \"30s\"\n[[fault]]\nat = \"5s\"\nduration = \"5s\"\n{fault}\n[[check]]\nkind = \"quorum\"\n"
+        )
+    }
+
+    #[rstest]
+    #[case("kind = \"partition\"\ntarget = \"leader\"")]
+    #[case("kind = \"partition\"\ntarget = \"all\"\nshape = \"halves\"")]
+    #[case("kind = \"packet-loss\"\ntarget = \"one\"\nloss = 30\npeers = [\"zk-1\"]")]
+    #[case("kind = \"bandwidth\"\ntarget = \"one\"\nrate = \"1mbit\"")]
+    #[case("kind = \"latency\"\ntarget = \"one\"\ndelay = \"100ms\"\njitter = \"10ms\"")]
+    #[case("kind = \"clock-skew\"\ntarget = \"zk-1\"\noffset = \"+1h\"")]
+    #[case(
+        "kind = \"clock-skew\"\ntarget = \"zk-1\"\noffset = \"-10m\"\nclock = \"strobe\"\nperiod = \"2s\""
+    )]
+    #[case("kind = \"memory\"\ntarget = \"one\"\nmemory = \"256MiB\"")]
+    #[case("kind = \"cpu\"\ntarget = \"one\"\ncpus = 0.2")]
+    fn valid_parameters_pass(#[case] fault: &str) {
+        parse("p.toml", &zk_fault(fault)).unwrap();
+    }
+
+    #[rstest]
+    #[case(
+        "kind = \"kill\"\ntarget = \"one\"\nloss = 30",
+        "`loss` does not apply to a kill fault"
+    )]
+    #[case("kind = \"packet-loss\"\ntarget = \"one\"", "needs `loss`")]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 130",
+        "not a percentage"
+    )]
+    #[case(
+        "kind = \"bandwidth\"\ntarget = \"one\"\nrate = \"fast\"",
+        "not a rate"
+    )]
+    #[case("kind = \"cpu\"\ntarget = \"one\"\ncpus = 0", "not a CPU share")]
+    #[case(
+        "kind = \"clock-skew\"\ntarget = \"one\"\noffset = \"+1h\"\nclock = \"strobe\"",
+        "needs `period`"
+    )]
+    #[case(
+        "kind = \"partition\"\ntarget = \"one\"\nshape = \"halves\"",
+        "its target is `all`"
+    )]
+    #[case(
+        "kind = \"partition\"\ntarget = \"one\"\npeers = [\"pulsar\"]",
+        "unknown peer `pulsar`"
+    )]
+    #[case("kind = \"disk-full\"\ntarget = \"one\"", "add disk = ")]
+    #[case("kind = \"memory\"\ntarget = \"one\"\nmemory = \"1MiB\"", "below")]
+    fn bad_parameters_are_refused(#[case] fault: &str, #[case] expected: &str) {
+        let err = parse("p.toml", &zk_fault(fault)).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+}
