@@ -4,6 +4,7 @@
 //! Runs one test at a time by default (each stands up a real cluster on a 2-core machine).
 
 mod cleanup;
+mod faults;
 mod images;
 mod pulsar_stack;
 mod scenarios;
@@ -21,6 +22,7 @@ fn main() {
         images::trials(),
         scenarios::trials(),
         pulsar_stack::trials(),
+        faults::trials(),
         cleanup::trials(),
     ]
     .into_iter()

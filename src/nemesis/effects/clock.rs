@@ -79,7 +79,7 @@ pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
             .values()
             .all(|m| (m - expected).abs() <= TOLERANCE_SECS);
     Outcome {
-        undo: (!applied.is_empty()).then(|| Undo::Clock { nodes: applied }),
+        undo: (!applied.is_empty()).then_some(Undo::Clock { nodes: applied }),
         evidence: json!({
             "took_effect": took_effect,
             "mechanism": "libfaketime",

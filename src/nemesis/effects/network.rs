@@ -195,7 +195,7 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
     let listed = list_chains(backend, request.fault, &installed).await;
     let took_effect = !installed.is_empty() && installed.len() == node_cuts.len();
     Outcome {
-        undo: (!installed.is_empty()).then(|| Undo::Rules {
+        undo: (!installed.is_empty()).then_some(Undo::Rules {
             fault: request.fault,
             nodes: installed,
         }),
@@ -373,7 +373,7 @@ pub async fn apply_qdisc(backend: &impl Backend, request: &Request<'_>) -> Outco
         && installed.len() == request.targets.len()
         && shown.values().all(|s| s.contains(wanted));
     Outcome {
-        undo: (!installed.is_empty()).then(|| Undo::Qdisc { nodes: installed }),
+        undo: (!installed.is_empty()).then_some(Undo::Qdisc { nodes: installed }),
         evidence: json!({
             "took_effect": took_effect,
             "mechanism": format!("tc {wanted}"),

@@ -214,7 +214,7 @@ pub async fn apply_fill(backend: &impl Backend, request: &Request<'_>) -> Outcom
         && free_after.len() == request.targets.len()
         && free_after.values().all(|f| *f < FULL_BELOW);
     Outcome {
-        undo: (!filled.is_empty()).then(|| Undo::Fill {
+        undo: (!filled.is_empty()).then_some(Undo::Fill {
             nodes: filled.clone(),
         }),
         evidence: json!({

@@ -1,0 +1,221 @@
+//! Each network, clock and resource fault against a real 3-node ZooKeeper ensemble: applied
+//! through the nemesis, its evidence shows it took effect, an independent probe sees the effect,
+//! and after the heal nothing of it is left (no rule, qdisc, offset, limit or fill file).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use futures_util::FutureExt as _;
+use libtest_mimic::Trial;
+
+use chaosbed::backend::docker::DockerBackend;
+use chaosbed::backend::{Backend, RunId};
+use chaosbed::history::{F, OpKind, Recorder};
+use chaosbed::nemesis::{self, Action, Nemesis, Observed};
+use chaosbed::scenario::SystemKind;
+
+use super::support::{block_on, docker, leftovers};
+
+/// One fault kind: its `[[fault]]` lines (always on zk-1) and a probe of its effect.
+struct Case {
+    name: &'static str,
+    fault: &'static str,
+    /// A shell command run on `probe_node` while the fault is active, and whether it must fail.
+    probe: Option<(&'static str, &'static str, bool)>,
+}
+
+const CASES: [Case; 7] = [
+    Case {
+        name: "partition",
+        fault: "kind = \"partition\"\ntarget = \"zk-1\"",
+        // zk-2 cannot reach zk-1's client port while zk-1 is isolated.
+        probe: Some(("zk-2", "nc -z -w 2 zk-1 2181", true)),
+    },
+    Case {
+        name: "packet_loss",
+        fault: "kind = \"packet-loss\"\ntarget = \"zk-1\"\nloss = 100\npeers = [\"zk-2\"]",
+        probe: Some(("zk-2", "nc -z -w 2 zk-1 2181", true)),
+    },
+    Case {
+        name: "bandwidth",
+        fault: "kind = \"bandwidth\"\ntarget = \"zk-1\"\nrate = \"256kbit\"",
+        probe: None,
+    },
+    Case {
+        name: "clock_skew",
+        fault: "kind = \"clock-skew\"\ntarget = \"zk-1\"\noffset = \"+1h\"",
+        // A process started now sees the hour; one without libfaketime sees the true time.
+        probe: Some((
+            "zk-1",
+            "test $(( $(date +%s) - $(LD_PRELOAD= date +%s) )) -ge 3500",
+            false,
+        )),
+    },
+    Case {
+        name: "memory",
+        fault: "kind = \"memory\"\ntarget = \"zk-1\"\nmemory = \"384MiB\"",
+        probe: None,
+    },
+    Case {
+        name: "cpu",
+        fault: "kind = \"cpu\"\ntarget = \"zk-1\"\ncpus = 0.25",
+        probe: None,
+    },
+    Case {
+        name: "disk_full",
+        fault: "kind = \"disk-full\"\ntarget = \"zk-1\"",
+        probe: Some(("zk-1", "echo probe > /data/chaosbed-probe", true)),
+    },
+];
+
+pub fn trials() -> Vec<Trial> {
+    CASES
+        .iter()
+        .map(|case| {
+            Trial::test(format!("faults::{}", case.name), move || {
+                block_on(exercise(case))
+            })
+        })
+        .collect()
+}
+
+fn scenario_text(case: &Case) -> String {
+    format!(
+        "name = \"fault-{name}\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\ndisk = \"64MiB\"\n\
+         [workload]\nkind = \"zk-register\"\nduration = \"60s\"\n\
+         [[fault]]\nat = \"1s\"\nduration = \"30s\"\n{fault}\n\
+         [[fault]]\nkind = \"partition\"\ntarget = \"zk-3\"\nat = \"50s\"\nduration = \"1s\"\n\
+         [[check]]\nkind = \"quorum\"\n",
+        name = case.name,
+        fault = case.fault
+    )
+}
+
+async fn exercise(case: &Case) -> anyhow::Result<()> {
+    let docker = docker().await?;
+    // The second (unused) partition makes every node get NET_ADMIN, so the leftover check can
+    // read iptables everywhere.
+    let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(case))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = RunId::new(&format!("fault-{}", case.name.replace('_', "-")));
+    let run_name = run.as_str().to_string();
+    let mut backend = DockerBackend::new(docker.clone(), run);
+    let progress =
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let outcome = std::panic::AssertUnwindSafe(async {
+        let (cluster, _) = chaosbed::runner::stand_up(
+            &scenario,
+            &docker,
+            &mut backend,
+            Duration::from_secs(300),
+            &progress,
+        )
+        .await?;
+        apply_and_heal(case, &scenario, &cluster, &backend).await
+    })
+    .catch_unwind()
+    .await;
+    let removed = backend.cleanup().await;
+    let left = leftovers(&docker, &run_name).await;
+    match outcome {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(result) => result?,
+    }
+    removed.context("cleaning up")?;
+    let left = left?;
+    ensure!(left.is_empty(), "the fault test left behind: {left:?}");
+    Ok(())
+}
+
+async fn apply_and_heal(
+    case: &Case,
+    scenario: &chaosbed::scenario::Scenario,
+    cluster: &chaosbed::runner::Cluster,
+    backend: &DockerBackend,
+) -> anyhow::Result<()> {
+    let nodes: Vec<String> = cluster.names(SystemKind::Zookeeper);
+    let recorder = Recorder::new();
+    let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 7)
+        .with_info(cluster.node_info());
+    let events: Vec<_> = nemesis::plan(&scenario.faults[..1], SystemKind::Zookeeper);
+    let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
+    let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
+
+    nemesis
+        .run_event(backend, apply, &Observed::default())
+        .await;
+    let applied = recorder
+        .snapshot()
+        .with_f(F::Fault)
+        .last()
+        .cloned()
+        .context("no fault recorded")?;
+    println!("{} applied: {}", case.name, applied.value["evidence"]);
+    ensure!(
+        applied.kind == OpKind::Ok,
+        "applying {} failed: {:?}",
+        case.name,
+        applied.error
+    );
+    ensure!(
+        applied.value["evidence"]["took_effect"] == true,
+        "the evidence of {} does not show its effect: {}",
+        case.name,
+        applied.value["evidence"]
+    );
+    if let Some((node, command, must_fail)) = case.probe {
+        let out = backend.exec(node, &["sh", "-c", command]).await?;
+        let failed = out.exit_code != 0;
+        ensure!(
+            failed == must_fail,
+            "probe `{command}` on {node} exited {} while {} was active (expected {}): {}{}",
+            out.exit_code,
+            case.name,
+            if must_fail { "failure" } else { "success" },
+            out.stdout,
+            out.stderr
+        );
+    }
+    // Let traffic flow through the rules and qdiscs so their counters move.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    nemesis
+        .run_event(backend, heal, &Observed::default())
+        .await;
+    let healed = recorder
+        .snapshot()
+        .with_f(F::Heal)
+        .last()
+        .cloned()
+        .context("no heal recorded")?;
+    println!("{} healed: {}", case.name, healed.value["evidence"]);
+    ensure!(
+        healed.kind == OpKind::Ok && healed.value["evidence"]["took_effect"] == true,
+        "healing {} left something or showed no effect: {} {:?}",
+        case.name,
+        healed.value["evidence"],
+        healed.error
+    );
+    nothing_left(backend, &nodes).await
+}
+
+/// Reads every node's rules, qdisc, clock offset, limits and data volume independently of the
+/// nemesis' own evidence.
+async fn nothing_left(backend: &DockerBackend, nodes: &[String]) -> anyhow::Result<()> {
+    let script = "iptables -w -S | grep -c cb-f; \
+                  tc qdisc show dev eth0 | grep -cE 'tbf|netem|prio'; \
+                  cat /etc/chaosbed/faketime; \
+                  cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max; \
+                  ls -a /data | grep -c chaosbed-fill; true";
+    for node in nodes {
+        let out = backend.exec(node, &["sh", "-c", script]).await?;
+        let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+        ensure!(
+            lines == ["0", "0", "+0", "-1", "0"] || lines == ["0", "0", "+0", "max", "0"],
+            "node {node} still carries a fault (rules, qdiscs, offset, CPU quota, fill files): {lines:?} {}",
+            out.stderr
+        );
+    }
+    Ok(())
+}
