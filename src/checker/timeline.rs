@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 
 use crate::history::{F, History, Op, OpKind};
 
+/// Faults that change connectivity without taking a node down.
+const NETWORK_FAULTS: [&str; 4] = ["partition", "packet-loss", "bandwidth", "latency"];
+
 /// Which nodes are down over a run, from the topology op and the `down` list every applied fault
-/// and heal carries (the nodes down after it).
+/// and heal carries (the nodes down after it). A network fault counts as a change too.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownTimeline {
     nodes: Vec<String>,
@@ -38,7 +41,10 @@ impl DownTimeline {
                         continue;
                     };
                     let down: BTreeSet<String> = down.into_iter().collect();
-                    if down != current {
+                    // A partition (or other network fault) moves no node down, but it changes
+                    // who can reach whom: the cluster has to settle again from that moment.
+                    let reshapes = NETWORK_FAULTS.contains(&op.value["fault"].as_str().unwrap_or(""));
+                    if down != current || reshapes {
                         current = down.clone();
                         timeline.changes.push((op.time, down));
                     }
@@ -445,6 +451,21 @@ mod tests {
         let timeline = DownTimeline::from_history(&history);
         assert_eq!(timeline.changes().count(), 0);
         assert_eq!(timeline.last_change_at_or_before(5_000 * MS), 0);
+    }
+
+    #[test]
+    fn a_partition_takes_no_node_down_but_the_cluster_must_settle_again() {
+        let history = Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .fault(10_000, "partition", &["zk-1"], &[])
+            .fault(12_000, "clock-skew", &["zk-2"], &[])
+            .heal(30_000, "partition", &["zk-1"], &[])
+            .build();
+        let timeline = DownTimeline::from_history(&history);
+        let times: Vec<u64> = timeline.changes().map(|(t, _)| t / MS).collect();
+        assert_eq!(times, [10_000, 30_000], "a clock skew does not reshape the cluster");
+        assert_eq!(timeline.stable_for(14_000 * MS), 4_000 * MS);
+        assert!(timeline.down_at(20_000 * MS).is_empty());
     }
 
     #[test]
