@@ -41,6 +41,7 @@ pub struct Nemesis {
     recorder: Recorder,
     rng: ChaCha8Rng,
     seed: u64,
+    proxy: Option<std::sync::Arc<crate::proxy::LatencyProxy>>,
 }
 
 impl Nemesis {
@@ -62,6 +63,7 @@ impl Nemesis {
             recorder,
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
+            proxy: None,
         }
     }
 
@@ -69,6 +71,12 @@ impl Nemesis {
     /// disk faults need.
     pub fn with_info(mut self, info: BTreeMap<String, NodeInfo>) -> Self {
         self.info = info;
+        self
+    }
+
+    /// The proxy the client's traffic goes through, for latency where the kernel has no netem.
+    pub fn with_proxy(mut self, proxy: Option<std::sync::Arc<crate::proxy::LatencyProxy>>) -> Self {
+        self.proxy = proxy;
         self
     }
 
@@ -167,6 +175,7 @@ impl Nemesis {
             all_nodes: &self.nodes,
             info: &self.info,
             seed: self.seed.wrapping_add(event.fault as u64),
+            proxy: self.proxy.as_deref(),
         };
         let outcome = effects::apply(backend, &request).await;
         if let Some(undo) = outcome.undo {
@@ -187,7 +196,7 @@ impl Nemesis {
         let (kind, targets) = match self.active.remove(&fault) {
             None => return,
             Some(Active::Effect(kind, undo)) => {
-                let (evidence, error) = effects::heal(backend, &undo).await;
+                let (evidence, error) = effects::heal(backend, &undo, self.proxy.as_deref()).await;
                 let nodes = effects::undo_nodes(&undo);
                 self.record(F::Heal, kind, &nodes, evidence, error);
                 return;
@@ -317,6 +326,7 @@ mod tests {
             kind,
             target,
             system: SystemKind::Zookeeper,
+            params: Default::default(),
         }
     }
 

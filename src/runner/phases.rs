@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use bollard::Docker;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::time::Instant;
@@ -52,6 +53,31 @@ enum Clients {
     Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
 }
 
+/// A userspace latency proxy between the zk-register clients and the ensemble, when the
+/// scenario has a latency fault on ZooKeeper (netem is tried first; this is the fallback).
+fn latency_proxy(
+    scenario: &Scenario,
+    cluster: &Cluster,
+) -> anyhow::Result<Option<std::sync::Arc<crate::proxy::LatencyProxy>>> {
+    let needed = scenario.workload.kind == WorkloadKind::ZkRegister
+        && scenario.faults.iter().any(|f| {
+            *f.kind.get_ref() == crate::scenario::FaultKind::Latency
+                && f.system(SystemKind::Zookeeper) == SystemKind::Zookeeper
+        });
+    if !needed {
+        return Ok(None);
+    }
+    let upstreams: Vec<(String, std::net::SocketAddr)> = cluster
+        .of(SystemKind::Zookeeper)
+        .into_iter()
+        .map(|(name, ip)| (name, (ip, zookeeper::CLIENT_PORT).into()))
+        .collect();
+    let proxy = crate::proxy::LatencyProxy::start(&upstreams)
+        .context("starting the client's latency proxy")?;
+    Ok(Some(std::sync::Arc::new(proxy)))
+}
+
+
 /// Runs the scenario on a fresh cluster; the checks come after, on the history it leaves.
 pub async fn execute(
     scenario: &Scenario,
@@ -75,12 +101,19 @@ pub async fn execute(
     done(progress, bar, "cluster ready".into());
 
     let all_nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+    let proxy = latency_proxy(scenario, cluster)?;
     let clients = match scenario.workload.kind {
         WorkloadKind::ZkRegister => {
-            let target = zk_register::Target::new(
-                zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper)),
-                &scenario.workload,
-            );
+            let connect = match &proxy {
+                Some(proxy) => proxy
+                    .endpoints()
+                    .iter()
+                    .map(|(_, a)| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                None => zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper)),
+            };
+            let target = zk_register::Target::new(connect, &scenario.workload);
             let names = cluster.names(SystemKind::Zookeeper);
             let started = names
                 .iter()
@@ -137,7 +170,8 @@ pub async fn execute(
         recorder.clone(),
         scenario.seed,
     )
-    .with_info(cluster.node_info());
+    .with_info(cluster.node_info())
+    .with_proxy(proxy.clone());
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();
     let workload = async {

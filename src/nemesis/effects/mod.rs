@@ -5,6 +5,7 @@
 //! [`Backend::update_limits`], so the same code drives Docker and the fake backend in tests.
 
 mod clock;
+mod latency;
 mod network;
 mod resources;
 
@@ -14,6 +15,7 @@ use std::net::Ipv4Addr;
 use serde_json::{Value, json};
 
 use crate::backend::{Backend, ExecOutput, LimitUpdate};
+use crate::proxy::LatencyProxy;
 use crate::scenario::{FaultKind, FaultParams};
 
 pub use clock::FAKETIME_FILE;
@@ -41,6 +43,8 @@ pub struct Request<'a> {
     pub info: &'a BTreeMap<String, NodeInfo>,
     /// Picks sides of halves and bridges.
     pub seed: u64,
+    /// The client's userspace latency proxy, when the run has one (no netem in the kernel).
+    pub proxy: Option<&'a LatencyProxy>,
 }
 
 /// What must be undone when a fault heals, and on which nodes.
@@ -56,6 +60,8 @@ pub enum Undo {
     Limits { restore: Vec<(String, LimitUpdate)> },
     /// Delete the files that filled the data volume.
     Fill { nodes: Vec<(String, String)> },
+    /// Take the delay off the client's proxy links to these nodes.
+    Proxy { nodes: Vec<String> },
 }
 
 /// An applied fault: what to undo, the evidence, and the first error.
@@ -81,7 +87,8 @@ pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
         FaultKind::Partition | FaultKind::PacketLoss => {
             network::apply_rules(backend, request).await
         }
-        FaultKind::Bandwidth | FaultKind::Latency => network::apply_qdisc(backend, request).await,
+        FaultKind::Bandwidth => network::apply_qdisc(backend, request).await,
+        FaultKind::Latency => latency::apply(backend, request).await,
         FaultKind::ClockSkew => clock::apply(backend, request).await,
         FaultKind::Memory | FaultKind::Cpu => resources::apply_limits(backend, request).await,
         FaultKind::DiskFull => resources::apply_fill(backend, request).await,
@@ -90,8 +97,13 @@ pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
 }
 
 /// Undoes an applied fault and shows that nothing of it is left.
-pub async fn heal(backend: &impl Backend, undo: &Undo) -> (Value, Option<String>) {
+pub async fn heal(
+    backend: &impl Backend,
+    undo: &Undo,
+    proxy: Option<&LatencyProxy>,
+) -> (Value, Option<String>) {
     match undo {
+        Undo::Proxy { nodes } => latency::heal_proxy(proxy, nodes),
         Undo::Rules { fault, nodes } => network::heal_rules(backend, *fault, nodes).await,
         Undo::Qdisc { nodes } => network::heal_qdisc(backend, nodes).await,
         Undo::Clock { nodes } => clock::heal(backend, nodes).await,
@@ -103,7 +115,10 @@ pub async fn heal(backend: &impl Backend, undo: &Undo) -> (Value, Option<String>
 /// The nodes an [`Undo`] touches.
 pub fn undo_nodes(undo: &Undo) -> Vec<String> {
     match undo {
-        Undo::Rules { nodes, .. } | Undo::Qdisc { nodes } | Undo::Clock { nodes } => nodes.clone(),
+        Undo::Rules { nodes, .. }
+        | Undo::Qdisc { nodes }
+        | Undo::Clock { nodes }
+        | Undo::Proxy { nodes } => nodes.clone(),
         Undo::Limits { restore } => restore.iter().map(|(n, _)| n.clone()).collect(),
         Undo::Fill { nodes } => nodes.iter().map(|(n, _)| n.clone()).collect(),
     }
