@@ -47,6 +47,7 @@ pub fn compose_file(scenario: &Scenario) -> String {
         .zookeeper
         .as_ref()
         .map_or(0, |z| z.get_ref().node_count());
+    let net_admin = scenario.network_fault_systems();
     let zk_connect = node_names(SystemKind::Zookeeper, zk_count)
         .iter()
         .map(|n| format!("{n}:{}", zookeeper::CLIENT_PORT))
@@ -108,7 +109,7 @@ pub fn compose_file(scenario: &Scenario) -> String {
                 ),
             };
             let mut container = container;
-            crate::system::apply_env(&mut container, spec);
+            crate::system::apply_scenario(&mut container, spec, net_admin.contains(system));
             services.push(Service {
                 spec: container,
                 address,
@@ -153,7 +154,18 @@ pub fn compose_file(scenario: &Scenario) -> String {
     if !volumes.is_empty() {
         let _ = writeln!(out, "volumes:");
         for spec in volumes {
-            let _ = writeln!(out, "  {}-data: {{}}", spec.node);
+            match spec.data_size {
+                Some(bytes) => {
+                    let _ = writeln!(out, "  {}-data:", spec.node);
+                    let _ = writeln!(
+                        out,
+                        "    driver_opts: {{type: tmpfs, device: tmpfs, o: \"size={bytes}\"}}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  {}-data: {{}}", spec.node);
+                }
+            }
         }
     }
     out
@@ -190,6 +202,9 @@ fn write_service(out: &mut String, service: &Service) {
         for (key, value) in &c.env {
             let _ = writeln!(out, "      {key}: {}", quote(value));
         }
+    }
+    if !c.cap_add.is_empty() {
+        let _ = writeln!(out, "    cap_add: [{}]", c.cap_add.join(", "));
     }
     if let Some(dir) = &c.data_dir {
         let _ = writeln!(out, "    volumes:");

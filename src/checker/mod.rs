@@ -106,7 +106,9 @@ pub struct CheckContext {
 pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckResult {
     let name = spec.name();
     let outcome = catch_unwind(AssertUnwindSafe(|| match spec {
-        CheckSpec::Quorum { grace } => quorum::check(history, ctx, grace.as_duration()),
+        CheckSpec::Quorum { grace, never_lost } => {
+            quorum::check(history, ctx, grace.as_duration(), *never_lost)
+        }
         CheckSpec::Availability {
             max_unavailable,
             expect_outage,

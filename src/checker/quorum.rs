@@ -1,12 +1,13 @@
 //! The quorum check: from the monitor's role samples, never two leaders at once, a leader whenever
 //! a majority has been up for `grace`, and no leader once a majority has been down for `grace`.
+//! With `never_lost`, from the fault timeline: a majority is never down at once.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::timeline::{DownTimeline, human, nanos, secs, window_json};
+use super::timeline::{DownTimeline, human, nanos, secs, window_json, workload_end};
 use super::{CheckContext, CheckResult, Verdict};
 use crate::history::{F, History, OpKind};
 
@@ -20,6 +21,9 @@ const LEADING: [&str; 2] = ["leader", "standalone"];
 struct Sample {
     time: u64,
     leaders: Vec<String>,
+    /// No node led, but one did not answer while another still followed: the leader may only
+    /// have been slow to answer, so the sample says nothing about leadership.
+    inconclusive: bool,
 }
 
 /// The samples that broke one rule.
@@ -45,10 +49,54 @@ impl Breaches {
     }
 }
 
+/// Windows `(start, end, down)` in which a majority of `nodes` was down at once, from the fault
+/// timeline; `end` is `None` when it lasted until the end of the history.
+fn quorum_lost(timeline: &DownTimeline, nodes: &[String]) -> Vec<(u64, Option<u64>, Vec<String>)> {
+    let lost = |down: &BTreeSet<String>| {
+        let up = nodes.iter().filter(|n| !down.contains(*n)).count();
+        up < DownTimeline::majority(nodes.len())
+    };
+    let in_nodes = |down: &BTreeSet<String>| -> Vec<String> {
+        nodes
+            .iter()
+            .filter(|n| down.contains(*n))
+            .cloned()
+            .collect()
+    };
+    let mut windows = Vec::new();
+    let mut open: Option<(u64, Vec<String>)> =
+        lost(timeline.initial()).then(|| (0, in_nodes(timeline.initial())));
+    for (time, down) in timeline.changes() {
+        match (&mut open, lost(down)) {
+            (None, true) => open = Some((time, in_nodes(down))),
+            (Some((_, seen)), true) => {
+                for node in in_nodes(down) {
+                    if !seen.contains(&node) {
+                        seen.push(node);
+                    }
+                }
+            }
+            (Some(_), false) => {
+                let (start, seen) = open.take().expect("matched Some");
+                windows.push((start, Some(time), seen));
+            }
+            (None, false) => {}
+        }
+    }
+    if let Some((start, seen)) = open {
+        windows.push((start, None, seen));
+    }
+    for (_, _, seen) in &mut windows {
+        seen.sort();
+    }
+    windows
+}
+
 pub(super) fn check(
     history: &History,
     ctx: &CheckContext,
     grace: Duration,
+    never_lost: bool,
 ) -> anyhow::Result<CheckResult> {
     let mut malformed = 0;
     let mut seen_nodes = BTreeSet::new();
@@ -63,22 +111,15 @@ pub(super) fn check(
             .iter()
             .filter(|(_, role)| role.as_str().is_some_and(|role| LEADING.contains(&role)))
             .map(|(node, _)| node.clone())
-            .collect();
+            .collect::<Vec<String>>();
+        let answered = |wanted: &str| roles.values().any(|role| role.as_str() == Some(wanted));
+        let inconclusive = leaders.is_empty() && answered("unreachable") && answered("follower");
         samples.push(Sample {
+            inconclusive,
             time: op.time,
             leaders,
         });
     }
-    let Some(last) = samples.last() else {
-        return Ok(CheckResult::new(
-            NAME,
-            Verdict::Unknown,
-            "no role samples from the monitor, so leadership cannot be judged",
-        )
-        .with_details(json!({"samples": 0, "malformed_samples": malformed})));
-    };
-    let last_time = last.time;
-
     let timeline = DownTimeline::from_history(history);
     let nodes: Vec<String> = if !ctx.nodes.is_empty() {
         ctx.nodes.clone()
@@ -87,6 +128,49 @@ pub(super) fn check(
     } else {
         seen_nodes.into_iter().collect()
     };
+    let lost = if never_lost {
+        quorum_lost(&timeline, &nodes)
+    } else {
+        Vec::new()
+    };
+    let lost_end = workload_end(history, ctx.workload_end);
+    let lost_json: Vec<Value> = lost
+        .iter()
+        .take(EXAMPLES)
+        .map(|(start, end, down)| {
+            let mut window = window_json(*start, end.unwrap_or(lost_end).max(*start));
+            window["down"] = json!(down);
+            window["open_at_end"] = json!(end.is_none());
+            window
+        })
+        .collect();
+    let lost_breach = lost.first().map(|(start, end, down)| {
+        let length = end.unwrap_or(lost_end).saturating_sub(*start);
+        format!(
+            "quorum lost in {} {}: a majority of {} nodes down at once (first at {} for {}: {})",
+            lost.len(),
+            plural(lost.len(), "window"),
+            nodes.len(),
+            human(*start),
+            human(length),
+            down.join(", ")
+        )
+    });
+
+    let Some(last) = samples.last() else {
+        let details =
+            json!({"samples": 0, "malformed_samples": malformed, "quorum_lost": lost_json});
+        if let Some(breach) = lost_breach {
+            return Ok(CheckResult::new(NAME, Verdict::Invalid, breach).with_details(details));
+        }
+        return Ok(CheckResult::new(
+            NAME,
+            Verdict::Unknown,
+            "no role samples from the monitor, so leadership cannot be judged",
+        )
+        .with_details(details));
+    };
+    let last_time = last.time;
     let grace_ns = nanos(grace);
 
     let mut two_leaders = Breaches::default();
@@ -96,7 +180,7 @@ pub(super) fn check(
     let mut leaderless: Vec<(u64, u64, bool)> = Vec::new();
     let mut leaderless_since: Option<u64> = None;
 
-    for sample in &samples {
+    for sample in samples.iter().filter(|s| !s.inconclusive) {
         let t = sample.time;
         let quorum = timeline.majority_up_at(t, &nodes);
         let settled = timeline.stable_for(t) >= grace_ns;
@@ -158,6 +242,8 @@ pub(super) fn check(
         "leaderless_windows": leaderless.iter().copied().take(EXAMPLES).map(window).collect::<Vec<_>>(),
         "leaderless_count": leaderless.len(),
         "longest_leaderless": longest.map(window),
+        "never_lost": never_lost,
+        "quorum_lost": lost_json,
         "violations": {
             "two_leaders": two_leaders.json(),
             "no_leader_with_majority_up": no_leader.json(),
@@ -165,7 +251,7 @@ pub(super) fn check(
         },
     });
 
-    let mut breaches = Vec::new();
+    let mut breaches: Vec<String> = lost_breach.into_iter().collect();
     if let Some((t, leaders)) = &two_leaders.first {
         breaches.push(format!(
             "{} leaders at once in {} {} (first at {}: {})",
@@ -253,7 +339,7 @@ mod tests {
     ];
 
     fn run(script: Script) -> CheckResult {
-        check(&script.build(), &ctx(), GRACE).unwrap()
+        check(&script.build(), &ctx(), GRACE, false).unwrap()
     }
 
     #[test]
@@ -306,6 +392,21 @@ mod tests {
             result.details["longest_leaderless"],
             json!({"start": 10.25, "end": 12.5, "duration": 2.25, "open_at_end": false})
         );
+    }
+
+    #[test]
+    fn a_leader_slow_to_answer_while_the_others_follow_is_not_leaderless() {
+        let slow = [
+            ("zk-1", "unreachable"),
+            ("zk-2", "follower"),
+            ("zk-3", "follower"),
+        ];
+        let result = run(Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roles_every(0, 20_000, 250, &HEALTHY)
+            .roles(20_100, &slow)
+            .roles_every(20_250, 25_000, 250, &HEALTHY));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
     }
 
     #[test]
@@ -389,5 +490,62 @@ mod tests {
             .topology(&["zk-1", "zk-2", "zk-3"], &["zk-2", "zk-3"])
             .roles_every(0, 10_000, 500, &NONE));
         assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+    }
+
+    fn never_lost(script: Script) -> CheckResult {
+        check(&script.build(), &ctx(), GRACE, true).unwrap()
+    }
+
+    #[test]
+    fn two_overlapping_faults_lose_quorum_when_it_must_never_be_lost() {
+        let script = || {
+            Script::new()
+                .topology(&["zk-1", "zk-2", "zk-3"], &[])
+                .roles_every(0, 2_000, 250, &HEALTHY)
+                .fault(2_000, "kill", &["zk-2"], &["zk-2"])
+                .fault(3_000, "pause", &["zk-3"], &["zk-2", "zk-3"])
+                .heal(4_500, "kill", &["zk-2"], &["zk-3"])
+                .heal(6_000, "pause", &["zk-3"], &[])
+                .roles_every(6_250, 20_000, 250, &HEALTHY)
+        };
+        // Without never_lost, no leader while a majority is down is correct.
+        assert_eq!(run(script()).verdict, Verdict::Valid);
+        let result = never_lost(script());
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert_eq!(
+            result.summary,
+            "quorum lost in 1 window: a majority of 3 nodes down at once (first at 3 s for 1.5 s: zk-2, zk-3)"
+        );
+        assert_eq!(
+            result.details["quorum_lost"],
+            json!([{"start": 3.0, "end": 4.5, "duration": 1.5, "down": ["zk-2", "zk-3"], "open_at_end": false}])
+        );
+    }
+
+    #[test]
+    fn faults_one_after_another_keep_quorum() {
+        let result = never_lost(
+            Script::new()
+                .topology(&["zk-1", "zk-2", "zk-3"], &[])
+                .roles_every(0, 2_000, 250, &HEALTHY)
+                .fault(2_000, "kill", &["zk-2"], &["zk-2"])
+                .heal(4_000, "kill", &["zk-2"], &[])
+                .fault(4_000, "pause", &["zk-3"], &["zk-3"])
+                .heal(6_000, "pause", &["zk-3"], &[])
+                .roles_every(6_250, 10_000, 250, &HEALTHY),
+        );
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert_eq!(result.details["quorum_lost"], json!([]));
+    }
+
+    #[test]
+    fn quorum_lost_until_the_end_is_judged_without_samples() {
+        let result = never_lost(
+            Script::new()
+                .topology(&["zk-1", "zk-2", "zk-3"], &["zk-2", "zk-3"])
+                .write(1, 1, 9_000, Some((OpKind::Fail, 9_500))),
+        );
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert_eq!(result.details["quorum_lost"][0]["open_at_end"], true);
     }
 }

@@ -43,7 +43,8 @@ impl DownTimeline {
                     let down: BTreeSet<String> = down.into_iter().collect();
                     // A partition (or other network fault) moves no node down, but it changes
                     // who can reach whom: the cluster has to settle again from that moment.
-                    let reshapes = NETWORK_FAULTS.contains(&op.value["fault"].as_str().unwrap_or(""));
+                    let reshapes =
+                        NETWORK_FAULTS.contains(&op.value["fault"].as_str().unwrap_or(""));
                     if down != current || reshapes {
                         current = down.clone();
                         timeline.changes.push((op.time, down));
@@ -463,7 +464,11 @@ mod tests {
             .build();
         let timeline = DownTimeline::from_history(&history);
         let times: Vec<u64> = timeline.changes().map(|(t, _)| t / MS).collect();
-        assert_eq!(times, [10_000, 30_000], "a clock skew does not reshape the cluster");
+        assert_eq!(
+            times,
+            [10_000, 30_000],
+            "a clock skew does not reshape the cluster"
+        );
         assert_eq!(timeline.stable_for(14_000 * MS), 4_000 * MS);
         assert!(timeline.down_at(20_000 * MS).is_empty());
     }

@@ -131,6 +131,7 @@ impl Nemesis {
                 .await;
         }
         let mut error = None;
+        let mut affected = Vec::new();
         for node in &targets {
             let outcome = match event.kind {
                 FaultKind::Kill => backend.kill(node).await,
@@ -140,18 +141,21 @@ impl Nemesis {
                 FaultKind::Pause => backend.pause(node).await,
                 other => Err(anyhow::anyhow!("{other} is not a process fault")),
             };
+            // A node the engine refused to touch (e.g. "unable to freeze") is not down.
             if let Err(e) = outcome {
                 error = Some(format!("{e:#}"));
+                continue;
             }
             if event.kind.heals() {
                 self.down.insert(node.clone());
+                affected.push(node.clone());
             } else {
                 self.down.remove(node);
             }
         }
-        if event.kind.heals() {
+        if event.kind.heals() && !affected.is_empty() {
             self.active
-                .insert(event.fault, Active::Process(event.kind, targets.clone()));
+                .insert(event.fault, Active::Process(event.kind, affected));
         }
         let evidence = self
             .evidence(backend, &targets, expected_status(event.kind, false))
@@ -385,6 +389,30 @@ mod tests {
         assert_eq!(fault.kind, OpKind::Fail);
         assert!(fault.error.unwrap().contains("expected one leader"));
         assert!(backend.calls().iter().all(|c| !c.starts_with("kill")));
+    }
+
+    #[tokio::test]
+    async fn a_node_the_engine_refused_to_pause_is_not_counted_down() {
+        let (backend, nodes) = cluster().await;
+        backend.stop("zk-3", 0).await.unwrap();
+        let recorder = Recorder::new();
+        let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1);
+        nemesis
+            .run_event(
+                &backend,
+                &event(Action::Apply, FaultKind::Pause, Target::Node("zk-3".into())),
+                &Observed::default(),
+            )
+            .await;
+        assert!(nemesis.down().is_empty(), "{:?}", nemesis.down());
+        let fault = recorder
+            .snapshot()
+            .with_f(F::Fault)
+            .next()
+            .cloned()
+            .unwrap();
+        assert_eq!(fault.kind, OpKind::Fail);
+        assert_eq!(fault.value["down"], json!([]));
     }
 
     #[tokio::test]

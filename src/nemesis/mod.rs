@@ -5,7 +5,9 @@ pub mod effects;
 mod execute;
 pub mod grudge;
 pub mod random;
+pub mod replay;
 mod schedule;
+pub mod shrink;
 mod target;
 
 pub use effects::NodeInfo;

@@ -1,5 +1,6 @@
 //! Random fault schedules within a scenario's limits: seeded generation from a proptest strategy
-//! (so a failing schedule shrinks), shrink candidates for a loop driven by real runs, overlaps.
+//! (so a failing schedule shrinks), shrink candidates for the loop in [`super::shrink`] that
+//! reruns them, overlaps.
 //!
 //! A [`Schedule`] is plain data a replay manifest stores (times as humantime strings, `"12s
 //! 345ms"`); [`Schedule::events`] turns it into the nemesis' apply and heal events through
@@ -192,7 +193,8 @@ impl Schedule {
         self.0.iter().map(PlannedFault::length).sum()
     }
 
-    fn fault_specs(&self) -> Vec<FaultSpec> {
+    /// The faults as a scenario's `[[fault]]` list (no positions in a file), to run the schedule.
+    pub fn fault_specs(&self) -> Vec<FaultSpec> {
         self.0
             .iter()
             .map(|fault| {
@@ -294,12 +296,8 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-// Generation needs proptest outside tests: until it moves from [dev-dependencies] to
-// [dependencies], the strategy and `generate` exist only under cfg(test).
-#[cfg(test)]
 pub use generation::{generate, schedules};
 
-#[cfg(test)]
 mod generation {
     use proptest::prelude::*;
     use proptest::sample::select;

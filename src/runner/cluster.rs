@@ -110,13 +110,7 @@ pub async fn create(
         .as_ref()
         .map_or(0, |zk| zk.get_ref().node_count());
     let mut wiring = super::systems::Wiring::new(zk_nodes);
-    let workload_system = scenario.workload.kind.system();
-    wiring.net_admin = scenario
-        .faults
-        .iter()
-        .filter(|f| f.kind.get_ref().is_network())
-        .map(|f| f.system(workload_system))
-        .collect();
+    wiring.net_admin = scenario.network_fault_systems();
     let mut lines = Vec::new();
     for (system, spec, _) in systems(scenario) {
         let image = cluster.images[system.name()].clone();

@@ -77,7 +77,6 @@ fn latency_proxy(
     Ok(Some(std::sync::Arc::new(proxy)))
 }
 
-
 /// Runs the scenario on a fresh cluster; the checks come after, on the history it leaves.
 pub async fn execute(
     scenario: &Scenario,

@@ -107,13 +107,7 @@ pub async fn start(
             ),
         };
         let mut container = container;
-        crate::system::apply_env(&mut container, spec);
-        if container.data_dir.is_some() {
-            container.data_size = spec.disk.map(|d| d.0);
-        }
-        if wiring.net_admin.contains(&system) {
-            container.cap_add.push("NET_ADMIN".into());
-        }
+        crate::system::apply_scenario(&mut container, spec, wiring.net_admin.contains(&system));
         let address = backend.create(&container).await?;
         cluster.specs.insert(name.clone(), container);
         cluster.nodes.push(Node {

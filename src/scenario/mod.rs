@@ -4,6 +4,7 @@ mod error;
 mod fault;
 mod model;
 mod parse;
+mod random;
 mod units;
 mod validate;
 mod validate_params;
@@ -15,5 +16,6 @@ pub use model::{
     WorkloadKind, WorkloadSpec,
 };
 pub use parse::{load, parse};
+pub use random::{RANDOM_KINDS, RandomSpec};
 pub use units::{ByteSize, Dur};
 pub use validate::systems;

@@ -27,6 +27,9 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     #[serde(default, rename = "check")]
     pub checks: Vec<Spanned<CheckSpec>>,
+    /// Limits for `cargo xtask chaos --random`, which replaces `faults` with drawn schedules.
+    #[serde(default)]
+    pub random: Option<Spanned<super::random::RandomSpec>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -34,6 +37,18 @@ pub struct Scenario {
 pub enum Tier {
     Smoke,
     Full,
+}
+
+impl Scenario {
+    /// Systems a network fault targets: their nodes need NET_ADMIN for iptables and tc.
+    pub fn network_fault_systems(&self) -> std::collections::BTreeSet<SystemKind> {
+        let workload = self.workload.kind.system();
+        self.faults
+            .iter()
+            .filter(|f| f.kind.get_ref().is_network())
+            .map(|f| f.system(workload))
+            .collect()
+    }
 }
 
 /// The systems a scenario stands up, one table each.
@@ -366,6 +381,10 @@ pub enum CheckSpec {
     Quorum {
         #[serde(default = "default_grace")]
         grace: Dur,
+        /// Quorum must never be lost: a majority of the ensemble down at once (killed, stopped,
+        /// paused), however briefly, is a violation.
+        #[serde(default)]
+        never_lost: bool,
     },
     /// Measures the windows in which no write succeeded.
     Availability {

@@ -16,6 +16,7 @@ pub(super) fn validate(file: &str, source: &str, scenario: &Scenario) -> Result<
     check_workload(scenario, &mut out);
     check_faults(scenario, &mut out);
     check_checks(scenario, &mut out);
+    super::random::check_random(scenario, &mut out);
     out.finish()
 }
 
@@ -221,11 +222,11 @@ fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
             continue;
         };
         check_target(system, spec, kind, &fault.target, out);
-        super::validate_params::check_params(scenario, &systems, fault, system, out);
+        super::validate_params::check_params(&systems, fault, system, out);
     }
 }
 
-fn check_target(
+pub(super) fn check_target(
     system: SystemKind,
     spec: &SystemSpec,
     kind: FaultKind,
@@ -280,11 +281,14 @@ fn check_checks(scenario: &Scenario, out: &mut Diagnostics) {
         );
     }
     for check in &scenario.checks {
-        if matches!(check.get_ref(), CheckSpec::Recovery { .. }) && scenario.faults.is_empty() {
+        if matches!(check.get_ref(), CheckSpec::Recovery { .. })
+            && scenario.faults.is_empty()
+            && scenario.random.is_none()
+        {
             out.error(
                 check.span(),
                 "a recovery check needs at least one [[fault]] to recover from",
-                None,
+                Some("add a [[fault]], or a [random] table to draw faults from".into()),
             );
         }
     }

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::error::Diagnostics;
 use super::fault::{ClockMode, FaultKind, FaultSpec, PartitionShape};
-use super::model::{Scenario, SystemKind, SystemSpec, Target};
+use super::model::{SystemKind, SystemSpec, Target};
 
 /// The smallest memory limit Docker accepts.
 const MIN_MEMORY: u64 = 6 << 20;
@@ -35,7 +35,6 @@ fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
 
 /// Refuses parameters the kind does not take, missing required ones, and impossible values.
 pub(super) fn check_params(
-    scenario: &Scenario,
     systems: &[(SystemKind, &SystemSpec, Range<usize>)],
     fault: &FaultSpec,
     system: SystemKind,
@@ -70,7 +69,7 @@ pub(super) fn check_params(
             );
         }
     }
-    check_values(scenario, systems, fault, system, out);
+    check_values(systems, fault, system, out);
 }
 
 fn example(param: &str) -> &'static str {
@@ -86,7 +85,6 @@ fn example(param: &str) -> &'static str {
 }
 
 fn check_values(
-    scenario: &Scenario,
     systems: &[(SystemKind, &SystemSpec, Range<usize>)],
     fault: &FaultSpec,
     system: SystemKind,
@@ -210,7 +208,6 @@ fn check_values(
             )),
         );
     }
-    let _ = scenario;
 }
 
 fn check_peers(

@@ -26,14 +26,22 @@ pub fn node_names(system: SystemKind, count: u32) -> Vec<String> {
         .collect()
 }
 
-/// Sets the scenario's extra environment on a node's container, replacing variables of the
-/// same name.
-pub fn apply_env(
+/// What a scenario adds to a node's container beyond its system's defaults: its extra
+/// environment (replacing variables of the same name), a data volume of the scenario's `disk`
+/// size, and NET_ADMIN when a network fault targets the system.
+pub fn apply_scenario(
     container: &mut crate::backend::ContainerSpec,
     spec: &crate::scenario::SystemSpec,
+    net_admin: bool,
 ) {
     for (key, value) in &spec.env {
         container.env.retain(|(k, _)| k != key);
         container.env.push((key.clone(), value.clone()));
+    }
+    if container.data_dir.is_some() {
+        container.data_size = spec.disk.map(|d| d.0);
+    }
+    if net_admin && !container.cap_add.iter().any(|c| c == "NET_ADMIN") {
+        container.cap_add.push("NET_ADMIN".into());
     }
 }

@@ -15,7 +15,7 @@ use chaosbed::history::{F, OpKind, Recorder};
 use chaosbed::nemesis::{self, Action, Nemesis, Observed};
 use chaosbed::scenario::SystemKind;
 
-use super::support::{block_on, docker, leftovers};
+use super::support::{block_on, docker, finish};
 
 /// One fault kind: its `[[fault]]` lines (always on zk-1) and a probe of its effect.
 struct Case {
@@ -99,7 +99,6 @@ async fn exercise(case: &Case) -> anyhow::Result<()> {
     let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(case))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let run = RunId::new(&format!("fault-{}", case.name.replace('_', "-")));
-    let run_name = run.as_str().to_string();
     let mut backend = DockerBackend::new(docker.clone(), run);
     let progress =
         indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -116,16 +115,13 @@ async fn exercise(case: &Case) -> anyhow::Result<()> {
     })
     .catch_unwind()
     .await;
-    let removed = backend.cleanup().await;
-    let left = leftovers(&docker, &run_name).await;
-    match outcome {
-        Err(panic) => std::panic::resume_unwind(panic),
-        Ok(result) => result?,
-    }
-    removed.context("cleaning up")?;
-    let left = left?;
-    ensure!(left.is_empty(), "the fault test left behind: {left:?}");
-    Ok(())
+    finish(
+        &docker,
+        &backend,
+        outcome,
+        &format!("the {} fault test", case.name),
+    )
+    .await
 }
 
 async fn apply_and_heal(
@@ -180,9 +176,7 @@ async fn apply_and_heal(
     // Let traffic flow through the rules and qdiscs so their counters move.
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    nemesis
-        .run_event(backend, heal, &Observed::default())
-        .await;
+    nemesis.run_event(backend, heal, &Observed::default()).await;
     let healed = recorder
         .snapshot()
         .with_f(F::Heal)

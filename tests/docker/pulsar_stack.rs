@@ -17,7 +17,7 @@ use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::scenario::{SystemKind, SystemSpec};
 use chaosbed::system::{self, bookkeeper, pulsar, zookeeper};
 
-use super::support::{block_on, docker, leftovers};
+use super::support::{block_on, docker, finish};
 
 /// (Pulsar release, the BookKeeper it bundles), as the catalogue names them.
 const RELEASES: [(&str, &str); 2] = [("3.0", "4.16"), ("4.0", "4.17")];
@@ -63,22 +63,12 @@ async fn stack(pulsar_version: &str, bookkeeper_version: &str) -> anyhow::Result
         images.pulsar
     );
     let run = RunId::new(&format!("pulsar-stack-{pulsar_version}"));
-    let run_name = run.as_str().to_string();
     let mut backend = DockerBackend::new(docker.clone(), run);
     // Whatever happens in the body (error or panic), the run's containers go.
     let outcome = std::panic::AssertUnwindSafe(exercise(&mut backend, &docker, &images))
         .catch_unwind()
         .await;
-    let removed = backend.cleanup().await;
-    let left = leftovers(&docker, &run_name).await;
-    match outcome {
-        Err(panic) => std::panic::resume_unwind(panic),
-        Ok(result) => result?,
-    }
-    removed.context("cleaning up the Pulsar stack")?;
-    let left = left?;
-    ensure!(left.is_empty(), "the Pulsar stack left behind: {left:?}");
-    Ok(())
+    finish(&docker, &backend, outcome, "the Pulsar stack").await
 }
 
 struct Images {

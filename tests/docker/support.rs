@@ -83,3 +83,27 @@ pub fn scenario(name: &str) -> anyhow::Result<chaosbed::scenario::Scenario> {
         .join(format!("{name}.toml"));
     chaosbed::scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// After a test body ran against `backend` (its outcome caught with `catch_unwind`): removes the
+/// run's containers whatever happened, re-raises a panic, returns the body's error, and fails
+/// when anything labelled with the run is left.
+pub async fn finish(
+    docker: &Docker,
+    backend: &chaosbed::backend::docker::DockerBackend,
+    outcome: std::thread::Result<anyhow::Result<()>>,
+    what: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use chaosbed::backend::Backend as _;
+    let run = backend.run_id().as_str().to_string();
+    let removed = backend.cleanup().await;
+    let left = leftovers(docker, &run).await;
+    match outcome {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(result) => result?,
+    }
+    removed.with_context(|| format!("cleaning up {what}"))?;
+    let left = left?;
+    anyhow::ensure!(left.is_empty(), "{what} left behind: {left:?}");
+    Ok(())
+}

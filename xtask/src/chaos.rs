@@ -1,4 +1,5 @@
-//! `cargo xtask chaos [SCENARIO...]`: runs the suite, or named scenarios, and prints a summary.
+//! `cargo xtask chaos [SCENARIO...]`: runs the suite, or named scenarios, and prints a summary;
+//! `--random` and `--replay` go to the `random` module.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +23,19 @@ pub struct Args {
     /// Upper bound on each run.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Run N fault schedules drawn within the scenario's [random] limits; shrink the first that
+    /// fails and write a replay manifest. Takes one scenario.
+    #[arg(long, value_name = "N", conflicts_with = "tier")]
+    random: Option<u64>,
+    /// Seed of the first drawn schedule (schedule i uses seed + i); default: the scenario's seed.
+    #[arg(long, requires = "random")]
+    seed: Option<u64>,
+    /// Time the shrinking of a failure may spend on reruns.
+    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration, requires = "random")]
+    budget: Duration,
+    /// Rerun the shrunk schedule of a replay manifest; exit 0 when its verdict is the recorded one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenarios", "tier", "random"])]
+    replay: Option<std::path::PathBuf>,
 }
 
 /// Every scenario file in scenarios/, sorted by name.
@@ -36,28 +50,31 @@ pub fn all_scenarios() -> anyhow::Result<Vec<std::path::PathBuf>> {
     Ok(files)
 }
 
+/// The file of a scenario named by its file stem in scenarios/, or by its path.
+fn scenario_file(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let path = std::path::PathBuf::from(name);
+    if path.exists() {
+        return Ok(path);
+    }
+    let file = crate::root().join("scenarios").join(format!("{name}.toml"));
+    if file.exists() {
+        Ok(file)
+    } else {
+        let known: Vec<String> = all_scenarios()?
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        anyhow::bail!("no scenario `{name}`; scenarios: {}", known.join(", "))
+    }
+}
+
 fn select(args: &Args) -> anyhow::Result<Vec<Scenario>> {
     let files = if args.scenarios.is_empty() {
         all_scenarios()?
     } else {
         args.scenarios
             .iter()
-            .map(|name| {
-                let path = std::path::PathBuf::from(name);
-                if path.exists() {
-                    return Ok(path);
-                }
-                let file = crate::root().join("scenarios").join(format!("{name}.toml"));
-                if file.exists() {
-                    Ok(file)
-                } else {
-                    let known: Vec<String> = all_scenarios()?
-                        .iter()
-                        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                        .collect();
-                    anyhow::bail!("no scenario `{name}`; scenarios: {}", known.join(", "))
-                }
-            })
+            .map(|name| scenario_file(name))
             .collect::<anyhow::Result<_>>()?
     };
     let mut scenarios = Vec::new();
@@ -75,13 +92,42 @@ fn select(args: &Args) -> anyhow::Result<Vec<Scenario>> {
     Ok(scenarios)
 }
 
+/// A run's check table, error and verdict line.
+pub fn print_outcome(outcome: &runner::Outcome) {
+    if let Some(error) = &outcome.results.error {
+        println!("run error: {error}");
+    }
+    print!("{}", chaosbed::report::render_table(&outcome.results));
+    println!(
+        "{}\n",
+        chaosbed::report::verdict_line(&outcome.results, &outcome.dir)
+    );
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let scenarios = select(&args)?;
     let options = RunOptions {
         keep: args.keep,
         timeout: args.timeout,
         ..RunOptions::default()
     };
+    if let Some(file) = &args.replay {
+        return crate::random::run_replay(file, &options).await;
+    }
+    if let Some(count) = args.random {
+        let [name] = args.scenarios.as_slice() else {
+            anyhow::bail!(
+                "--random takes exactly one scenario (a name in scenarios/ or a path), got {}",
+                args.scenarios.len()
+            );
+        };
+        let random = crate::random::Random {
+            count,
+            seed: args.seed,
+            budget: args.budget,
+        };
+        return crate::random::run_random(&scenario_file(name)?, random, &options).await;
+    }
+    let scenarios = select(&args)?;
     let progress = MultiProgress::new();
     let mut summary = Vec::new();
     let mut worst = 0;
@@ -95,14 +141,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             s.description
         );
         let outcome = runner::run(s, &options, &progress).await?;
-        if let Some(error) = &outcome.results.error {
-            println!("run error: {error}");
-        }
-        print!("{}", chaosbed::report::render_table(&outcome.results));
-        println!(
-            "{}\n",
-            chaosbed::report::verdict_line(&outcome.results, &outcome.dir)
-        );
+        print_outcome(&outcome);
         worst = worst.max(outcome.exit_code());
         summary.push((
             s.name.clone(),

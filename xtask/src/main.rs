@@ -5,6 +5,7 @@ mod bench;
 mod chaos;
 mod compose;
 mod images;
+mod random;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
