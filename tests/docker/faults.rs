@@ -13,6 +13,7 @@ use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
 use chaosbed::history::{F, OpKind, Recorder};
 use chaosbed::nemesis::{self, Action, Nemesis, Observed};
+use chaosbed::proxy::LatencyProxy;
 use chaosbed::scenario::SystemKind;
 
 use super::support::{block_on, docker, finish};
@@ -25,7 +26,7 @@ struct Case {
     probe: Option<(&'static str, &'static str, bool)>,
 }
 
-const CASES: [Case; 7] = [
+const CASES: [Case; 8] = [
     Case {
         name: "partition",
         fault: "kind = \"partition\"\ntarget = \"zk-1\"",
@@ -40,6 +41,12 @@ const CASES: [Case; 7] = [
     Case {
         name: "bandwidth",
         fault: "kind = \"bandwidth\"\ntarget = \"zk-1\"\nrate = \"256kbit\"",
+        probe: None,
+    },
+    Case {
+        name: "latency",
+        fault: "kind = \"latency\"\ntarget = \"zk-1\"\ndelay = \"300ms\"",
+        // Probed from the harness through the client proxy: see `round_trip`.
         probe: None,
     },
     Case {
@@ -132,8 +139,21 @@ async fn apply_and_heal(
 ) -> anyhow::Result<()> {
     let nodes: Vec<String> = cluster.names(SystemKind::Zookeeper);
     let recorder = Recorder::new();
+    // Latency needs the client's proxy where the kernel has no netem; the probe goes through it
+    // either way (with netem, zk-1's replies are delayed inside the node instead).
+    let proxy = if case.name == "latency" {
+        let upstreams: Vec<(String, std::net::SocketAddr)> = cluster
+            .of(SystemKind::Zookeeper)
+            .into_iter()
+            .map(|(name, ip)| (name, (ip, 2181).into()))
+            .collect();
+        Some(std::sync::Arc::new(LatencyProxy::start(&upstreams)?))
+    } else {
+        None
+    };
     let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 7)
-        .with_info(cluster.node_info());
+        .with_info(cluster.node_info())
+        .with_proxy(proxy.clone());
     let events: Vec<_> = nemesis::plan(&scenario.faults[..1], SystemKind::Zookeeper);
     let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
     let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
@@ -173,6 +193,14 @@ async fn apply_and_heal(
             out.stderr
         );
     }
+    if let Some(proxy) = &proxy {
+        let rtt = round_trip(proxy, "zk-1").await?;
+        println!("ruok through the proxy while delayed: {rtt:?}");
+        ensure!(
+            rtt >= Duration::from_millis(280),
+            "a ruok round trip to zk-1 took {rtt:?} with 300 ms of latency applied"
+        );
+    }
     // Let traffic flow through the rules and qdiscs so their counters move.
     tokio::time::sleep(Duration::from_secs(4)).await;
 
@@ -191,7 +219,34 @@ async fn apply_and_heal(
         healed.value["evidence"],
         healed.error
     );
+    if let Some(proxy) = &proxy {
+        let rtt = round_trip(proxy, "zk-1").await?;
+        println!("ruok through the proxy after the heal: {rtt:?}");
+        ensure!(
+            rtt < Duration::from_millis(250),
+            "a ruok round trip to zk-1 still took {rtt:?} after the latency was healed"
+        );
+    }
     nothing_left(backend, &nodes).await
+}
+
+/// One ZooKeeper `ruok` through the client proxy, timed from the first byte sent to the reply.
+async fn round_trip(proxy: &LatencyProxy, node: &str) -> anyhow::Result<Duration> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let address = proxy
+        .local_addr(node)
+        .context("the proxy has no link to the node")?;
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let started = std::time::Instant::now();
+    stream.write_all(b"ruok").await?;
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply)).await??;
+    ensure!(
+        reply == b"imok",
+        "ruok got {:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    Ok(started.elapsed())
 }
 
 /// Reads every node's rules, qdisc, clock offset, limits and data volume independently of the
