@@ -364,7 +364,7 @@ impl ProducerLoop {
                 seq,
             };
             seq += 1;
-            let value = json!({ "id": stamp.id, "producer": stamp.producer, "seq": stamp.seq, "topic": self.target.topic });
+            let value = json!({ "id": stamp.id, "producer": stamp.producer, "seq": stamp.seq });
             self.recorder
                 .record(&process, F::Send, OpKind::Invoke, value.clone(), None);
             if failures.load(Ordering::Relaxed) >= FAILURES_BEFORE_RECONNECT {
