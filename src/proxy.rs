@@ -572,14 +572,10 @@ mod tests {
         assert_eq!(got.expect("echo server saw nothing in time"), Some(want));
     }
 
-    #[tokio::test]
-    async fn bytes_round_trip_unchanged_without_delay() {
-        let (proxy, mut seen) = proxied_echo().await;
-        let mut data = vec![0u8; 1024 * 1024];
-        ChaCha8Rng::seed_from_u64(7).fill(&mut data[..]);
-
-        let (mut rd, mut wr) = connect(&proxy).await.into_split();
-        let sent = data.clone();
+    /// Writes `data` through the proxy to the echo server, half-closes, and reads all back.
+    async fn echo_all(proxy: &LatencyProxy, data: &[u8]) -> Vec<u8> {
+        let (mut rd, mut wr) = connect(proxy).await.into_split();
+        let sent = data.to_vec();
         let writer = tokio::spawn(async move {
             wr.write_all(&sent).await.unwrap();
             // Half-close: the echo server sees EOF, closes, and that EOF comes back.
@@ -592,6 +588,16 @@ mod tests {
             .expect("echo timed out")
             .unwrap();
         writer.await.unwrap();
+        back
+    }
+
+    #[tokio::test]
+    async fn bytes_round_trip_unchanged_without_delay() {
+        let (proxy, mut seen) = proxied_echo().await;
+        let mut data = vec![0u8; 1024 * 1024];
+        ChaCha8Rng::seed_from_u64(7).fill(&mut data[..]);
+
+        let back = echo_all(&proxy, &data).await;
         assert_eq!(back.len(), data.len());
         assert!(back == data, "bytes changed on the way");
         expect_seen(&mut seen, Seen::Accepted).await;
@@ -671,20 +677,8 @@ mod tests {
             .set_delay("zk1", Duration::from_millis(100), Duration::from_millis(10))
             .unwrap();
         let data = vec![0x5au8; 8 * 1024 * 1024];
-        let (mut rd, mut wr) = connect(&proxy).await.into_split();
         let start = Instant::now();
-        let sent = data.clone();
-        let writer = tokio::spawn(async move {
-            wr.write_all(&sent).await.unwrap();
-            wr.shutdown().await.unwrap();
-            wr
-        });
-        let mut back = Vec::new();
-        tokio::time::timeout(Duration::from_secs(3), rd.read_to_end(&mut back))
-            .await
-            .expect("echo timed out")
-            .unwrap();
-        let _wr = writer.await.unwrap();
+        let back = echo_all(&proxy, &data).await;
         let took = start.elapsed();
         assert!(back == data, "bytes changed on the way");
         // Hundreds of chunks each way; one delay at a time would take far longer.

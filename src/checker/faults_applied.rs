@@ -30,10 +30,12 @@ pub fn check(history: &History) -> CheckResult {
                 op.error.as_deref().unwrap_or("no reason given")
             ));
         } else if op.value["evidence"]["took_effect"] == json!(false) {
-            problems.push(format!(
-                "{what} shows no effect: {}",
-                op.value["evidence"]["states"]
-            ));
+            let evidence = &op.value["evidence"];
+            let why = match evidence["reason"].as_str() {
+                Some(reason) => reason.to_string(),
+                None => evidence["states"].to_string(),
+            };
+            problems.push(format!("{what} shows no effect: {why}"));
         } else if op.f == F::Fault {
             applied += 1;
         }
@@ -58,6 +60,26 @@ pub fn check(history: &History) -> CheckResult {
 mod tests {
     use super::*;
     use crate::history::Recorder;
+
+    #[test]
+    fn an_effect_without_evidence_says_why() {
+        let r = Recorder::new();
+        r.record(
+            "nemesis",
+            F::Heal,
+            OpKind::Ok,
+            json!({"fault": "partition", "targets": ["zk-1"], "evidence": {"took_effect": false,
+                   "reason": "no packet was dropped while the rules were in place"}}),
+            None,
+        );
+        let result = check(&r.snapshot());
+        assert_eq!(result.verdict, Verdict::Unknown);
+        assert!(
+            result.summary.contains("no packet was dropped"),
+            "{}",
+            result.summary
+        );
+    }
 
     #[test]
     fn a_fault_that_matched_nothing_makes_the_run_unknown() {

@@ -334,6 +334,10 @@ mod tests {
         }
     }
 
+    fn first(recorder: &Recorder, f: F) -> crate::history::Op {
+        recorder.snapshot().with_f(f).next().cloned().unwrap()
+    }
+
     #[tokio::test]
     async fn a_killed_leader_is_recorded_with_evidence_and_healed() {
         let (backend, nodes) = cluster().await;
@@ -380,12 +384,7 @@ mod tests {
                 &Observed::default(),
             )
             .await;
-        let fault = recorder
-            .snapshot()
-            .with_f(F::Fault)
-            .next()
-            .cloned()
-            .unwrap();
+        let fault = first(&recorder, F::Fault);
         assert_eq!(fault.kind, OpKind::Fail);
         assert!(fault.error.unwrap().contains("expected one leader"));
         assert!(backend.calls().iter().all(|c| !c.starts_with("kill")));
@@ -405,12 +404,7 @@ mod tests {
             )
             .await;
         assert!(nemesis.down().is_empty(), "{:?}", nemesis.down());
-        let fault = recorder
-            .snapshot()
-            .with_f(F::Fault)
-            .next()
-            .cloned()
-            .unwrap();
+        let fault = first(&recorder, F::Fault);
         assert_eq!(fault.kind, OpKind::Fail);
         assert_eq!(fault.value["down"], json!([]));
     }
