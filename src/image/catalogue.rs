@@ -49,6 +49,7 @@ const ZK_ENTRYPOINT: &str = "zookeeper/docker-entrypoint.sh";
 /// The files every Pulsar image shares: the entrypoint (bookie, broker, init jobs), the
 /// official image's apply-config-from-env contract, and the config files.
 const PULSAR_SHARED: &[&str] = &[
+    "pulsar/Dockerfile",
     "pulsar/pulsar-entrypoint.sh",
     "pulsar/apply-config-from-env.sh",
     "pulsar/conf/broker.conf",

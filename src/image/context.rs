@@ -33,13 +33,16 @@ pub fn list(spec: &ImageSpec, fixtures: &Path) -> Result<Vec<ContextFile>> {
         return Ok(Vec::new());
     };
     let root = fixtures.join(context);
-    if !root.join("Dockerfile").is_file() {
-        bail!(
-            "image {}: no Dockerfile in {}; set CHAOSBED_FIXTURES to the fixtures/images dir \
-             of a chaosbed checkout",
+    let missing = || {
+        anyhow::anyhow!(
+            "image {}: no Dockerfile in {} or its shared files; set CHAOSBED_FIXTURES to the \
+             fixtures/images dir of a chaosbed checkout",
             spec.name,
             root.display()
-        );
+        )
+    };
+    if !root.is_dir() {
+        return Err(missing());
     }
     let mut files = Vec::new();
     walk(&root, &root, &mut files)
@@ -70,6 +73,10 @@ pub fn list(spec: &ImageSpec, fixtures: &Path) -> Result<Vec<ContextFile>> {
             source,
             executable,
         });
+    }
+    // The Dockerfile may be the context's own or shared by several contexts.
+    if !files.iter().any(|f| f.path == "Dockerfile") {
+        return Err(missing());
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
