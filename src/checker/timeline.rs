@@ -7,9 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::history::{F, History, Op, OpKind};
-
-/// Faults that change connectivity without taking a node down.
-const NETWORK_FAULTS: [&str; 4] = ["partition", "packet-loss", "bandwidth", "latency"];
+use crate::scenario::FaultKind;
 
 /// Which nodes are down over a run, from the topology op and the `down` list every applied fault
 /// and heal carries (the nodes down after it). A network fault counts as a change too.
@@ -43,8 +41,10 @@ impl DownTimeline {
                     let down: BTreeSet<String> = down.into_iter().collect();
                     // A partition (or other network fault) moves no node down, but it changes
                     // who can reach whom: the cluster has to settle again from that moment.
-                    let reshapes =
-                        NETWORK_FAULTS.contains(&op.value["fault"].as_str().unwrap_or(""));
+                    let fault = op.value["fault"].as_str().unwrap_or("");
+                    let reshapes = FaultKind::ALL
+                        .iter()
+                        .any(|k| k.is_network() && k.name() == fault);
                     if down != current || reshapes {
                         current = down.clone();
                         timeline.changes.push((op.time, down));
