@@ -13,6 +13,8 @@ mod quorum;
 mod recovery;
 mod session_expiry;
 mod timeline;
+mod trace_queries;
+mod traces;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -133,6 +135,28 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
         CheckSpec::Diagnosis { expect, node } => {
             diagnosis::check(history, ctx, expect, node.as_deref())
         }
+        CheckSpec::Traces {
+            max_lost,
+            late_after,
+            max_late,
+            p99_max,
+        } => traces::check(
+            history,
+            ctx,
+            *max_lost,
+            late_after.as_duration(),
+            *max_late,
+            p99_max.map(|d| d.as_duration()),
+        ),
+        CheckSpec::TraceQueries {
+            expect_outage,
+            recover_within,
+        } => trace_queries::check(
+            history,
+            ctx,
+            *expect_outage,
+            recover_within.map(|d| d.as_duration()),
+        ),
     }));
     match outcome {
         Ok(Ok(result)) => result,

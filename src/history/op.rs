@@ -51,6 +51,17 @@ pub enum F {
     /// Why a node failed, read from Docker state and its log. Value: `{"node", "cause",
     /// "explanation", "evidence"}`.
     Diagnosis,
+    /// A trace emitted by a trace emitter (process `emitter-N`). Invoke when the finished trace
+    /// is handed to the agent's reporter; Ok when the reporter took it for its gRPC stream; Fail
+    /// when the reporter refused it. Value: `{"id": trace id, "emitter": "e0", "seq": 42}`.
+    Trace,
+    /// A trace the reader found through the query API (one op, kind Ok), recorded when first
+    /// seen and again whenever more segments of it appear. Value: `{"id", "segments": n,
+    /// "phase": "run"|"drain"}`.
+    TraceFound,
+    /// One poll of the query API by the trace reader: Invoke, then Ok (`{"via": node,
+    /// "traces": n}`) or Fail with the error.
+    TraceQuery,
 }
 
 /// One entry in a history.

@@ -426,6 +426,32 @@ pub enum CheckSpec {
         /// The node it must concern (default: any).
         node: Option<String>,
     },
+    /// Traces: every emitted trace queryable by the end of the drain (lost), none stored twice
+    /// (duplicated), and delivery latency p50/p99 per fault window; a trace found later than
+    /// `late_after` after its emission is late.
+    Traces {
+        /// Lost traces tolerated (default 0).
+        #[serde(default)]
+        max_lost: u64,
+        /// Default 30 s.
+        #[serde(default = "default_late_after")]
+        late_after: Dur,
+        /// Late traces tolerated (default: counted and reported, not judged).
+        max_late: Option<u64>,
+        p99_max: Option<Dur>,
+    },
+    /// Traces: the query API's availability. With `expect_outage`, some queries must fail
+    /// during a fault; with `recover_within`, queries must succeed again within that time after
+    /// the last heal.
+    TraceQueries {
+        #[serde(default)]
+        expect_outage: bool,
+        recover_within: Option<Dur>,
+    },
+}
+
+fn default_late_after() -> Dur {
+    Dur::secs(30)
 }
 
 fn default_grace() -> Dur {
@@ -433,7 +459,7 @@ fn default_grace() -> Dur {
 }
 
 impl CheckSpec {
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 12] = [
         "quorum",
         "availability",
         "recovery",
@@ -444,6 +470,8 @@ impl CheckSpec {
         "topic-ownership",
         "bookies-registered",
         "diagnosis",
+        "traces",
+        "trace-queries",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -458,6 +486,8 @@ impl CheckSpec {
             CheckSpec::TopicOwnership => "topic-ownership",
             CheckSpec::BookiesRegistered { .. } => "bookies-registered",
             CheckSpec::Diagnosis { .. } => "diagnosis",
+            CheckSpec::Traces { .. } => "traces",
+            CheckSpec::TraceQueries { .. } => "trace-queries",
         }
     }
 }
