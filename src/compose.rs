@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use crate::backend::ContainerSpec;
 use crate::scenario::{Scenario, SystemKind, systems};
-use crate::system::{bookkeeper, node_names, pulsar, zookeeper};
+use crate::system::node_names;
 
 /// The subnet compose files put their nodes on, so that bookies and brokers can advertise a
 /// fixed address.
@@ -15,14 +15,6 @@ const SUBNET: [u8; 3] = [172, 30, 250];
 /// The stable tag `cargo xtask images` gives a locally built system image.
 pub fn local_image(system: SystemKind, version: &str) -> String {
     format!("chaosbed/{}:{version}", system.name())
-}
-
-fn default_version(system: SystemKind) -> &'static str {
-    match system {
-        SystemKind::Zookeeper => "3.8",
-        SystemKind::Bookkeeper => "4.16",
-        SystemKind::Pulsar => "3.0",
-    }
 }
 
 /// One service of the file: a node, or a one-shot init job, and what it waits for.
@@ -42,40 +34,21 @@ pub fn compose_file(scenario: &Scenario) -> String {
         next += 1;
         address
     };
-    let zk_count = scenario
-        .topology
-        .zookeeper
-        .as_ref()
-        .map_or(0, |z| z.get_ref().node_count());
     let net_admin = scenario.network_fault_systems();
-    let zk_connect = node_names(SystemKind::Zookeeper, zk_count)
-        .iter()
-        .map(|n| format!("{n}:{}", zookeeper::CLIENT_PORT))
-        .collect::<Vec<_>>()
-        .join(",");
+    let wiring = crate::system::Wiring::for_scenario(scenario);
     let mut services: Vec<Service> = Vec::new();
     let mut previous: Vec<String> = Vec::new();
     for (system, spec, _) in &declared {
         let image = spec.image.clone().unwrap_or_else(|| {
             local_image(
                 *system,
-                spec.version.as_deref().unwrap_or(default_version(*system)),
+                spec.version.as_deref().unwrap_or(crate::system::default_version(*system)),
             )
         });
         let count = spec.node_count();
         let names = node_names(*system, count);
         let addresses: Vec<Ipv4Addr> = names.iter().map(|_| allocate()).collect();
-        let init = match system {
-            SystemKind::Zookeeper => None,
-            SystemKind::Bookkeeper => Some(bookkeeper::init_spec(&image, &zk_connect)),
-            SystemKind::Pulsar => Some(pulsar::init_metadata_spec(
-                &image,
-                pulsar::DEFAULT_CLUSTER,
-                &zk_connect,
-                &pulsar::service_url(&addresses),
-                &pulsar::web_service_url(&addresses),
-            )),
-        };
+        let init = crate::system::init_spec(*system, &image, &wiring, &addresses);
         let waits_for: Vec<(String, &'static str)> = previous
             .iter()
             .map(|n| (n.clone(), "service_started"))
@@ -93,22 +66,14 @@ pub fn compose_file(scenario: &Scenario) -> String {
         let mut these = Vec::new();
         for (i, (name, address)) in names.into_iter().zip(addresses).enumerate() {
             let index = i as u32 + 1;
-            let container = match system {
-                SystemKind::Zookeeper => zookeeper::container_spec(spec, &image, index, count),
-                SystemKind::Bookkeeper => {
-                    bookkeeper::container_spec(spec, &image, index, count, &zk_connect, address)
-                }
-                SystemKind::Pulsar => pulsar::container_spec(
-                    spec,
-                    &image,
-                    index,
-                    count,
-                    &zk_connect,
-                    address,
-                    pulsar::DEFAULT_CLUSTER,
-                ),
-            };
-            let mut container = container;
+            let mut container = crate::system::container_spec(
+                *system,
+                spec,
+                &image,
+                (index, count),
+                &wiring,
+                address,
+            );
             crate::system::apply_scenario(&mut container, spec, net_admin.contains(system));
             services.push(Service {
                 spec: container,

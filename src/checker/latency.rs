@@ -20,37 +20,39 @@ use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "send-latency";
 
-/// Faults that need no heal: a point in time, after which the system is back.
-const ONE_SHOT_FAULTS: [&str; 2] = ["start", "restart"];
 
-/// One stretch of the run and the sends invoked in it.
-struct Span {
-    label: String,
-    start: u64,
+/// One stretch of the run and the operations invoked in it (sends here; the traces check counts
+/// emitted traces in the same windows).
+pub(super) struct Span {
+    pub label: String,
+    pub start: u64,
     /// `None`: open to the end of the run.
-    end: Option<u64>,
-    attempted: usize,
+    pub end: Option<u64>,
+    /// The window of a fault, from its apply to its heal (not a healthy stretch).
+    pub fault: bool,
+    pub attempted: usize,
     /// Latencies (ns) of the acknowledged sends, sorted once filled.
-    latencies: Vec<u64>,
+    pub latencies: Vec<u64>,
 }
 
 impl Span {
-    fn new(label: String, start: u64, end: Option<u64>) -> Self {
+    pub fn new(label: String, start: u64, end: Option<u64>) -> Self {
         Self {
             label,
             start,
             end,
+            fault: false,
             attempted: 0,
             latencies: Vec::new(),
         }
     }
 
-    fn contains(&self, t: u64) -> bool {
+    pub fn contains(&self, t: u64) -> bool {
         self.start <= t && self.end.is_none_or(|end| t < end)
     }
 
     /// The nearest-rank percentile `p` (0..=100) of the sorted latencies.
-    fn percentile(&self, p: u64) -> Option<u64> {
+    pub fn percentile(&self, p: u64) -> Option<u64> {
         let n = self.latencies.len() as u64;
         if n == 0 {
             return None;
@@ -82,7 +84,7 @@ fn fault_label(fault: &str, targets: &[String], at: u64) -> String {
 
 /// The windows of the run, in time order: before faults, each fault, healthy stretches between
 /// faults, after the last heal.
-fn spans(history: &History) -> Vec<Span> {
+pub(super) fn spans(history: &History) -> Vec<Span> {
     let faults: Vec<FaultWindow> = fault_windows(history);
     // Every stretch something was faulty, with what ended it: (start, end, ended by).
     let mut busy: Vec<(u64, Option<u64>, String)> = faults
@@ -91,7 +93,7 @@ fn spans(history: &History) -> Vec<Span> {
         .collect();
     for op in history.with_f(F::Fault).filter(|op| op.kind == OpKind::Ok) {
         let fault = op.value["fault"].as_str().unwrap_or("fault");
-        if ONE_SHOT_FAULTS.contains(&fault) {
+        if super::timeline::ONE_SHOT_FAULTS.contains(&fault) {
             let targets = str_list(&op.value["targets"])
                 .unwrap_or_default()
                 .join(", ");
@@ -113,7 +115,9 @@ fn spans(history: &History) -> Vec<Span> {
     }
     for window in &faults {
         let label = fault_label(&window.fault, &window.targets, window.start);
-        spans.push(Span::new(label, window.start, window.end));
+        let mut span = Span::new(label, window.start, window.end);
+        span.fault = true;
+        spans.push(span);
     }
     // Healthy stretches: gaps in the union of the busy stretches.
     let mut merged: Vec<(u64, Option<u64>, String)> = Vec::new();

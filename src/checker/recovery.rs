@@ -12,12 +12,10 @@ use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "recovery";
 
-/// Faults after which the system is back without a heal.
-const SELF_HEALING: [&str; 2] = ["start", "restart"];
 
 /// The op the system counts as recovered from: the last heal, or without one the last applied
 /// start or restart.
-fn recovery_point(history: &History) -> Option<&Op> {
+pub(super) fn recovery_point(history: &History) -> Option<&Op> {
     history
         .with_f(F::Heal)
         .filter(|op| op.kind != OpKind::Invoke)
@@ -29,14 +27,14 @@ fn recovery_point(history: &History) -> Option<&Op> {
                     op.kind == OpKind::Ok
                         && op.value["fault"]
                             .as_str()
-                            .is_some_and(|fault| SELF_HEALING.contains(&fault))
+                            .is_some_and(|fault| super::timeline::ONE_SHOT_FAULTS.contains(&fault))
                 })
                 .last()
         })
 }
 
 /// The point for a person: `heal (pause of zk-1)`, `start of zk-3`.
-fn describe(op: &Op) -> String {
+pub(super) fn describe(op: &Op) -> String {
     let fault = op.value["fault"].as_str().unwrap_or("fault");
     let targets = str_list(&op.value["targets"])
         .filter(|targets| !targets.is_empty())

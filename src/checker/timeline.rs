@@ -130,7 +130,8 @@ impl FaultWindow {
 }
 
 /// Faults that need no heal: they never open a window.
-const ONE_SHOT_FAULTS: [&str; 2] = ["start", "restart"];
+/// Faults that act once and need no heal: starting or restarting nodes.
+pub(super) const ONE_SHOT_FAULTS: [&str; 2] = ["start", "restart"];
 
 /// Pairs every applied fault with the first later `Ok` heal of the same targets (and the same
 /// fault kind when the heal names one), in the order the faults were applied.

@@ -304,6 +304,8 @@ fn memory_variable(system: SystemKind) -> &'static str {
         SystemKind::Pulsar => "PULSAR_MEM",
         SystemKind::Bookkeeper => "BOOKIE_MEM",
         SystemKind::Zookeeper => "JVMFLAGS",
+        SystemKind::Skywalking => "JAVA_OPTS",
+        SystemKind::Postgres | SystemKind::Nginx => "its memory settings",
     }
 }
 

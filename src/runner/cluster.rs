@@ -12,14 +12,6 @@ use crate::scenario::{Scenario, SystemKind, SystemSpec, systems};
 use crate::system::Node;
 
 /// The version built when a scenario names neither version nor image.
-fn default_version(system: SystemKind) -> &'static str {
-    match system {
-        SystemKind::Zookeeper => "3.8",
-        SystemKind::Bookkeeper => "4.16",
-        SystemKind::Pulsar => "3.0",
-    }
-}
-
 /// What is deployed, filled in as setup proceeds so that teardown sees partial setups too.
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
@@ -83,7 +75,7 @@ pub async fn image_for(
         })?;
         return Ok(image.clone());
     }
-    let version = spec.version.as_deref().unwrap_or(default_version(system));
+    let version = spec.version.as_deref().unwrap_or(crate::system::default_version(system));
     crate::image::ensure(docker, system.name(), version, progress)
         .await
         .with_context(|| format!("building the {system} {version} image"))
@@ -104,13 +96,10 @@ pub async fn create(
         cluster.images.insert(system.name().to_string(), image);
     }
     backend.create_network().await?;
-    let zk_nodes = scenario
-        .topology
-        .zookeeper
-        .as_ref()
-        .map_or(0, |zk| zk.get_ref().node_count());
-    let mut wiring = super::systems::Wiring::new(zk_nodes);
-    wiring.net_admin = scenario.network_fault_systems();
+    let wiring = super::systems::Wiring {
+        systems: crate::system::Wiring::for_scenario(scenario),
+        net_admin: scenario.network_fault_systems(),
+    };
     let mut lines = Vec::new();
     for (system, spec, _) in systems(scenario) {
         let image = cluster.images[system.name()].clone();

@@ -16,6 +16,8 @@ fn memory_variables(system: SystemKind) -> &'static [&'static str] {
         SystemKind::Zookeeper => &["JVMFLAGS"],
         SystemKind::Bookkeeper => &["BOOKIE_MEM", "PULSAR_MEM"],
         SystemKind::Pulsar => &["PULSAR_MEM"],
+        SystemKind::Skywalking => &["JAVA_OPTS"],
+        SystemKind::Postgres | SystemKind::Nginx => &[],
     }
 }
 
@@ -48,7 +50,10 @@ pub async fn diagnose_nodes(
             .or(match node.system {
                 SystemKind::Pulsar => Some(pulsar::IMAGE_DEFAULT_PULSAR_MEM),
                 SystemKind::Bookkeeper => Some(bookkeeper::IMAGE_DEFAULT_BOOKIE_MEM),
-                SystemKind::Zookeeper => None,
+                SystemKind::Zookeeper
+                | SystemKind::Postgres
+                | SystemKind::Skywalking
+                | SystemKind::Nginx => None,
             });
         let facts = NodeFacts {
             node: &node.name,

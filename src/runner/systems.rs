@@ -7,34 +7,17 @@ use std::time::Duration;
 use super::cluster::Cluster;
 use crate::backend::Backend;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::{Node, bookkeeper, node_names, pulsar, zookeeper};
+use crate::system::{self, Node, bookkeeper, node_names, pulsar, zookeeper};
 
 /// Upper bound on a one-shot init job (BookKeeper metaformat, Pulsar cluster metadata).
 const INIT_JOB_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// How the systems of one run find each other.
+/// How the systems of one run find each other, and which of them need NET_ADMIN.
 #[derive(Debug, Clone)]
 pub struct Wiring {
-    /// ZooKeeper connect string by node name (`zk-1:2181,...`), as the other systems use it.
-    pub zk_connect: String,
-    /// The Pulsar cluster name.
-    pub cluster: String,
+    pub systems: system::Wiring,
     /// Systems whose nodes get NET_ADMIN: the targets of the scenario's network faults.
     pub net_admin: BTreeSet<SystemKind>,
-}
-
-impl Wiring {
-    pub fn new(zk_nodes: u32) -> Self {
-        Self {
-            net_admin: BTreeSet::new(),
-            zk_connect: node_names(SystemKind::Zookeeper, zk_nodes)
-                .iter()
-                .map(|n| format!("{n}:{}", zookeeper::CLIENT_PORT))
-                .collect::<Vec<_>>()
-                .join(","),
-            cluster: pulsar::DEFAULT_CLUSTER.into(),
-        }
-    }
 }
 
 /// One system of the topology, as the runner starts it.
@@ -65,17 +48,7 @@ pub async fn start(
     for name in &names {
         addresses.push(backend.address_for(name)?);
     }
-    let init = match system {
-        SystemKind::Zookeeper => None,
-        SystemKind::Bookkeeper => Some(bookkeeper::init_spec(image, &wiring.zk_connect)),
-        SystemKind::Pulsar => Some(pulsar::init_metadata_spec(
-            image,
-            &wiring.cluster,
-            &wiring.zk_connect,
-            &pulsar::service_url(&addresses),
-            &pulsar::web_service_url(&addresses),
-        )),
-    };
+    let init = system::init_spec(system, image, &wiring.systems, &addresses);
     if let Some(job) = init {
         let out = backend.run_once(&job, INIT_JOB_TIMEOUT).await?;
         if out.exit_code != 0 {
@@ -91,22 +64,14 @@ pub async fn start(
     let mut to_start = Vec::new();
     for (i, (name, address)) in names.into_iter().zip(addresses).enumerate() {
         let index = i as u32 + 1;
-        let container = match system {
-            SystemKind::Zookeeper => zookeeper::container_spec(spec, image, index, count),
-            SystemKind::Bookkeeper => {
-                bookkeeper::container_spec(spec, image, index, count, &wiring.zk_connect, address)
-            }
-            SystemKind::Pulsar => pulsar::container_spec(
-                spec,
-                image,
-                index,
-                count,
-                &wiring.zk_connect,
-                address,
-                &wiring.cluster,
-            ),
-        };
-        let mut container = container;
+        let mut container = system::container_spec(
+            system,
+            spec,
+            image,
+            (index, count),
+            &wiring.systems,
+            address,
+        );
         crate::system::apply_scenario(&mut container, spec, wiring.net_admin.contains(&system));
         let address = backend.create(&container).await?;
         cluster.specs.insert(name.clone(), container);
@@ -170,6 +135,13 @@ pub async fn wait_ready(
     timeout: Duration,
 ) -> anyhow::Result<String> {
     let nodes = cluster.of(system);
+    let started_nodes = || -> Vec<(String, std::net::Ipv4Addr)> {
+        nodes
+            .iter()
+            .filter(|(n, _)| started.contains(n))
+            .cloned()
+            .collect()
+    };
     match system {
         SystemKind::Zookeeper => {
             let ready = zookeeper::wait_ready(&nodes, started, nodes.len(), timeout).await?;
@@ -180,11 +152,7 @@ pub async fn wait_ready(
             ))
         }
         SystemKind::Bookkeeper => {
-            let started_nodes: Vec<_> = nodes
-                .into_iter()
-                .filter(|(n, _)| started.contains(n))
-                .collect();
-            let ready = bookkeeper::wait_ready(&started_nodes, timeout).await?;
+            let ready = bookkeeper::wait_ready(&started_nodes(), timeout).await?;
             Ok(format!(
                 "bookkeeper ready in {:.1}s ({} bookies registered writable)",
                 ready.elapsed.as_secs_f64(),
@@ -192,15 +160,33 @@ pub async fn wait_ready(
             ))
         }
         SystemKind::Pulsar => {
-            let started_nodes: Vec<_> = nodes
-                .into_iter()
-                .filter(|(n, _)| started.contains(n))
-                .collect();
-            let ready = pulsar::wait_ready(&started_nodes, timeout).await?;
+            let ready = pulsar::wait_ready(&started_nodes(), timeout).await?;
             Ok(format!(
                 "pulsar ready in {:.1}s",
                 ready.elapsed.as_secs_f64()
             ))
+        }
+        SystemKind::Postgres => {
+            let elapsed = crate::system::postgres::wait_ready(&started_nodes(), timeout).await?;
+            Ok(format!("postgres ready in {:.1}s", elapsed.as_secs_f64()))
+        }
+        SystemKind::Skywalking => {
+            let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
+            let ready = crate::system::skywalking::wait_ready(&started_nodes(), &zk, timeout).await?;
+            Ok(format!(
+                "skywalking ready in {:.1}s (members in ZooKeeper: {})",
+                ready.elapsed.as_secs_f64(),
+                ready
+                    .members
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        SystemKind::Nginx => {
+            let elapsed = crate::system::nginx::wait_ready(&started_nodes(), timeout).await?;
+            Ok(format!("nginx ready in {:.1}s", elapsed.as_secs_f64()))
         }
     }
 }

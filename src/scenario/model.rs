@@ -58,6 +58,9 @@ pub struct Topology {
     pub zookeeper: Option<Spanned<SystemSpec>>,
     pub bookkeeper: Option<Spanned<SystemSpec>>,
     pub pulsar: Option<Spanned<SystemSpec>>,
+    pub postgres: Option<Spanned<SystemSpec>>,
+    pub skywalking: Option<Spanned<SystemSpec>>,
+    pub nginx: Option<Spanned<SystemSpec>>,
 }
 
 /// Systems chaosbed knows; a topology table is named after one of them.
@@ -69,14 +72,23 @@ pub enum SystemKind {
     Bookkeeper,
     /// Pulsar brokers.
     Pulsar,
+    /// PostgreSQL, the store the SkyWalking OAP nodes share.
+    Postgres,
+    /// SkyWalking OAP nodes.
+    Skywalking,
+    /// NGINX as the gRPC and HTTP load balancer in front of the OAP nodes.
+    Nginx,
 }
 
 impl SystemKind {
     /// In start order: each system depends only on those before it.
-    pub const ALL: [SystemKind; 3] = [
+    pub const ALL: [SystemKind; 6] = [
         SystemKind::Zookeeper,
         SystemKind::Bookkeeper,
         SystemKind::Pulsar,
+        SystemKind::Postgres,
+        SystemKind::Skywalking,
+        SystemKind::Nginx,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +96,9 @@ impl SystemKind {
             SystemKind::Zookeeper => "zookeeper",
             SystemKind::Bookkeeper => "bookkeeper",
             SystemKind::Pulsar => "pulsar",
+            SystemKind::Postgres => "postgres",
+            SystemKind::Skywalking => "skywalking",
+            SystemKind::Nginx => "nginx",
         }
     }
 
@@ -93,6 +108,9 @@ impl SystemKind {
             SystemKind::Zookeeper => "zk",
             SystemKind::Bookkeeper => "bookie",
             SystemKind::Pulsar => "broker",
+            SystemKind::Postgres => "pg",
+            SystemKind::Skywalking => "oap",
+            SystemKind::Nginx => "lb",
         }
     }
 
@@ -102,6 +120,9 @@ impl SystemKind {
             SystemKind::Zookeeper => &[],
             SystemKind::Bookkeeper => &[SystemKind::Zookeeper],
             SystemKind::Pulsar => &[SystemKind::Zookeeper, SystemKind::Bookkeeper],
+            SystemKind::Postgres => &[],
+            SystemKind::Skywalking => &[SystemKind::Zookeeper, SystemKind::Postgres],
+            SystemKind::Nginx => &[SystemKind::Skywalking],
         }
     }
 }
@@ -238,6 +259,9 @@ pub enum WorkloadKind {
     ZkRegister,
     /// Producers with unique ids and per-producer sequence numbers, consumers on a subscription.
     PulsarProduceConsume,
+    /// Trace emitters on the SkyWalking agent reporting through the load balancer, and a reader
+    /// that finds each trace through the OAP's GraphQL API.
+    SkywalkingTraces,
 }
 
 impl WorkloadKind {
@@ -245,6 +269,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::ZkRegister => SystemKind::Zookeeper,
             WorkloadKind::PulsarProduceConsume => SystemKind::Pulsar,
+            WorkloadKind::SkywalkingTraces => SystemKind::Skywalking,
         }
     }
 
@@ -252,6 +277,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::ZkRegister => "zk-register",
             WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
+            WorkloadKind::SkywalkingTraces => "skywalking-traces",
         }
     }
 }
@@ -426,9 +452,9 @@ pub enum CheckSpec {
         /// The node it must concern (default: any).
         node: Option<String>,
     },
-    /// Traces: every emitted trace queryable by the end of the drain (lost), none stored twice
-    /// (duplicated), and delivery latency p50/p99 per fault window; a trace found later than
-    /// `late_after` after its emission is late.
+    /// Traces: every emitted trace queryable by the end of the drain (lost); traces stored twice
+    /// (duplicated) and delivery latency p50/p99 per fault window are reported; a trace found
+    /// later than `late_after` after its emission is late.
     Traces {
         /// Lost traces tolerated (default 0).
         #[serde(default)]
@@ -473,6 +499,20 @@ impl CheckSpec {
         "traces",
         "trace-queries",
     ];
+
+    /// The workload whose operations this check reads, for checks only one workload feeds.
+    pub fn workload(&self) -> Option<WorkloadKind> {
+        match self {
+            CheckSpec::Delivery { .. }
+            | CheckSpec::SendLatency { .. }
+            | CheckSpec::TopicOwnership => Some(WorkloadKind::PulsarProduceConsume),
+            CheckSpec::NoLostWrites => Some(WorkloadKind::ZkRegister),
+            CheckSpec::Traces { .. } | CheckSpec::TraceQueries { .. } => {
+                Some(WorkloadKind::SkywalkingTraces)
+            }
+            _ => None,
+        }
+    }
 
     pub fn name(&self) -> &'static str {
         match self {

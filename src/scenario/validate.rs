@@ -27,6 +27,9 @@ pub fn systems(scenario: &Scenario) -> Vec<(SystemKind, &SystemSpec, std::ops::R
         (SystemKind::Zookeeper, &topology.zookeeper),
         (SystemKind::Bookkeeper, &topology.bookkeeper),
         (SystemKind::Pulsar, &topology.pulsar),
+        (SystemKind::Postgres, &topology.postgres),
+        (SystemKind::Skywalking, &topology.skywalking),
+        (SystemKind::Nginx, &topology.nginx),
     ]
     .into_iter()
     .filter_map(|(kind, spec)| spec.as_ref().map(|s| (kind, s.get_ref(), s.span())))
@@ -281,6 +284,23 @@ fn check_checks(scenario: &Scenario, out: &mut Diagnostics) {
         );
     }
     for check in &scenario.checks {
+        if let Some(needed) = check.get_ref().workload()
+            && needed != scenario.workload.kind
+        {
+            out.error(
+                check.span(),
+                format!(
+                    "the {} check reads what the {} workload records, but this scenario runs {}",
+                    check.get_ref().name(),
+                    needed.name(),
+                    scenario.workload.kind.name()
+                ),
+                Some(format!(
+                    "use kind = \"{}\" in [workload], or drop this check",
+                    needed.name()
+                )),
+            );
+        }
         if matches!(check.get_ref(), CheckSpec::Recovery { .. })
             && scenario.faults.is_empty()
             && scenario.random.is_none()
@@ -323,6 +343,14 @@ mod tests {
         assert!(err.contains("v.toml:11:10"), "{err}");
         assert!(err.contains("zk-1, zk-2, zk-3"), "{err}");
         assert!(err.contains("leader"), "{err}");
+    }
+
+    #[test]
+    fn a_check_of_another_workload_is_refused() {
+        let text = scenario(ZK3, "").replace("kind = \"quorum\"", "kind = \"traces\"");
+        let err = error_of(&text);
+        assert!(err.contains("skywalking-traces"), "{err}");
+        assert!(err.contains("zk-register"), "{err}");
     }
 
     #[test]

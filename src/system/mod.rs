@@ -3,12 +3,111 @@
 
 pub mod bookkeeper;
 mod http;
+pub mod nginx;
+pub mod postgres;
 pub mod pulsar;
+pub mod skywalking;
 pub mod zookeeper;
 
 use std::net::Ipv4Addr;
 
-use crate::scenario::SystemKind;
+use crate::backend::ContainerSpec;
+use crate::scenario::{Scenario, SystemKind, SystemSpec};
+
+/// The version a scenario gets when it names none.
+pub fn default_version(system: SystemKind) -> &'static str {
+    match system {
+        SystemKind::Zookeeper => "3.8",
+        SystemKind::Bookkeeper => "4.16",
+        SystemKind::Pulsar => "3.0",
+        SystemKind::Postgres => "15",
+        SystemKind::Skywalking => "9.6",
+        SystemKind::Nginx => "1.22",
+    }
+}
+
+/// How the systems of one run find each other, by node name on the run's network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wiring {
+    /// ZooKeeper connect string (`zk-1:2181,...`), as the other systems use it.
+    pub zk_connect: String,
+    /// The Pulsar cluster name.
+    pub cluster: String,
+    /// The PostgreSQL node the OAP nodes share, if the topology has one.
+    pub postgres: Option<String>,
+    /// The OAP nodes the load balancer sends to.
+    pub oap_nodes: Vec<String>,
+}
+
+impl Wiring {
+    pub fn for_scenario(scenario: &Scenario) -> Self {
+        let count = |spec: &Option<serde_spanned::Spanned<SystemSpec>>| {
+            spec.as_ref().map_or(0, |s| s.get_ref().node_count())
+        };
+        let topology = &scenario.topology;
+        Self {
+            zk_connect: zookeeper::connect_names(count(&topology.zookeeper)),
+            cluster: pulsar::DEFAULT_CLUSTER.into(),
+            postgres: node_names(SystemKind::Postgres, count(&topology.postgres))
+                .into_iter()
+                .next(),
+            oap_nodes: node_names(SystemKind::Skywalking, count(&topology.skywalking)),
+        }
+    }
+}
+
+/// The one-shot job a system runs before its nodes start (BookKeeper metaformat, Pulsar cluster
+/// metadata), given the addresses its nodes will have.
+pub fn init_spec(
+    system: SystemKind,
+    image: &str,
+    wiring: &Wiring,
+    addresses: &[Ipv4Addr],
+) -> Option<ContainerSpec> {
+    match system {
+        SystemKind::Bookkeeper => Some(bookkeeper::init_spec(image, &wiring.zk_connect)),
+        SystemKind::Pulsar => Some(pulsar::init_metadata_spec(
+            image,
+            &wiring.cluster,
+            &wiring.zk_connect,
+            &pulsar::service_url(addresses),
+            &pulsar::web_service_url(addresses),
+        )),
+        SystemKind::Zookeeper
+        | SystemKind::Postgres
+        | SystemKind::Skywalking
+        | SystemKind::Nginx => None,
+    }
+}
+
+/// The container of node `index` (1-based) of `count`, at `address`, in its system's terms.
+pub fn container_spec(
+    system: SystemKind,
+    spec: &SystemSpec,
+    image: &str,
+    (index, count): (u32, u32),
+    wiring: &Wiring,
+    address: Ipv4Addr,
+) -> ContainerSpec {
+    match system {
+        SystemKind::Zookeeper => zookeeper::container_spec(spec, image, index, count),
+        SystemKind::Bookkeeper => {
+            bookkeeper::container_spec(spec, image, index, count, &wiring.zk_connect, address)
+        }
+        SystemKind::Pulsar => pulsar::container_spec(
+            spec,
+            image,
+            index,
+            count,
+            &wiring.zk_connect,
+            address,
+            &wiring.cluster,
+        ),
+        SystemKind::Postgres => postgres::container_spec(spec, image, index),
+        SystemKind::Skywalking => skywalking::container_spec(spec, image, index, wiring),
+        SystemKind::Nginx => nginx::container_spec(spec, image, index, &wiring.oap_nodes),
+    }
+}
 
 /// A node as deployed in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]

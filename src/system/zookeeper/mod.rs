@@ -94,6 +94,15 @@ pub fn tick_time_ms(spec: &SystemSpec) -> u64 {
         .unwrap_or(DEFAULT_TICK_TIME_MS)
 }
 
+/// The client connect string by node name, as the other systems of a run use it.
+pub fn connect_names(count: u32) -> String {
+    super::node_names(SystemKind::Zookeeper, count)
+        .iter()
+        .map(|n| format!("{n}:{CLIENT_PORT}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The client connect string for the given addresses.
 pub fn connect_string(addresses: &[Ipv4Addr]) -> String {
     addresses

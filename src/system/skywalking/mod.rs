@@ -1,0 +1,175 @@
+//! SkyWalking OAP: the official image's SW_* contract, cluster membership in ZooKeeper,
+//! readiness and the GraphQL query API.
+
+pub mod graphql;
+pub mod membership;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use crate::backend::ContainerSpec;
+use crate::scenario::{SystemKind, SystemSpec};
+
+use super::{Wiring, postgres};
+
+/// Agents report here (gRPC).
+pub const GRPC_PORT: u16 = 11800;
+/// GraphQL queries and health (HTTP).
+pub const HTTP_PORT: u16 = 12800;
+/// The service name the trace workload reports as.
+pub const SERVICE: &str = "chaosbed-traces";
+const DEFAULT_HEAP: &str = "-Xms256m -Xmx512m";
+
+/// The container of OAP node `index`: clustered over ZooKeeper, storing in the run's PostgreSQL,
+/// and advertising its own node name to its peers. A scenario's `config` keys are SW_* variables
+/// of the official image (`SW_CORE_PERSISTENT_PERIOD = 5`).
+pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, wiring: &Wiring) -> ContainerSpec {
+    let node = super::node_names(SystemKind::Skywalking, index)[index as usize - 1].clone();
+    let store = wiring.postgres.as_deref().unwrap_or("pg-1");
+    let mut env: Vec<(String, String)> = [
+        ("SW_CLUSTER", "zookeeper".to_string()),
+        ("SW_CLUSTER_ZK_HOST_PORT", wiring.zk_connect.clone()),
+        ("SW_CLUSTER_INTERNAL_COM_HOST", node.clone()),
+        ("SW_CLUSTER_INTERNAL_COM_PORT", GRPC_PORT.to_string()),
+        ("SW_STORAGE", "postgresql".to_string()),
+        ("SW_JDBC_URL", postgres::jdbc_url(store)),
+        ("SW_DATA_SOURCE_USER", postgres::USER.to_string()),
+        ("SW_DATA_SOURCE_PASSWORD", postgres::PASSWORD.to_string()),
+        (
+            "JAVA_OPTS",
+            spec.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.to_string()),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (key, value) in &spec.config {
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value));
+    }
+    ContainerSpec {
+        node,
+        image: image.to_string(),
+        env,
+        cmd: None,
+        memory: spec.memory.map(|m| m.0),
+        data_dir: None,
+        data_size: None,
+        cap_add: Vec::new(),
+    }
+}
+
+const POLL: Duration = Duration::from_secs(1);
+const ASK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What readiness found.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub elapsed: Duration,
+    pub members: Vec<membership::Member>,
+}
+
+/// Polls until every node in `nodes` answers GraphQL and ZooKeeper (at `zk_connect`, addresses
+/// the harness reaches) lists at least as many members, each with an address its peers can dial.
+/// A member advertising the wildcard or the loopback fails at once, naming the address.
+pub async fn wait_ready(
+    nodes: &[(String, Ipv4Addr)],
+    zk_connect: &str,
+    timeout: Duration,
+) -> anyhow::Result<Readiness> {
+    let begin = Instant::now();
+    loop {
+        let mut waiting = Vec::new();
+        for (name, address) in nodes {
+            if let Err(e) = graphql::ready(name, *address, ASK_TIMEOUT).await {
+                waiting.push(format!("{name}: {e:#}"));
+            }
+        }
+        let members = match membership::members(zk_connect).await {
+            Ok(members) => members,
+            Err(e) => {
+                waiting.push(format!("membership: {e:#}"));
+                Vec::new()
+            }
+        };
+        let unusable: Vec<String> = members
+            .iter()
+            .filter(|m| m.is_unusable())
+            .map(|m| m.to_string())
+            .collect();
+        if waiting.is_empty() && !unusable.is_empty() {
+            bail!(
+                "OAP nodes registered in ZooKeeper ({}) with {}: an address no peer can dial, so \
+                 each node that sends to it talks to itself; set SW_CLUSTER_INTERNAL_COM_HOST \
+                 to the node's own reachable address",
+                membership::REMOTE_PATH,
+                unusable.join(", ")
+            );
+        }
+        if waiting.is_empty() && members.len() >= nodes.len() {
+            return Ok(Readiness {
+                elapsed: begin.elapsed(),
+                members,
+            });
+        }
+        if waiting.is_empty() {
+            waiting.push(format!(
+                "{} of {} OAP nodes registered in {}",
+                members.len(),
+                nodes.len(),
+                membership::REMOTE_PATH
+            ));
+        }
+        if begin.elapsed() >= timeout {
+            bail!(
+                "the OAP cluster was not ready after {timeout:?}: {}; see the diagnosis and the \
+                 nodes' logs",
+                waiting.join("; ")
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiring() -> Wiring {
+        Wiring {
+            zk_connect: "zk-1:2181,zk-2:2181,zk-3:2181".into(),
+            cluster: "c".into(),
+            postgres: Some("pg-1".into()),
+            oap_nodes: vec!["oap-1".into(), "oap-2".into(), "oap-3".into()],
+        }
+    }
+
+    #[test]
+    fn clusters_over_zookeeper_and_advertises_its_own_name() {
+        let spec: SystemSpec =
+            toml::from_str("[config]\nSW_CORE_PERSISTENT_PERIOD = 5\n").unwrap();
+        let c = container_spec(&spec, "img", 2, &wiring());
+        assert_eq!(c.node, "oap-2");
+        assert_eq!(c.env_var("SW_CLUSTER"), Some("zookeeper"));
+        assert_eq!(c.env_var("SW_CLUSTER_INTERNAL_COM_HOST"), Some("oap-2"));
+        assert_eq!(
+            c.env_var("SW_JDBC_URL"),
+            Some("jdbc:postgresql://pg-1:5432/skywalking")
+        );
+        assert_eq!(c.env_var("SW_CORE_PERSISTENT_PERIOD"), Some("5"));
+    }
+
+    #[test]
+    fn a_config_key_replaces_chaosbeds_own() {
+        let spec: SystemSpec =
+            toml::from_str("[config]\nSW_CLUSTER_INTERNAL_COM_HOST = \"0.0.0.0\"\n").unwrap();
+        let c = container_spec(&spec, "img", 1, &wiring());
+        assert_eq!(c.env_var("SW_CLUSTER_INTERNAL_COM_HOST"), Some("0.0.0.0"));
+    }
+}
