@@ -14,7 +14,9 @@ const SUBNET: [u8; 3] = [172, 30, 250];
 
 /// The stable tag `cargo xtask images` gives a locally built system image.
 pub fn local_image(system: SystemKind, version: &str) -> String {
-    format!("chaosbed/{}:{version}", system.name())
+    let repository = crate::image::resolve(system.name(), version)
+        .map_or_else(|_| format!("chaosbed/{}", system.name()), |spec| spec.repository.to_string());
+    format!("{repository}:{version}")
 }
 
 /// One service of the file: a node, or a one-shot init job, and what it waits for.

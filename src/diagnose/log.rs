@@ -48,6 +48,15 @@ const UNREACHABLE_PHRASES: [&str; 7] = [
     "session 0x0 for se",
 ];
 
+/// Case-insensitive phrases of a JDBC store that could not be reached (line lowercased): the
+/// PostgreSQL driver's and HikariCP's.
+const STORAGE_PHRASES: [&str; 4] = [
+    "connection to pg-",
+    "the connection attempt failed",
+    "hikaripool",
+    "failed to initialize pool",
+];
+
 /// How many lines before a `Connection refused` may name the ZooKeeper port it was refused on.
 const REFUSED_LOOKBACK: usize = 3;
 const ZOOKEEPER_PORT: &str = ":2181";
@@ -98,6 +107,21 @@ pub(super) fn zookeeper_unreachable(log: &str) -> Vec<&str> {
                     .any(|line| line.contains(ZOOKEEPER_PORT))
         })
         .map(|(_, line)| *line)
+        .collect()
+}
+
+/// Lines that say the JDBC store could not be reached.
+pub(super) fn storage_unreachable(log: &str) -> Vec<&str> {
+    lines(log)
+        .filter(|line| {
+            let lower = line.to_ascii_lowercase();
+            STORAGE_PHRASES.iter().any(|phrase| lower.contains(phrase))
+                && (lower.contains("refused")
+                    || lower.contains("failed")
+                    || lower.contains("unknownhost")
+                    || lower.contains("timed out")
+                    || lower.contains("not available"))
+        })
         .collect()
 }
 

@@ -44,6 +44,10 @@ pub enum Cause {
     SessionExpired,
     /// It could not connect to ZooKeeper.
     ZookeeperUnreachable,
+    /// It could not reach its storage (the OAP nodes' PostgreSQL).
+    StorageUnreachable,
+    /// It advertised an address its peers cannot dial (0.0.0.0, 127.0.0.1).
+    IllegalAdvertisedAddress,
     /// It exited for another reason.
     Exited,
     /// It runs but never became ready.
@@ -51,11 +55,13 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 6] = [
+    pub const ALL: [Cause; 8] = [
         Cause::OomKilled,
         Cause::HeapExceedsLimit,
         Cause::SessionExpired,
         Cause::ZookeeperUnreachable,
+        Cause::StorageUnreachable,
+        Cause::IllegalAdvertisedAddress,
         Cause::Exited,
         Cause::NeverReady,
     ];
@@ -66,6 +72,8 @@ impl Cause {
             Cause::HeapExceedsLimit => "heap-exceeds-limit",
             Cause::SessionExpired => "session-expired",
             Cause::ZookeeperUnreachable => "zookeeper-unreachable",
+            Cause::StorageUnreachable => "storage-unreachable",
+            Cause::IllegalAdvertisedAddress => "illegal-advertised-address",
             Cause::Exited => "exited",
             Cause::NeverReady => "never-ready",
         }
@@ -109,6 +117,43 @@ pub fn expired_session(facts: &NodeFacts) -> Option<Diagnosis> {
         cause: Cause::SessionExpired,
         explanation: format!("{}'s ZooKeeper session expired{timeout}", facts.node),
         evidence: log::evidence(&expired),
+    })
+}
+
+/// An OAP node registered in ZooKeeper under an address its peers cannot dial. `members` are the
+/// addresses ZooKeeper lists; `advertised` is what the node was configured to advertise.
+pub fn illegal_advertised_address(
+    node: &str,
+    advertised: &str,
+    members: &[String],
+) -> Option<Diagnosis> {
+    let unusable = |host: &str| {
+        host == "localhost"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_unspecified() || ip.is_loopback())
+    };
+    if !unusable(advertised) {
+        return None;
+    }
+    let listed: Vec<&String> = members
+        .iter()
+        .filter(|m| m.rsplit_once(':').map_or(m.as_str(), |(host, _)| host) == advertised)
+        .collect();
+    let seen = if listed.is_empty() {
+        "(ZooKeeper lists no member with it yet)".to_string()
+    } else {
+        format!("and ZooKeeper lists it as a member: {}", listed[0])
+    };
+    Some(Diagnosis {
+        node: node.to_string(),
+        cause: Cause::IllegalAdvertisedAddress,
+        explanation: format!(
+            "{node} advertises {advertised} to its cluster peers {seen}; a peer that dials it \
+             reaches itself, so data meant for {node} never arrives; set \
+             SW_CLUSTER_INTERNAL_COM_HOST to an address the peers can reach"
+        ),
+        evidence: members.iter().map(|m| format!("member {m}")).take(log::EVIDENCE).collect(),
     })
 }
 
@@ -256,6 +301,18 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
                 explanation,
                 &unreachable,
             ));
+        }
+    }
+    if facts.system == SystemKind::Skywalking {
+        let storage = log::storage_unreachable(facts.log);
+        if let Some(last) = storage.last() {
+            let explanation = format!(
+                "{node} {}: it could not reach its storage (\"{}\"); check that PostgreSQL is up \
+                 and SW_JDBC_URL names it{heap_note}",
+                failure.text(),
+                log::quote(last)
+            );
+            return Some(diagnosis(Cause::StorageUnreachable, explanation, &storage));
         }
     }
     if heap_over {

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::Cluster;
 use crate::backend::Backend;
-use crate::diagnose::{Diagnosis, NodeFacts, diagnose, expired_session};
+use crate::diagnose::{Diagnosis, NodeFacts, diagnose, expired_session, illegal_advertised_address};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{Scenario, SystemKind};
-use crate::system::{bookkeeper, pulsar, zookeeper};
+use crate::system::{bookkeeper, pulsar, skywalking, zookeeper};
 
 /// The variables through which a system's image takes its JVM memory flags, first wins.
 fn memory_variables(system: SystemKind) -> &'static [&'static str] {
@@ -66,20 +66,54 @@ pub async fn diagnose_nodes(
             became_ready: cluster.ready.contains(&node.system),
         };
         if let Some(diagnosis) = diagnose(&facts).or_else(|| expired_session(&facts)) {
-            recorder.record(
-                "diagnosis",
-                F::Diagnosis,
-                OpKind::Ok,
-                json!({
-                    "node": diagnosis.node,
-                    "cause": diagnosis.cause.name(),
-                    "explanation": diagnosis.explanation,
-                    "evidence": diagnosis.evidence,
-                }),
-                None,
-            );
+            record(recorder, &diagnosis);
+            found.push(diagnosis);
+        }
+    }
+    found.extend(advertised_addresses(cluster, recorder).await);
+    found
+}
+
+/// OAP nodes configured to advertise an address their peers cannot dial, with what ZooKeeper
+/// lists: OAP itself only refuses 127.0.0.1 and localhost, so 0.0.0.0 passes silently.
+async fn advertised_addresses(cluster: &Cluster, recorder: &Recorder) -> Vec<Diagnosis> {
+    let oaps = cluster.names(SystemKind::Skywalking);
+    if oaps.is_empty() {
+        return Vec::new();
+    }
+    let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
+    let members: Vec<String> = match skywalking::membership::members(&zk).await {
+        Ok(members) => members.iter().map(|m| m.to_string()).collect(),
+        Err(e) => vec![format!("(could not list the members: {e:#})")],
+    };
+    let mut found = Vec::new();
+    for node in oaps {
+        let Some(advertised) = cluster
+            .specs
+            .get(&node)
+            .and_then(|s| s.env_var(skywalking::ADVERTISED_HOST_VARIABLE))
+        else {
+            continue;
+        };
+        if let Some(diagnosis) = illegal_advertised_address(&node, advertised, &members) {
+            record(recorder, &diagnosis);
             found.push(diagnosis);
         }
     }
     found
+}
+
+fn record(recorder: &Recorder, diagnosis: &Diagnosis) {
+    recorder.record(
+        "diagnosis",
+        F::Diagnosis,
+        OpKind::Ok,
+        json!({
+            "node": diagnosis.node,
+            "cause": diagnosis.cause.name(),
+            "explanation": diagnosis.explanation,
+            "evidence": diagnosis.evidence,
+        }),
+        None,
+    );
 }

@@ -15,13 +15,15 @@ use crate::history::Recorder;
 use crate::nemesis::{self, Nemesis, Observed};
 use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
-use crate::workload::{pulsar as pulsar_workload, zk_register};
+use crate::workload::{pulsar as pulsar_workload, traces, zk_register};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
 const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(60);
 const DRAIN_IDLE: Duration = Duration::from_secs(10);
 const DRAIN_DEADLINE: Duration = Duration::from_secs(90);
+/// How long the trace reader keeps looking for traces after heal.
+const TRACE_DRAIN_DEADLINE: Duration = Duration::from_secs(90);
 
 fn phase(progress: &MultiProgress, message: String) -> ProgressBar {
     let bar = progress.add(ProgressBar::new_spinner());
@@ -51,6 +53,7 @@ fn say(progress: &MultiProgress, message: String) {
 enum Clients {
     Zk(zk_register::Target),
     Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
+    Traces(traces::Target, traces::Reader),
 }
 
 /// A userspace latency proxy between the zk-register clients and the ensemble, when the
@@ -132,7 +135,11 @@ pub async fn execute(
                 pulsar_workload::start_consumers(&scenario.workload, &target, recorder).await?;
             Clients::Pulsar(target, consumers)
         }
-        WorkloadKind::SkywalkingTraces => anyhow::bail!("the trace workload is not wired yet"),
+        WorkloadKind::SkywalkingTraces => {
+            let target = trace_target(cluster);
+            let reader = traces::start_reader(&target, recorder);
+            Clients::Traces(target, reader)
+        }
     };
 
     let mut background = tokio::task::JoinSet::new();
@@ -181,6 +188,16 @@ pub async fn execute(
             }
             Clients::Pulsar(target, _) => {
                 pulsar_workload::produce(&scenario.workload, target, recorder).await
+            }
+            Clients::Traces(target, _) => {
+                let sent = traces::emit(&scenario.workload, target, recorder).await;
+                say(
+                    progress,
+                    format!(
+                        "emitted {} traces: {} taken by the agent's reporter, {} refused, {} unknown; {} gRPC stream errors",
+                        sent.emitted, sent.taken, sent.refused, sent.unknown, sent.stream_errors
+                    ),
+                );
             }
         }
     };
@@ -232,12 +249,45 @@ pub async fn execute(
                 format!("drained: {received} messages received in all"),
             );
         }
+        Clients::Traces(_, reader) => {
+            let drained = reader.drain(TRACE_DRAIN_DEADLINE).await;
+            say(
+                progress,
+                format!(
+                    "drained: {} of {} emitted traces found through the query API, {} missing after {:.1}s",
+                    drained.found,
+                    drained.emitted,
+                    drained.missing,
+                    drained.elapsed.as_secs_f64()
+                ),
+            );
+        }
     }
     background.shutdown().await;
     done(progress, bar, "final read done".into());
 
     *workload_end_out = Some(workload_end);
     Ok(())
+}
+
+/// Where the trace workload reports and asks: the load balancer when the topology has one,
+/// else the first OAP node for reports and every OAP node in turn for queries.
+fn trace_target(cluster: &Cluster) -> traces::Target {
+    use crate::system::skywalking;
+    let lbs = cluster.of(SystemKind::Nginx);
+    let oaps = cluster.of(SystemKind::Skywalking);
+    let (collector, query) = match lbs.first() {
+        Some((name, address)) => (*address, vec![(name.clone(), *address)]),
+        None => (
+            oaps.first().map_or(std::net::Ipv4Addr::LOCALHOST, |(_, a)| *a),
+            oaps.clone(),
+        ),
+    };
+    traces::Target {
+        collector: format!("http://{collector}:{}", skywalking::GRPC_PORT),
+        query,
+        service: skywalking::SERVICE.to_string(),
+    }
 }
 
 /// What the checkers know besides the history.

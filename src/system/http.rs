@@ -1,5 +1,6 @@
-//! The HTTP client the system modules use for admin APIs (bookie and broker REST): one pooled
-//! client, no proxy (nodes are reached at their bridge addresses), a deadline per request.
+//! The HTTP client the system modules use for admin and query APIs (bookie and broker REST, the
+//! SkyWalking OAP's GraphQL): one pooled client, no proxy (nodes are reached at their bridge
+//! addresses), a deadline per request.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -55,6 +56,31 @@ pub async fn get_ok(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<Str
         answer.body.trim()
     );
     Ok(answer.body)
+}
+
+/// POST `body` as JSON to `url` within `timeout`; any status is an answer, only no answer is an
+/// error.
+pub async fn post_json(
+    url: &reqwest::Url,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let request = async {
+        let response = client()
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .timeout(timeout)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        Ok::<_, reqwest::Error>(Answer { status, body })
+    };
+    tokio::time::timeout(timeout, request)
+        .await
+        .with_context(|| format!("no answer from POST {url} within {timeout:?}"))?
+        .with_context(|| format!("POST {url}"))
 }
 
 /// `http://address:port/` with `segments` appended, each percent-encoded as one path segment.

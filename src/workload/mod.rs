@@ -2,3 +2,4 @@
 
 pub mod pulsar;
 pub mod zk_register;
+pub mod traces;

@@ -8,6 +8,8 @@ mod faults;
 mod images;
 mod pulsar_stack;
 mod scenarios;
+mod skywalking_stack;
+mod stack;
 mod support;
 
 use libtest_mimic::{Arguments, Trial};
@@ -22,6 +24,7 @@ fn main() {
         images::trials(),
         scenarios::trials(),
         pulsar_stack::trials(),
+        skywalking_stack::trials(),
         faults::trials(),
         cleanup::trials(),
     ]

@@ -17,6 +17,7 @@ use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::scenario::{SystemKind, SystemSpec};
 use chaosbed::system::{self, bookkeeper, pulsar, zookeeper};
 
+use super::stack::{hidden, print_logs, print_memory, start_nodes, tail};
 use super::support::{block_on, docker, finish};
 
 /// (Pulsar release, the BookKeeper it bundles), as the catalogue names them.
@@ -35,10 +36,6 @@ pub fn trials() -> Vec<Trial> {
             )
         })
         .collect()
-}
-
-fn hidden() -> indicatif::MultiProgress {
-    indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
 }
 
 fn system_spec() -> anyhow::Result<SystemSpec> {
@@ -87,7 +84,7 @@ async fn exercise(
     backend.create_network().await?;
 
     // ZooKeeper.
-    let zk = start_nodes(backend, SystemKind::Zookeeper, |index, _| {
+    let zk = start_nodes(backend, SystemKind::Zookeeper, NODES, |index, _| {
         zookeeper::container_spec(&spec, &images.zookeeper, index, NODES)
     })
     .await?;
@@ -114,7 +111,7 @@ async fn exercise(
         "the second BookKeeper init should have found the cluster; it said:\n{}",
         tail(&again, 20)
     );
-    let bookies = start_nodes(backend, SystemKind::Bookkeeper, |index, address| {
+    let bookies = start_nodes(backend, SystemKind::Bookkeeper, NODES, |index, address| {
         bookkeeper::container_spec(
             &spec,
             &images.bookkeeper,
@@ -162,7 +159,7 @@ async fn exercise(
         begin.elapsed()
     );
 
-    let brokers = start_nodes(backend, SystemKind::Pulsar, |index, address| {
+    let brokers = start_nodes(backend, SystemKind::Pulsar, NODES, |index, address| {
         pulsar::container_spec(
             &spec,
             &images.pulsar,
@@ -228,34 +225,6 @@ async fn kill_and_restart_a_bookie(
         ready.registered.writable
     );
     Ok(())
-}
-
-/// Creates and starts `count` nodes of `system`, each told its address before it exists.
-async fn start_nodes(
-    backend: &mut DockerBackend,
-    system: SystemKind,
-    spec: impl Fn(u32, Ipv4Addr) -> ContainerSpec,
-) -> anyhow::Result<Vec<(String, Ipv4Addr)>> {
-    let mut nodes = Vec::new();
-    for (index, name) in (1..=NODES).zip(system::node_names(system, NODES)) {
-        let address = backend.address_for(&name)?;
-        let container = spec(index, address);
-        ensure!(
-            container.node == name,
-            "{system} node {index} is called {}, expected {name}",
-            container.node
-        );
-        let created = backend.create(&container).await?;
-        ensure!(
-            created == address,
-            "{name} was created at {created}, but was told {address}"
-        );
-        nodes.push((name, address));
-    }
-    for (name, _) in &nodes {
-        backend.start(name).await?;
-    }
-    Ok(nodes)
 }
 
 /// Runs a one-shot job; its output when it exits 0, else an error with its last lines.
@@ -347,60 +316,3 @@ async fn produce_and_consume(brokers: &[(String, Ipv4Addr)]) -> anyhow::Result<(
     Ok(())
 }
 
-/// `docker stats --no-stream`'s memory column for each node, and the total.
-async fn print_memory(docker: &Docker, run: &RunId, nodes: &[String]) -> anyhow::Result<()> {
-    use bollard::query_parameters::StatsOptions;
-    let mut total = 0u64;
-    for node in nodes {
-        let container = run.container_name(node);
-        let stats = docker
-            .stats(
-                &container,
-                Some(StatsOptions {
-                    stream: false,
-                    one_shot: true,
-                }),
-            )
-            .next()
-            .await
-            .with_context(|| format!("no stats for {node}"))?
-            .with_context(|| format!("reading the stats of {node}"))?;
-        let memory = stats.memory_stats.unwrap_or_default();
-        let usage = memory.usage.unwrap_or_default();
-        // As the docker CLI: page cache that can be dropped does not count.
-        let cache = memory
-            .stats
-            .as_ref()
-            .and_then(|s| {
-                s.get("inactive_file")
-                    .or_else(|| s.get("total_inactive_file"))
-            })
-            .copied()
-            .unwrap_or_default();
-        let used = usage.saturating_sub(cache);
-        total += used;
-        println!("  {node:10} {:7.1} MiB", mib(used));
-    }
-    println!("  {:10} {:7.1} MiB", "total", mib(total));
-    Ok(())
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// The last lines of each node's log, for a failure's context.
-async fn print_logs(backend: &DockerBackend, nodes: &[(String, Ipv4Addr)]) {
-    for (name, _) in nodes {
-        let logs = backend
-            .logs(name)
-            .await
-            .unwrap_or_else(|e| format!("(no logs: {e:#})"));
-        eprintln!("--- last lines of {name}\n{}", tail(&logs, 40));
-    }
-}

@@ -20,6 +20,8 @@ pub const GRPC_PORT: u16 = 11800;
 pub const HTTP_PORT: u16 = 12800;
 /// The service name the trace workload reports as.
 pub const SERVICE: &str = "chaosbed-traces";
+/// The official image's variable for the address a node advertises to its cluster peers.
+pub const ADVERTISED_HOST_VARIABLE: &str = "SW_CLUSTER_INTERNAL_COM_HOST";
 const DEFAULT_HEAP: &str = "-Xms256m -Xmx512m";
 
 /// The container of OAP node `index`: clustered over ZooKeeper, storing in the run's PostgreSQL,
@@ -31,7 +33,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, wiring: &Wirin
     let mut env: Vec<(String, String)> = [
         ("SW_CLUSTER", "zookeeper".to_string()),
         ("SW_CLUSTER_ZK_HOST_PORT", wiring.zk_connect.clone()),
-        ("SW_CLUSTER_INTERNAL_COM_HOST", node.clone()),
+        (ADVERTISED_HOST_VARIABLE, node.clone()),
         ("SW_CLUSTER_INTERNAL_COM_PORT", GRPC_PORT.to_string()),
         ("SW_STORAGE", "postgresql".to_string()),
         ("SW_JDBC_URL", postgres::jdbc_url(store)),
