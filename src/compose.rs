@@ -50,7 +50,7 @@ pub fn compose_file(scenario: &Scenario) -> String {
         let count = spec.node_count();
         let names = node_names(*system, count);
         let addresses: Vec<Ipv4Addr> = names.iter().map(|_| allocate()).collect();
-        let init = crate::system::init_spec(*system, &image, &wiring, &addresses);
+        let init = crate::system::init_spec(*system, spec, &image, &wiring, &addresses);
         let waits_for: Vec<(String, &'static str)> = previous
             .iter()
             .map(|n| (n.clone(), "service_started"))

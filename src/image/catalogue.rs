@@ -171,6 +171,46 @@ pub const CATALOGUE: &[ImageSpec] = &[
         parent: Some("jre"),
         maven: true,
     },
+    // SkyWalking's OAP server, laid out like apache/skywalking-oap-server: oap-libs/ from
+    // server-starter's dependencies, config/ from server-starter's sources jar.
+    ImageSpec {
+        name: "skywalking-9.6",
+        system: "skywalking",
+        version: "9.6.0",
+        repository: "chaosbed/skywalking-oap",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("skywalking-9.6"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
+    },
+    // SkyWalking's storage and load balancer, from Debian's packages of the host's release: the
+    // versions are those packages' (PostgreSQL by major version, NGINX by major.minor).
+    ImageSpec {
+        name: "postgres",
+        system: "postgres",
+        version: "15",
+        repository: "chaosbed/postgres",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("postgres"),
+        shared: &[],
+        parent: Some("base"),
+        maven: false,
+    },
+    ImageSpec {
+        name: "nginx",
+        system: "nginx",
+        version: "1.22",
+        repository: "chaosbed/nginx",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("nginx"),
+        shared: &[],
+        parent: Some("base"),
+        maven: false,
+    },
 ];
 
 /// Why a (system, version) pair names no image.
@@ -325,6 +365,9 @@ mod tests {
                 ("bookkeeper", "4.16.6"),
                 ("bookkeeper", "4.17.2"),
                 ("pulsar-perf", "4.0.8"),
+                ("skywalking", "9.6.0"),
+                ("postgres", "15"),
+                ("nginx", "1.22"),
             ]
         );
     }
@@ -343,6 +386,28 @@ mod tests {
             resolve("bookkeeper", "4.17").unwrap().context,
             resolve("pulsar", "4.0").unwrap().context
         );
+    }
+
+    #[test]
+    fn skywalking_and_its_neighbours_resolve() {
+        assert_eq!(resolve("skywalking", "9.6").unwrap().name, "skywalking-9.6");
+        assert_eq!(resolve("skywalking", "9").unwrap().version, "9.6.0");
+        assert_eq!(resolve("postgres", "15").unwrap().name, "postgres");
+        assert_eq!(resolve("nginx", "1").unwrap().version, "1.22");
+        // The OAP runs on the JVM layer; PostgreSQL and NGINX need no JRE.
+        let parents = |system, version| -> Vec<&str> {
+            chain(resolve(system, version).unwrap())
+                .iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(
+            parents("skywalking", "9.6"),
+            ["base", "jre", "skywalking-9.6"]
+        );
+        assert_eq!(parents("postgres", "15"), ["base", "postgres"]);
+        assert_eq!(parents("nginx", "1.22"), ["base", "nginx"]);
+        assert!(resolve("skywalking", "9.6").unwrap().maven);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub async fn start(
     for name in &names {
         addresses.push(backend.address_for(name)?);
     }
-    let init = system::init_spec(system, image, &wiring.systems, &addresses);
+    let init = system::init_spec(system, spec, image, &wiring.systems, &addresses);
     if let Some(job) = init {
         let out = backend.run_once(&job, INIT_JOB_TIMEOUT).await?;
         if out.exit_code != 0 {

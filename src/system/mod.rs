@@ -57,9 +57,10 @@ impl Wiring {
 }
 
 /// The one-shot job a system runs before its nodes start (BookKeeper metaformat, Pulsar cluster
-/// metadata), given the addresses its nodes will have.
+/// metadata, the OAP's storage schema), given the addresses its nodes will have.
 pub fn init_spec(
     system: SystemKind,
+    spec: &SystemSpec,
     image: &str,
     wiring: &Wiring,
     addresses: &[Ipv4Addr],
@@ -73,10 +74,8 @@ pub fn init_spec(
             &pulsar::service_url(addresses),
             &pulsar::web_service_url(addresses),
         )),
-        SystemKind::Zookeeper
-        | SystemKind::Postgres
-        | SystemKind::Skywalking
-        | SystemKind::Nginx => None,
+        SystemKind::Skywalking => Some(skywalking::init_spec(spec, image, wiring)),
+        SystemKind::Zookeeper | SystemKind::Postgres | SystemKind::Nginx => None,
     }
 }
 

@@ -109,6 +109,15 @@ async fn exercise(
     println!("zookeeper and postgres ready after {:.1?}", begin.elapsed());
 
     let oap_spec = spec(OAPS)?;
+    let job = skywalking::init_spec(&oap_spec, &images.skywalking, &wiring);
+    let out = backend.run_once(&job, Duration::from_secs(240)).await?;
+    ensure!(
+        out.exit_code == 0,
+        "the OAP schema job exited with {}:\n{}",
+        out.exit_code,
+        super::stack::tail(&out.stdout, 30)
+    );
+    println!("OAP schema created after {:.1?}", begin.elapsed());
     let oaps = start_nodes(backend, SystemKind::Skywalking, OAPS, |index, _| {
         skywalking::container_spec(&oap_spec, &images.skywalking, index, &wiring)
     })
