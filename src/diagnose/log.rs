@@ -67,10 +67,24 @@ fn lines(log: &str) -> impl DoubleEndedIterator<Item = &str> {
         .filter(|line| !line.trim().is_empty())
 }
 
+/// JVM flags that name a memory error without one having happened (a command line echoed to
+/// the log carries them).
+const MEMORY_FLAGS: [&str; 3] = [
+    "ExitOnOutOfMemoryError",
+    "CrashOnOutOfMemoryError",
+    "HeapDumpOnOutOfMemoryError",
+];
+
 /// Lines with a JVM memory error.
 pub(super) fn memory_errors(log: &str) -> Vec<&str> {
     lines(log)
-        .filter(|line| MEMORY_ERRORS.iter().any(|phrase| line.contains(phrase)))
+        .filter(|line| {
+            let mut text = line.to_string();
+            for flag in MEMORY_FLAGS {
+                text = text.replace(flag, "");
+            }
+            MEMORY_ERRORS.iter().any(|phrase| text.contains(phrase))
+        })
         .collect()
 }
 
@@ -206,6 +220,16 @@ org.apache.zookeeper.ClientCnxn$EndOfStreamException: Unable to read additional 
 \tat org.apache.zookeeper.ClientCnxnSocketNIO.doIO(ClientCnxnSocketNIO.java:77)
 2024-05-01T10:00:06,000+0000 [main-SendThread(zk-2:2181)] INFO  org.apache.zookeeper.ClientCnxn - Session establishment complete on server zk-2/172.18.0.3:2181, session id = 0x100000a2b3c0001, negotiated timeout = 2000
 ";
+
+    #[test]
+    fn a_memory_flag_on_a_command_line_is_no_memory_error() {
+        let log = "exec java -Xmx512m -XX:+ExitOnOutOfMemoryError -cp x Main\n\
+                   java.lang.OutOfMemoryError: Java heap space\n";
+        assert_eq!(
+            memory_errors(log),
+            vec!["java.lang.OutOfMemoryError: Java heap space"]
+        );
+    }
 
     #[test]
     fn a_reconnect_is_not_an_expiry() {

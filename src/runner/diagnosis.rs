@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Cluster;
 use crate::backend::Backend;
-use crate::diagnose::{Diagnosis, NodeFacts, diagnose, expired_session, illegal_advertised_address};
+use crate::diagnose::{Cause, Diagnosis, NodeFacts, diagnose, expired_session, illegal_advertised_address};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{Scenario, SystemKind};
 use crate::system::{bookkeeper, pulsar, skywalking, zookeeper};
@@ -33,7 +33,9 @@ pub async fn diagnose_nodes(
         .zookeeper
         .as_ref()
         .map(|zk| zookeeper::tick_time_ms(zk.get_ref()));
-    let mut found = Vec::new();
+    // A node that only failed readiness because of its advertised address is explained by that.
+    let mut found = advertised_addresses(cluster, recorder).await;
+    let explained: Vec<String> = found.iter().map(|d| d.node.clone()).collect();
     for node in &cluster.nodes {
         let Ok(state) = backend.state(&node.name).await else {
             continue;
@@ -65,12 +67,13 @@ pub async fn diagnose_nodes(
             tick_time_ms,
             became_ready: cluster.ready.contains(&node.system),
         };
-        if let Some(diagnosis) = diagnose(&facts).or_else(|| expired_session(&facts)) {
+        if let Some(diagnosis) = diagnose(&facts).or_else(|| expired_session(&facts))
+            && !(diagnosis.cause == Cause::NeverReady && explained.contains(&diagnosis.node))
+        {
             record(recorder, &diagnosis);
             found.push(diagnosis);
         }
     }
-    found.extend(advertised_addresses(cluster, recorder).await);
     found
 }
 
