@@ -15,7 +15,7 @@ pub fn check(history: &History) -> CheckResult {
     for op in history
         .ops
         .iter()
-        .filter(|op| matches!(op.f, F::Fault | F::Heal))
+        .filter(|op| matches!(op.f, F::Fault | F::Heal) && op.kind != OpKind::Invoke)
     {
         let what = format!(
             "{} {} of {} at {:.1} s",

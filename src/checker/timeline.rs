@@ -25,6 +25,7 @@ impl DownTimeline {
     pub fn from_history(history: &History) -> Self {
         let mut timeline = Self::default();
         let mut current = BTreeSet::new();
+        let mut before_invoke: Option<BTreeSet<String>> = None;
         for op in &history.ops {
             match (op.f, op.kind) {
                 (F::Topology, OpKind::Ok) if timeline.nodes.is_empty() => {
@@ -34,7 +35,31 @@ impl DownTimeline {
                         timeline.initial = current.clone();
                     }
                 }
+                // A process fault on its way: its targets count as down from the moment it was
+                // sent; its Ok then says which really went.
+                (F::Fault, OpKind::Invoke) => {
+                    let Some(targets) = str_list(&op.value["targets"]) else {
+                        continue;
+                    };
+                    let mut down = current.clone();
+                    down.extend(targets);
+                    before_invoke = Some(current.clone());
+                    if down != current {
+                        current = down.clone();
+                        timeline.changes.push((op.time, down));
+                    }
+                }
+                // A failed fault changed nothing: undo what its invoke assumed.
+                (F::Fault, OpKind::Fail) => {
+                    if let Some(before) = before_invoke.take()
+                        && before != current
+                    {
+                        current = before.clone();
+                        timeline.changes.push((op.time, before));
+                    }
+                }
                 (F::Fault | F::Heal, OpKind::Ok) => {
+                    before_invoke = None;
                     let Some(down) = str_list(&op.value["down"]) else {
                         continue;
                     };
@@ -412,6 +437,33 @@ mod tests {
 
     fn set(nodes: &[&str]) -> BTreeSet<String> {
         nodes.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_process_fault_counts_from_its_invoke_and_a_failed_one_is_undone() {
+        let history = Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .op(
+                1_000,
+                "nemesis",
+                F::Fault,
+                OpKind::Invoke,
+                json!({"fault": "kill", "targets": ["zk-1"]}),
+            )
+            .fault(1_600, "kill", &["zk-1"], &["zk-1"])
+            .op(
+                3_000,
+                "nemesis",
+                F::Fault,
+                OpKind::Invoke,
+                json!({"fault": "pause", "targets": ["zk-2"]}),
+            )
+            .failed_fault(3_200, "pause", &["zk-2"], &["zk-1"])
+            .build();
+        let timeline = DownTimeline::from_history(&history);
+        assert_eq!(timeline.down_at(1_200 * MS), &set(&["zk-1"]));
+        assert_eq!(timeline.down_at(3_100 * MS), &set(&["zk-1", "zk-2"]));
+        assert_eq!(timeline.down_at(3_300 * MS), &set(&["zk-1"]));
     }
 
     #[test]

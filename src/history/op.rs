@@ -31,6 +31,8 @@ pub enum F {
     /// The topology at setup. Value: `{"nodes": [..], "down": [..]}`.
     Topology,
     /// A fault applied by the nemesis. Value: `{"fault": .., "targets": [..], "down": [..], "evidence": {..}}`.
+    /// A kill, stop or pause is first recorded as an Invoke (`{"fault", "targets"}`) when it is
+    /// sent, so that a sample taken while it acts is not judged against a cluster still whole.
     Fault,
     /// A fault healed. Same value shape as `Fault`.
     Heal,

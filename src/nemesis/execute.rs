@@ -130,6 +130,17 @@ impl Nemesis {
                 .apply_effect(backend, event, &targets, &ctx.nodes)
                 .await;
         }
+        if event.kind.heals() {
+            // The checkers must know a node may be going down from the moment the action is
+            // sent: a monitor sample can see the effect before the outcome is recorded.
+            self.recorder.record(
+                PROCESS,
+                F::Fault,
+                OpKind::Invoke,
+                json!({"fault": event.kind.name(), "targets": targets}),
+                None,
+            );
+        }
         let mut error = None;
         let mut affected = Vec::new();
         for node in &targets {
@@ -334,8 +345,14 @@ mod tests {
         }
     }
 
+    /// The first completed op of `f` (a process fault is first recorded as an invoke).
     fn first(recorder: &Recorder, f: F) -> crate::history::Op {
-        recorder.snapshot().with_f(f).next().cloned().unwrap()
+        recorder
+            .snapshot()
+            .with_f(f)
+            .find(|op| op.kind != OpKind::Invoke)
+            .cloned()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -364,7 +381,13 @@ mod tests {
         assert_eq!(backend.status("zk-2"), Status::Running);
 
         let history = recorder.snapshot();
-        let fault = history.with_f(F::Fault).next().unwrap();
+        let invoke = history.with_f(F::Fault).next().unwrap();
+        assert_eq!(invoke.kind, OpKind::Invoke);
+        assert_eq!(invoke.value["targets"], json!([invoke.value["targets"][0]]));
+        let fault = history
+            .with_f(F::Fault)
+            .find(|op| op.kind != OpKind::Invoke)
+            .unwrap();
         assert_eq!(fault.kind, OpKind::Ok);
         assert_eq!(fault.value["targets"], json!(["zk-2"]));
         assert_eq!(fault.value["evidence"]["took_effect"], json!(true));

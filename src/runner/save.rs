@@ -63,7 +63,7 @@ pub async fn save(
     let faults = history
         .ops
         .iter()
-        .filter(|op| matches!(op.f, F::Fault | F::Heal))
+        .filter(|op| matches!(op.f, F::Fault | F::Heal) && op.kind != OpKind::Invoke)
         .map(|op| FaultRecord {
             at_secs: (op.time_secs() * 1000.0).round() / 1000.0,
             action: if op.f == F::Fault { "apply" } else { "heal" }.into(),
