@@ -14,8 +14,10 @@ const SUBNET: [u8; 3] = [172, 30, 250];
 
 /// The stable tag `cargo xtask images` gives a locally built system image.
 pub fn local_image(system: SystemKind, version: &str) -> String {
-    let repository = crate::image::resolve(system.name(), version)
-        .map_or_else(|_| format!("chaosbed/{}", system.name()), |spec| spec.repository.to_string());
+    let repository = crate::image::resolve(system.name(), version).map_or_else(
+        |_| format!("chaosbed/{}", system.name()),
+        |spec| spec.repository.to_string(),
+    );
     format!("{repository}:{version}")
 }
 
@@ -44,7 +46,9 @@ pub fn compose_file(scenario: &Scenario) -> String {
         let image = spec.image.clone().unwrap_or_else(|| {
             local_image(
                 *system,
-                spec.version.as_deref().unwrap_or(crate::system::default_version(*system)),
+                spec.version
+                    .as_deref()
+                    .unwrap_or(crate::system::default_version(*system)),
             )
         });
         let count = spec.node_count();

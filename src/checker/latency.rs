@@ -20,7 +20,6 @@ use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "send-latency";
 
-
 /// One stretch of the run and the operations invoked in it (sends here; the traces check counts
 /// emitted traces in the same windows).
 pub(super) struct Span {

@@ -12,7 +12,6 @@ use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "recovery";
 
-
 /// The op the system counts as recovered from: the last heal, or without one the last applied
 /// start or restart.
 pub(super) fn recovery_point(history: &History) -> Option<&Op> {

@@ -16,15 +16,12 @@ use serde_json::{Value, json};
 
 use super::availability;
 use super::latency::{Span, spans};
-use super::timeline::{
-    fault_windows, human, nanos, pairs_of, secs, window_json, workload_end,
-};
+use super::timeline::{fault_windows, human, nanos, pairs_of, secs, window_json, workload_end};
 use super::{CheckContext, CheckResult, Verdict};
 use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "trace-queries";
 const EXAMPLES: usize = 10;
-
 
 /// The longest error text quoted in the summary, in characters.
 const ERROR_CHARS: usize = 120;

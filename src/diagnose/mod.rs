@@ -153,7 +153,11 @@ pub fn illegal_advertised_address(
              reaches itself, so data meant for {node} never arrives; set \
              SW_CLUSTER_INTERNAL_COM_HOST to an address the peers can reach"
         ),
-        evidence: members.iter().map(|m| format!("member {m}")).take(log::EVIDENCE).collect(),
+        evidence: members
+            .iter()
+            .map(|m| format!("member {m}"))
+            .take(log::EVIDENCE)
+            .collect(),
     })
 }
 

@@ -405,7 +405,11 @@ fn an_oap_advertising_the_wildcard_is_named_with_the_member_zookeeper_lists() {
     let members = vec!["0.0.0.0:11800".to_string(), "oap-2:11800".to_string()];
     let d = super::illegal_advertised_address("oap-1", "0.0.0.0", &members).unwrap();
     assert_eq!(d.cause, Cause::IllegalAdvertisedAddress);
-    assert!(d.explanation.contains("oap-1 advertises 0.0.0.0"), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("oap-1 advertises 0.0.0.0"),
+        "{}",
+        d.explanation
+    );
     assert!(d.explanation.contains("0.0.0.0:11800"), "{}", d.explanation);
     assert!(d.explanation.contains("SW_CLUSTER_INTERNAL_COM_HOST"));
     assert!(super::illegal_advertised_address("oap-2", "oap-2", &members).is_none());

@@ -75,7 +75,10 @@ pub async fn image_for(
         })?;
         return Ok(image.clone());
     }
-    let version = spec.version.as_deref().unwrap_or(crate::system::default_version(system));
+    let version = spec
+        .version
+        .as_deref()
+        .unwrap_or(crate::system::default_version(system));
     crate::image::ensure(docker, system.name(), version, progress)
         .await
         .with_context(|| format!("building the {system} {version} image"))

@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::Cluster;
 use crate::backend::Backend;
-use crate::diagnose::{Cause, Diagnosis, NodeFacts, diagnose, expired_session, illegal_advertised_address};
+use crate::diagnose::{
+    Cause, Diagnosis, NodeFacts, diagnose, expired_session, illegal_advertised_address,
+};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{Scenario, SystemKind};
 use crate::system::{bookkeeper, pulsar, skywalking, zookeeper};

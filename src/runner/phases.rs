@@ -279,7 +279,8 @@ fn trace_target(cluster: &Cluster) -> traces::Target {
     let (collector, query) = match lbs.first() {
         Some((name, address)) => (*address, vec![(name.clone(), *address)]),
         None => (
-            oaps.first().map_or(std::net::Ipv4Addr::LOCALHOST, |(_, a)| *a),
+            oaps.first()
+                .map_or(std::net::Ipv4Addr::LOCALHOST, |(_, a)| *a),
             oaps.clone(),
         ),
     };

@@ -172,7 +172,8 @@ pub async fn wait_ready(
         }
         SystemKind::Skywalking => {
             let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
-            let ready = crate::system::skywalking::wait_ready(&started_nodes(), &zk, timeout).await?;
+            let ready =
+                crate::system::skywalking::wait_ready(&started_nodes(), &zk, timeout).await?;
             Ok(format!(
                 "skywalking ready in {:.1}s (members in ZooKeeper: {})",
                 ready.elapsed.as_secs_f64(),

@@ -14,6 +14,17 @@ use std::net::Ipv4Addr;
 use crate::backend::ContainerSpec;
 use crate::scenario::{Scenario, SystemKind, SystemSpec};
 
+/// A scenario's config value as a config file or variable writes it: strings as they are, arrays
+/// joined by commas (list-valued keys such as Pulsar's `superUserRoles`), everything else in
+/// TOML's spelling.
+pub fn config_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => items.iter().map(config_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
 /// The version a scenario gets when it names none.
 pub fn default_version(system: SystemKind) -> &'static str {
     match system {
@@ -141,5 +152,23 @@ pub fn apply_scenario(
     }
     if net_admin && !container.cap_add.iter().any(|c| c == "NET_ADMIN") {
         container.cap_add.push("NET_ADMIN".into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_written_as_a_config_file_would() {
+        assert_eq!(
+            config_text(&toml::Value::String("zk:a:2181".into())),
+            "zk:a:2181"
+        );
+        assert_eq!(config_text(&toml::Value::Integer(3)), "3");
+        assert_eq!(config_text(&toml::Value::Boolean(false)), "false");
+        assert_eq!(config_text(&toml::Value::Float(0.99)), "0.99");
+        let roles = toml::Value::Array(vec!["admin".into(), "proxy".into()]);
+        assert_eq!(config_text(&roles), "admin,proxy");
     }
 }

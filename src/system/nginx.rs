@@ -14,7 +14,10 @@ use super::skywalking::{GRPC_PORT, HTTP_PORT};
 /// The variable a scenario's `config` key sets: `http2_max_concurrent_streams` gives
 /// `NGINX_HTTP2_MAX_CONCURRENT_STREAMS`.
 pub fn config_variable(key: &str) -> String {
-    format!("NGINX_{}", key.to_ascii_uppercase().replace(['.', '-'], "_"))
+    format!(
+        "NGINX_{}",
+        key.to_ascii_uppercase().replace(['.', '-'], "_")
+    )
 }
 
 /// The container of node `index`, sending to `backends` (OAP node names).
@@ -36,10 +39,7 @@ pub fn container_spec(
         ("NGINX_HTTP_UPSTREAMS".to_string(), upstreams(HTTP_PORT)),
     ];
     for (key, value) in &spec.config {
-        let value = match value {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let value = super::config_text(value);
         env.push((config_variable(key), value));
     }
     ContainerSpec {
@@ -59,7 +59,10 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Polls until each load balancer accepts gRPC connections and answers a GraphQL query from
 /// behind it, or `timeout` passes.
-pub async fn wait_ready(nodes: &[(String, Ipv4Addr)], timeout: Duration) -> anyhow::Result<Duration> {
+pub async fn wait_ready(
+    nodes: &[(String, Ipv4Addr)],
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
     let begin = Instant::now();
     loop {
         let mut waiting = Vec::new();

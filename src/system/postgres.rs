@@ -26,10 +26,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSp
     let cmd = (!spec.config.is_empty()).then(|| {
         let mut cmd = vec!["postgres".to_string()];
         for (key, value) in &spec.config {
-            let value = match value {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let value = super::config_text(value);
             cmd.extend(["-c".to_string(), format!("{key}={value}")]);
         }
         cmd
@@ -74,14 +71,18 @@ pub async fn ask(address: Ipv4Addr) -> anyhow::Result<Answer> {
         stream.read_exact(&mut kind).await?;
         let mut length = [0u8; 4];
         stream.read_exact(&mut length).await?;
-        let body_len = (u32::from_be_bytes(length) as usize).saturating_sub(4).min(4096);
+        let body_len = (u32::from_be_bytes(length) as usize)
+            .saturating_sub(4)
+            .min(4096);
         let mut body = vec![0u8; body_len];
         stream.read_exact(&mut body).await?;
         Ok::<_, std::io::Error>(parse_reply(kind[0], &body))
     };
     tokio::time::timeout(ASK_TIMEOUT, exchange)
         .await
-        .with_context(|| format!("no answer from PostgreSQL at {address}:{PORT} within {ASK_TIMEOUT:?}"))?
+        .with_context(|| {
+            format!("no answer from PostgreSQL at {address}:{PORT} within {ASK_TIMEOUT:?}")
+        })?
         .with_context(|| format!("asking PostgreSQL at {address}:{PORT} for a session"))
 }
 
@@ -116,7 +117,10 @@ fn parse_reply(kind: u8, body: &[u8]) -> Answer {
 }
 
 /// Polls until every node accepts sessions or `timeout` passes.
-pub async fn wait_ready(nodes: &[(String, Ipv4Addr)], timeout: Duration) -> anyhow::Result<Duration> {
+pub async fn wait_ready(
+    nodes: &[(String, Ipv4Addr)],
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
     let begin = Instant::now();
     loop {
         let mut waiting = Vec::new();
@@ -146,21 +150,29 @@ mod tests {
 
     #[test]
     fn follows_the_official_image_contract() {
-        let spec: SystemSpec = toml::from_str("nodes = 1\n[config]\nmax_connections = 50\n").unwrap();
+        let spec: SystemSpec =
+            toml::from_str("nodes = 1\n[config]\nmax_connections = 50\n").unwrap();
         let c = container_spec(&spec, "img", 1);
         assert_eq!(c.node, "pg-1");
         assert_eq!(c.env_var("POSTGRES_DB"), Some(DATABASE));
         assert_eq!(c.data_dir.as_deref(), Some(DATA_DIR));
         assert_eq!(
             c.cmd,
-            Some(vec!["postgres".into(), "-c".into(), "max_connections=50".into()])
+            Some(vec![
+                "postgres".into(),
+                "-c".into(),
+                "max_connections=50".into()
+            ])
         );
     }
 
     #[test]
     fn startup_message_is_length_prefixed_protocol_three() {
         let m = startup_message("u", "d");
-        assert_eq!(u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        assert_eq!(
+            u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
         assert_eq!(&m[4..8], &[0, 3, 0, 0]);
         assert!(m.ends_with(b"database\0d\0\0"));
     }

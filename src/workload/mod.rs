@@ -1,5 +1,5 @@
 //! Clients that act on a cluster and record every operation in the history.
 
 pub mod pulsar;
-pub mod zk_register;
 pub mod traces;
+pub mod zk_register;

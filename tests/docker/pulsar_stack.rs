@@ -315,4 +315,3 @@ async fn produce_and_consume(brokers: &[(String, Ipv4Addr)]) -> anyhow::Result<(
     );
     Ok(())
 }
-

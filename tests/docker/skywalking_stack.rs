@@ -122,8 +122,7 @@ async fn exercise(
         skywalking::container_spec(&oap_spec, &images.skywalking, index, &wiring)
     })
     .await?;
-    let ready = match skywalking::wait_ready(&oaps, &zk_connect, Duration::from_secs(300)).await
-    {
+    let ready = match skywalking::wait_ready(&oaps, &zk_connect, Duration::from_secs(300)).await {
         Ok(ready) => ready,
         Err(e) => {
             print_logs(backend, &oaps).await;
@@ -168,10 +167,9 @@ async fn exercise(
 
 /// Traces emitted through NGINX by the real agent are all found again through GraphQL.
 async fn traces_arrive(lb_name: &str, lb: Ipv4Addr) -> anyhow::Result<()> {
-    let workload: WorkloadSpec = toml::from_str(
-        "kind = \"skywalking-traces\"\nclients = 2\nrate = 10\nduration = \"3s\"\n",
-    )
-    .context("a trace workload table")?;
+    let workload: WorkloadSpec =
+        toml::from_str("kind = \"skywalking-traces\"\nclients = 2\nrate = 10\nduration = \"3s\"\n")
+            .context("a trace workload table")?;
     let target = traces::Target {
         collector: format!("http://{lb}:{}", skywalking::GRPC_PORT),
         query: vec![(lb_name.to_string(), lb)],
@@ -182,7 +180,10 @@ async fn traces_arrive(lb_name: &str, lb: Ipv4Addr) -> anyhow::Result<()> {
     let sent = traces::emit(&workload, &target, &recorder).await;
     let drained = reader.drain(Duration::from_secs(90)).await;
     println!("emitted {sent:?}; {drained:?}");
-    ensure!(sent.emitted >= 20, "expected about 30 traces, emitted {sent:?}");
+    ensure!(
+        sent.emitted >= 20,
+        "expected about 30 traces, emitted {sent:?}"
+    );
     ensure!(
         sent.taken == sent.emitted,
         "the agent's reporter did not take every trace: {sent:?}"

@@ -8,16 +8,6 @@ use std::collections::BTreeMap;
 /// Prefix of a variable that sets (or adds) a config key, in the official image too.
 pub const PREFIX: &str = "PULSAR_PREFIX_";
 
-/// A scenario's config value as a config file writes it: strings as they are, arrays joined by
-/// commas (list-valued keys such as `superUserRoles`), everything else in TOML's spelling.
-pub fn conf_value(value: &toml::Value) -> String {
-    match value {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Array(items) => items.iter().map(conf_value).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
-}
-
 /// chaosbed's settings for a role, overridden key by key by the scenario's `config`.
 pub fn merged(
     settings: BTreeMap<String, String>,
@@ -25,7 +15,7 @@ pub fn merged(
 ) -> BTreeMap<String, String> {
     let mut merged = settings;
     for (key, value) in overrides {
-        merged.insert(key.clone(), conf_value(value));
+        merged.insert(key.clone(), crate::system::config_text(value));
     }
     merged
 }
@@ -51,19 +41,6 @@ pub fn memory_env(var: &str, heap: Option<&str>, default: &str) -> Option<(Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_are_written_as_a_config_file_would() {
-        assert_eq!(
-            conf_value(&toml::Value::String("zk:a:2181".into())),
-            "zk:a:2181"
-        );
-        assert_eq!(conf_value(&toml::Value::Integer(3)), "3");
-        assert_eq!(conf_value(&toml::Value::Boolean(false)), "false");
-        assert_eq!(conf_value(&toml::Value::Float(0.99)), "0.99");
-        let roles = toml::Value::Array(vec!["admin".into(), "proxy".into()]);
-        assert_eq!(conf_value(&roles), "admin,proxy");
-    }
 
     #[test]
     fn the_scenario_overrides_chaosbed_settings() {

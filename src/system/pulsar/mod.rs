@@ -91,7 +91,7 @@ pub fn quorum(spec: &SystemSpec) -> Result<Quorum, String> {
     let get = |key: &str, default: u32| -> Result<u32, String> {
         match spec.config.get(key) {
             None => Ok(default),
-            Some(value) => env::conf_value(value)
+            Some(value) => crate::system::config_text(value)
                 .parse()
                 .map_err(|_| format!("{key} must be a whole number, not {value}")),
         }

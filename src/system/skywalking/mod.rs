@@ -61,7 +61,12 @@ pub fn init_spec(spec: &SystemSpec, image: &str, wiring: &Wiring) -> ContainerSp
 /// The container of OAP node `index`: clustered over ZooKeeper, storing in the run's PostgreSQL,
 /// and advertising its own node name to its peers. A scenario's `config` keys are SW_* variables
 /// of the official image (`SW_CORE_PERSISTENT_PERIOD = 5`).
-pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, wiring: &Wiring) -> ContainerSpec {
+pub fn container_spec(
+    spec: &SystemSpec,
+    image: &str,
+    index: u32,
+    wiring: &Wiring,
+) -> ContainerSpec {
     let node = super::node_names(SystemKind::Skywalking, index)[index as usize - 1].clone();
     node_spec(spec, image, node, wiring, "no-init")
 }
@@ -73,7 +78,10 @@ fn node_spec(
     wiring: &Wiring,
     mode: &str,
 ) -> ContainerSpec {
-    let heap = spec.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.to_string());
+    let heap = spec
+        .heap
+        .clone()
+        .unwrap_or_else(|| DEFAULT_HEAP.to_string());
     let store = wiring.postgres.as_deref().unwrap_or("pg-1");
     let mut env: Vec<(String, String)> = [
         ("SW_CLUSTER", "zookeeper".to_string()),
@@ -91,10 +99,7 @@ fn node_spec(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     for (key, value) in &spec.config {
-        let value = match value {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let value = crate::system::config_text(value);
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value));
     }
@@ -197,8 +202,7 @@ mod tests {
 
     #[test]
     fn clusters_over_zookeeper_and_advertises_its_own_name() {
-        let spec: SystemSpec =
-            toml::from_str("[config]\nSW_CORE_PERSISTENT_PERIOD = 5\n").unwrap();
+        let spec: SystemSpec = toml::from_str("[config]\nSW_CORE_PERSISTENT_PERIOD = 5\n").unwrap();
         let c = container_spec(&spec, "img", 2, &wiring());
         assert_eq!(c.node, "oap-2");
         assert_eq!(c.env_var("SW_CLUSTER"), Some("zookeeper"));

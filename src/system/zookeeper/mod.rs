@@ -58,10 +58,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
     }
     let mut extra = Vec::new();
     for (key, value) in &spec.config {
-        let value = match value {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let value = crate::system::config_text(value);
         match CONTRACT_KEYS.iter().find(|(k, _)| k == key) {
             Some((_, var)) => env.push((var.to_string(), value)),
             None => extra.push(format!("{key}={value}")),

@@ -217,20 +217,9 @@ impl ReadLoop {
                 json!({ "via": node }),
                 None,
             );
-            let stop = control.clone();
-            let outcome = tokio::select! {
-                outcome = self.poll(&node, address) => outcome,
-                _ = wait_for_stop(stop) => {
-                    self.recorder.record(
-                        PROCESS,
-                        F::TraceQuery,
-                        OpKind::Info,
-                        json!({ "via": node }),
-                        Some("the reader stopped during the poll".into()),
-                    );
-                    break;
-                }
-            };
+            // A poll in flight when the reader is told to stop finishes (POLL_TIMEOUT bounds
+            // it): abandoning it would leave a query that neither failed nor succeeded.
+            let outcome = self.poll(&node, address).await;
             match outcome {
                 Ok(listing) => {
                     self.recorder.record(
@@ -290,13 +279,6 @@ impl ReadLoop {
             timezone,
         };
         graphql::trace_segments(node, address, &self.service, &window, POLL_TIMEOUT).await
-    }
-}
-
-async fn wait_for_stop(mut control: watch::Receiver<Phase>) {
-    if control.wait_for(|p| *p == Phase::Stop).await.is_err() {
-        // The reader's owner is gone: nobody will ask it to stop.
-        std::future::pending::<()>().await;
     }
 }
 
