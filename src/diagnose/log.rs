@@ -51,7 +51,7 @@ const UNREACHABLE_PHRASES: [&str; 7] = [
 /// Case-insensitive phrases of a JDBC store that could not be reached (line lowercased): the
 /// PostgreSQL driver's and HikariCP's.
 const STORAGE_PHRASES: [&str; 4] = [
-    "connection to pg-",
+    ":5432",
     "the connection attempt failed",
     "hikaripool",
     "failed to initialize pool",
@@ -220,6 +220,19 @@ org.apache.zookeeper.ClientCnxn$EndOfStreamException: Unable to read additional 
 \tat org.apache.zookeeper.ClientCnxnSocketNIO.doIO(ClientCnxnSocketNIO.java:77)
 2024-05-01T10:00:06,000+0000 [main-SendThread(zk-2:2181)] INFO  org.apache.zookeeper.ClientCnxn - Session establishment complete on server zk-2/172.18.0.3:2181, session id = 0x100000a2b3c0001, negotiated timeout = 2000
 ";
+
+    #[test]
+    fn an_oap_that_cannot_reach_postgresql() {
+        // As an OAP 9.6 printed it with its JDBC URL on a stopped PostgreSQL.
+        let log = "ERROR [main] c.z.h.p.HikariPool - HikariPool-1 - Exception during pool initialization.\n\
+                   org.postgresql.util.PSQLException: Connection to 172.18.0.10:5432 refused. Check that the hostname and port are correct and that the postmaster is accepting TCP/IP connections.\n\
+                   \tat org.postgresql.core.v3.ConnectionFactoryImpl.openConnectionImpl(ConnectionFactoryImpl.java:342)\n\
+                   ERROR [main] o.a.s.o.s.s.OAPServerBootstrap - Failed to initialize pool: Connection to 172.18.0.10:5432 refused. Check that the hostname and port are correct\n\
+                   INFO [main] something unrelated on port 5432 went fine\n";
+        let lines = storage_unreachable(log);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].contains("Failed to initialize pool"));
+    }
 
     #[test]
     fn a_memory_flag_on_a_command_line_is_no_memory_error() {

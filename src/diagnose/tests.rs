@@ -414,3 +414,14 @@ fn an_oap_advertising_the_wildcard_is_named_with_the_member_zookeeper_lists() {
     assert!(d.explanation.contains("SW_CLUSTER_INTERNAL_COM_HOST"));
     assert!(super::illegal_advertised_address("oap-2", "oap-2", &members).is_none());
 }
+
+#[test]
+fn an_oap_that_exits_on_an_unreachable_store_names_the_store() {
+    let log = "INFO [main] starting\n\
+               ERROR [main] o.a.s.o.s.s.OAPServerBootstrap - Failed to initialize pool: Connection to pg-1:5432 refused. Check that the hostname and port are correct\n";
+    let state = exited(1);
+    let d = diagnose(&facts("oap-2", SystemKind::Skywalking, &state, log)).unwrap();
+    assert_eq!(d.cause, Cause::StorageUnreachable);
+    assert!(d.explanation.contains("PostgreSQL"), "{}", d.explanation);
+    assert!(d.explanation.contains("exited with code 1"), "{}", d.explanation);
+}
