@@ -12,6 +12,8 @@ use super::{Backend, ContainerSpec, ExecOutput, LimitUpdate, NodeState, Removed,
 pub struct FakeBackend {
     run: RunId,
     nodes: Mutex<BTreeMap<String, Status>>,
+    /// The image each node's container was last created from.
+    pub(crate) images: Mutex<BTreeMap<String, String>>,
     /// Every call, as `verb node`, in order.
     pub calls: Mutex<Vec<String>>,
 }
@@ -21,12 +23,23 @@ impl FakeBackend {
         Self {
             run: RunId::from_existing("fake"),
             nodes: Mutex::new(BTreeMap::new()),
+            images: Mutex::new(BTreeMap::new()),
             calls: Mutex::new(Vec::new()),
         }
     }
 
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The image `node`'s container runs (empty when it has none).
+    pub fn image(&self, node: &str) -> String {
+        self.images
+            .lock()
+            .unwrap()
+            .get(node)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn status(&self, node: &str) -> Status {
@@ -77,6 +90,10 @@ impl Backend for FakeBackend {
     async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
         let mut nodes = self.nodes.lock().unwrap();
         nodes.insert(spec.node.clone(), Status::Created);
+        self.images
+            .lock()
+            .unwrap()
+            .insert(spec.node.clone(), spec.image.clone());
         self.calls
             .lock()
             .unwrap()
@@ -109,6 +126,24 @@ impl Backend for FakeBackend {
             &[Status::Created, Status::Exited],
             Status::Running,
         )
+    }
+
+    async fn replace(&self, spec: &ContainerSpec, _grace_secs: i32) -> anyhow::Result<()> {
+        let node = &spec.node;
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("replace {node} {}", spec.image));
+        let mut nodes = self.nodes.lock().unwrap();
+        let Some(status) = nodes.get_mut(node) else {
+            bail!("replace {node}: no such node");
+        };
+        *status = Status::Running;
+        self.images
+            .lock()
+            .unwrap()
+            .insert(node.clone(), spec.image.clone());
+        Ok(())
     }
 
     async fn stop(&self, node: &str, _grace_secs: i32) -> anyhow::Result<()> {
@@ -179,5 +214,38 @@ impl Backend for FakeBackend {
         nodes.clear();
         self.calls.lock().unwrap().push("cleanup".into());
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_replaced_node_runs_the_new_image_and_is_still_cleaned_up() {
+        let mut backend = FakeBackend::new();
+        let spec = ContainerSpec {
+            node: "zk-1".into(),
+            image: "old".into(),
+            data_dir: Some("/data".into()),
+            ..Default::default()
+        };
+        let address = backend.create(&spec).await.unwrap();
+        backend.start("zk-1").await.unwrap();
+        let new = ContainerSpec {
+            image: "new".into(),
+            ..spec.clone()
+        };
+        backend.replace(&new, 10).await.unwrap();
+        assert_eq!(backend.image("zk-1"), "new");
+        assert_eq!(backend.status("zk-1"), Status::Running);
+        assert_eq!(backend.address_for("zk-1").unwrap(), address);
+        let missing = ContainerSpec {
+            node: "zk-9".into(),
+            ..new
+        };
+        assert!(backend.replace(&missing, 10).await.is_err());
+        let removed = backend.cleanup().await.unwrap();
+        assert_eq!(removed.containers, ["zk-1"]);
     }
 }

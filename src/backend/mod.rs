@@ -157,6 +157,10 @@ pub trait Backend {
     ) -> anyhow::Result<ExecOutput>;
 
     async fn start(&self, node: &str) -> anyhow::Result<()>;
+    /// Replaces `spec.node`'s container with one made from `spec` (a new image, typically):
+    /// graceful stop (SIGTERM, SIGKILL after `grace_secs`), remove the container but not its data
+    /// volume, create it again with the same name, address, labels and volume, and start it.
+    async fn replace(&self, spec: &ContainerSpec, grace_secs: i32) -> anyhow::Result<()>;
     /// Graceful stop: SIGTERM, then SIGKILL after `grace_secs`.
     async fn stop(&self, node: &str, grace_secs: i32) -> anyhow::Result<()>;
     /// Sends SIGKILL to the node's main process.

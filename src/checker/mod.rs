@@ -15,6 +15,7 @@ mod session_expiry;
 mod timeline;
 mod trace_queries;
 mod traces;
+pub mod upgrade;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -157,6 +158,9 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
             *expect_outage,
             recover_within.map(|d| d.as_duration()),
         ),
+        CheckSpec::Upgrade { max_rejoin } => {
+            upgrade::check(history, ctx, max_rejoin.map(|d| d.as_duration()))
+        }
     }));
     match outcome {
         Ok(Ok(result)) => result,

@@ -154,9 +154,9 @@ impl FaultWindow {
     }
 }
 
-/// Faults that need no heal: they never open a window.
-/// Faults that act once and need no heal: starting or restarting nodes.
-pub(super) const ONE_SHOT_FAULTS: [&str; 2] = ["start", "restart"];
+/// Faults that act once and need no heal, so they never open a window: starting or restarting
+/// nodes, and upgrade steps (each node's roll is an invoke, then its Ok once it has rejoined).
+pub(super) const ONE_SHOT_FAULTS: [&str; 3] = ["start", "restart", "upgrade"];
 
 /// Pairs every applied fault with the first later `Ok` heal of the same targets (and the same
 /// fault kind when the heal names one), in the order the faults were applied.

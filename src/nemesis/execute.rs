@@ -8,7 +8,10 @@ use serde_json::json;
 use super::effects::{self, NodeInfo, Request, Undo};
 use super::schedule::Event;
 use super::target::{Observed, TargetContext, resolve};
-use crate::backend::{Backend, Status};
+use super::upgrade::{Roll, Rolling, Upgrades, roll_order, tail};
+use tokio::time::Instant;
+
+use crate::backend::{Backend, ContainerSpec, Status};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{FaultKind, SystemKind};
 
@@ -42,6 +45,9 @@ pub struct Nemesis {
     rng: ChaCha8Rng,
     seed: u64,
     proxy: Option<std::sync::Arc<crate::proxy::LatencyProxy>>,
+    upgrades: Option<Upgrades>,
+    /// Upgrade steps in progress, first first; only the first rolls.
+    rolls: std::collections::VecDeque<Roll>,
 }
 
 impl Nemesis {
@@ -64,7 +70,20 @@ impl Nemesis {
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
             proxy: None,
+            upgrades: None,
+            rolls: Default::default(),
         }
+    }
+
+    /// What upgrade steps need: the nodes' containers, the images of their versions, the probe.
+    pub fn with_upgrades(mut self, upgrades: Upgrades) -> Self {
+        self.upgrades = Some(upgrades);
+        self
+    }
+
+    /// Whether an upgrade step is still rolling nodes (call `advance_rolls` until it is not).
+    pub fn rolling(&self) -> bool {
+        !self.rolls.is_empty()
     }
 
     /// Addresses, memory limits and data volumes of the nodes, which network, resource and
@@ -125,6 +144,9 @@ impl Nemesis {
                 return;
             }
         };
+        if event.kind == FaultKind::Upgrade {
+            return self.start_roll(event, &targets, &ctx.roles);
+        }
         if !event.kind.is_process() {
             return self
                 .apply_effect(backend, event, &targets, &ctx.nodes)
@@ -203,6 +225,202 @@ impl Nemesis {
             targets,
             outcome.evidence,
             outcome.error,
+        );
+    }
+
+    /// Queues an upgrade step's nodes in their order; `advance_rolls` rolls them. A step that
+    /// cannot start (a system without a rejoin condition, no image) is a failed fault.
+    fn start_roll(
+        &mut self,
+        event: &Event,
+        targets: &[String],
+        roles: &BTreeMap<String, crate::system::zookeeper::Role>,
+    ) {
+        let refuse = |this: &Self, why: String| {
+            this.record(
+                F::Fault,
+                event.kind,
+                targets,
+                json!({"took_effect": false, "reason": why}),
+                Some(why.clone()),
+            );
+        };
+        if let Err(e) = crate::system::upgrade_supported(event.system) {
+            return refuse(self, format!("{e:#}"));
+        }
+        let Some(version) = event.params.version.clone() else {
+            return refuse(self, "an upgrade step needs `version`".into());
+        };
+        let image = self
+            .upgrades
+            .as_ref()
+            .and_then(|u| u.images.get(&(event.system, version.clone())).cloned());
+        let Some(image) = image else {
+            return refuse(
+                self,
+                format!("no image was prepared for {} {version}", event.system),
+            );
+        };
+        let order = roll_order(targets, roles, event.params.order.unwrap_or_default());
+        self.rolls.push_back(Roll {
+            fault: event.fault,
+            system: event.system,
+            version,
+            image,
+            rejoin: event
+                .params
+                .rejoin
+                .unwrap_or(crate::scenario::DEFAULT_REJOIN),
+            queue: order.into(),
+            current: None,
+        });
+    }
+
+    /// One step of the roll in progress: replace the next node, or ask the rolling node whether
+    /// it has rejoined. A node that fails to come back within the step's `rejoin` fails the step
+    /// (recorded with the reason and the node's last log lines) and the rest of the roll stops.
+    pub async fn advance_rolls(&mut self, backend: &impl Backend) {
+        let Some(mut roll) = self.rolls.pop_front() else {
+            return;
+        };
+        let Some(upgrades) = self.upgrades.clone() else {
+            return;
+        };
+        let Some(rolling) = roll.current.take() else {
+            let Some(node) = roll.queue.pop_front() else {
+                return; // done: the step leaves the queue
+            };
+            // Counted down from the moment the stop is sent, as kills and stops are.
+            self.recorder.record(
+                PROCESS,
+                F::Fault,
+                OpKind::Invoke,
+                json!({"fault": FaultKind::Upgrade.name(), "targets": [node]}),
+                None,
+            );
+            self.down.insert(node.clone());
+            let down_at = Instant::now();
+            let Some(spec) = upgrades.specs.get(&node) else {
+                self.down.remove(&node);
+                let why = format!("{node} has no container spec to upgrade");
+                return self.record(
+                    F::Fault,
+                    FaultKind::Upgrade,
+                    &[node],
+                    json!({"took_effect": false, "reason": why}),
+                    Some(why),
+                );
+            };
+            let from_image = spec.image.clone();
+            let new = ContainerSpec {
+                image: roll.image.clone(),
+                ..spec.clone()
+            };
+            if let Err(e) = backend.replace(&new, STOP_GRACE_SECS).await {
+                self.down.remove(&node);
+                let why = format!("replacing {node} with {}: {e:#}", roll.image);
+                return self.record(
+                    F::Fault,
+                    FaultKind::Upgrade,
+                    &[node],
+                    json!({"took_effect": false, "reason": why}),
+                    Some(why),
+                );
+            }
+            if let Some(u) = self.upgrades.as_mut() {
+                u.specs.insert(node.clone(), new);
+            }
+            roll.current = Some(Rolling {
+                from_version: upgrades.versions.get(&node).cloned().unwrap_or_default(),
+                node,
+                from_image,
+                down_at,
+                started_at: Instant::now(),
+                last_wait: "not asked yet".into(),
+            });
+            self.rolls.push_front(roll);
+            return;
+        };
+        let mut rolling = rolling;
+        let node = rolling.node.clone();
+        match (upgrades.probe)(roll.system, node.clone()).await {
+            Ok(crate::system::Rejoin::Rejoined(detail)) => {
+                self.down.remove(&node);
+                let versions = match self.upgrades.as_mut() {
+                    Some(u) => {
+                        u.versions.insert(node.clone(), roll.version.clone());
+                        u.versions.clone()
+                    }
+                    None => BTreeMap::new(),
+                };
+                let evidence = rolling.evidence(&roll, detail, &versions);
+                self.record(
+                    F::Fault,
+                    FaultKind::Upgrade,
+                    std::slice::from_ref(&node),
+                    evidence,
+                    None,
+                );
+                if !roll.queue.is_empty() {
+                    self.rolls.push_front(roll);
+                }
+            }
+            Ok(crate::system::Rejoin::Waiting(why))
+                if rolling.started_at.elapsed() < roll.rejoin =>
+            {
+                rolling.last_wait = why;
+                roll.current = Some(rolling);
+                self.rolls.push_front(roll);
+            }
+            outcome => {
+                let why = match outcome {
+                    Err(e) => format!("{e:#}"),
+                    Ok(crate::system::Rejoin::Waiting(why)) => why,
+                    Ok(crate::system::Rejoin::Rejoined(_)) => unreachable!("handled above"),
+                };
+                rolling.last_wait = why;
+                self.fail_roll(backend, &roll, &rolling).await;
+            }
+        }
+    }
+
+    async fn fail_roll(&mut self, backend: &impl Backend, roll: &Roll, rolling: &Rolling) {
+        let node = &rolling.node;
+        let log = backend
+            .logs(node)
+            .await
+            .unwrap_or_else(|e| format!("(no log: {e:#})"));
+        let last_lines = tail(&log);
+        // The container runs, though the node is not back in its cluster.
+        self.down.remove(node);
+        let why = format!(
+            "{node} did not rejoin within {:?} after its restart on {} ({}); the rest of the roll ({}) stopped. Its last log lines:\n{last_lines}",
+            roll.rejoin,
+            roll.image,
+            rolling.last_wait,
+            if roll.queue.is_empty() {
+                "nothing".to_string()
+            } else {
+                roll.queue.iter().cloned().collect::<Vec<_>>().join(", ")
+            },
+        );
+        let evidence = json!({
+            "took_effect": false,
+            "node": node,
+            "step": roll.fault,
+            "from_image": rolling.from_image,
+            "to_image": roll.image,
+            "waited_ms": rolling.started_at.elapsed().as_millis() as u64,
+            "reason": rolling.last_wait,
+            "log_tail": last_lines,
+            "not_rolled": roll.queue,
+        });
+        self.record(
+            F::Fault,
+            FaultKind::Upgrade,
+            std::slice::from_ref(node),
+            evidence,
+            Some(why),
         );
     }
 
@@ -310,7 +528,6 @@ impl Nemesis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::ContainerSpec;
     use crate::backend::fake::FakeBackend;
     use crate::nemesis::{Action, Event};
     use crate::scenario::Target;
@@ -441,5 +658,180 @@ mod tests {
         nemesis.heal_all(&backend).await;
         assert_eq!(backend.status("zk-3"), Status::Running);
         assert!(nemesis.down().is_empty());
+    }
+
+    fn upgrades(nodes: &[String], probe: crate::nemesis::RejoinProbe) -> Upgrades {
+        Upgrades {
+            specs: nodes
+                .iter()
+                .map(|n| {
+                    let spec = ContainerSpec {
+                        node: n.clone(),
+                        image: "zk:3.8".into(),
+                        data_dir: Some("/data".into()),
+                        ..Default::default()
+                    };
+                    (n.clone(), spec)
+                })
+                .collect(),
+            images: BTreeMap::from([(
+                (SystemKind::Zookeeper, "3.9".to_string()),
+                "zk:3.9".to_string(),
+            )]),
+            versions: nodes
+                .iter()
+                .map(|n| (n.clone(), "3.8".to_string()))
+                .collect(),
+            probe,
+        }
+    }
+
+    fn upgrade_event(rejoin: Duration) -> Event {
+        Event {
+            params: crate::scenario::FaultParams {
+                version: Some("3.9".into()),
+                rejoin: Some(rejoin),
+                ..Default::default()
+            },
+            ..event(Action::Apply, FaultKind::Upgrade, Target::All)
+        }
+    }
+
+    async fn roll_to_the_end(nemesis: &mut Nemesis, backend: &FakeBackend) {
+        for _ in 0..100 {
+            if !nemesis.rolling() {
+                return;
+            }
+            nemesis.advance_rolls(backend).await;
+        }
+        panic!("the roll never ended");
+    }
+
+    #[tokio::test]
+    async fn an_upgrade_rolls_followers_first_and_records_each_rejoin() {
+        let (backend, nodes) = cluster().await;
+        for n in &nodes {
+            backend
+                .images
+                .lock()
+                .unwrap()
+                .insert(n.clone(), "zk:3.8".into());
+        }
+        let recorder = Recorder::new();
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, node| {
+            Box::pin(async move { Ok(crate::system::Rejoin::Rejoined(json!({"node": node}))) })
+        });
+        let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1)
+            .with_upgrades(upgrades(&nodes, probe));
+        let observed = Observed {
+            roles: BTreeMap::from([
+                ("zk-1".to_string(), Role::Leader),
+                ("zk-2".to_string(), Role::Follower),
+                ("zk-3".to_string(), Role::Follower),
+            ]),
+            ..Default::default()
+        };
+        nemesis
+            .run_event(&backend, &upgrade_event(Duration::from_secs(5)), &observed)
+            .await;
+        assert!(nemesis.rolling());
+        roll_to_the_end(&mut nemesis, &backend).await;
+        let replaced: Vec<String> = backend
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("replace"))
+            .collect();
+        assert_eq!(
+            replaced,
+            [
+                "replace zk-2 zk:3.9",
+                "replace zk-3 zk:3.9",
+                "replace zk-1 zk:3.9"
+            ]
+        );
+        assert!(nodes.iter().all(|n| backend.image(n) == "zk:3.9"));
+        let history = recorder.snapshot();
+        let invokes = history
+            .with_f(F::Fault)
+            .filter(|op| op.kind == OpKind::Invoke)
+            .count();
+        let oks: Vec<&crate::history::Op> = history
+            .with_f(F::Fault)
+            .filter(|op| op.kind == OpKind::Ok)
+            .collect();
+        assert_eq!((invokes, oks.len()), (3, 3));
+        assert_eq!(
+            oks[0].value["evidence"]["versions"],
+            json!({"zk-1": "3.8", "zk-2": "3.9", "zk-3": "3.8"})
+        );
+        assert_eq!(oks[2].value["evidence"]["from_image"], "zk:3.8");
+        assert_eq!(oks[2].value["evidence"]["to_image"], "zk:3.9");
+        assert!(oks[2].value["evidence"]["rejoin_ms"].is_u64());
+        assert!(nemesis.down().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_node_that_never_rejoins_fails_the_step_and_stops_the_roll() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, _| {
+            Box::pin(async { Ok(crate::system::Rejoin::Waiting("zk-1 is not-serving".into())) })
+        });
+        let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1)
+            .with_upgrades(upgrades(&nodes, probe));
+        let event = Event {
+            params: crate::scenario::FaultParams {
+                order: Some(crate::scenario::UpgradeOrder::Listed),
+                ..upgrade_event(Duration::ZERO).params
+            },
+            ..upgrade_event(Duration::ZERO)
+        };
+        nemesis
+            .run_event(&backend, &event, &Observed::default())
+            .await;
+        roll_to_the_end(&mut nemesis, &backend).await;
+        let replaced = backend
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("replace"))
+            .count();
+        assert_eq!(replaced, 1, "the roll stops at the first node");
+        let fail = first(&recorder, F::Fault);
+        assert_eq!(fail.kind, OpKind::Fail);
+        let error = fail.error.unwrap();
+        assert!(error.contains("zk-1 did not rejoin"), "{error}");
+        assert!(error.contains("not-serving"), "{error}");
+        assert!(error.contains("fake log of zk-1"), "{error}");
+        assert_eq!(
+            fail.value["evidence"]["not_rolled"],
+            json!(["zk-2", "zk-3"])
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upgrade_of_a_system_without_a_rejoin_condition_is_refused() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let probe: crate::nemesis::RejoinProbe =
+            std::sync::Arc::new(|_, _| Box::pin(async { anyhow::bail!("unused") }));
+        let brokers = vec!["broker-1".to_string()];
+        let mut nemesis = Nemesis::new(brokers, BTreeSet::new(), recorder.clone(), 1)
+            .with_upgrades(upgrades(&nodes, probe));
+        let event = Event {
+            system: SystemKind::Pulsar,
+            target: Target::All,
+            ..upgrade_event(Duration::from_secs(1))
+        };
+        nemesis
+            .run_event(&backend, &event, &Observed::default())
+            .await;
+        assert!(!nemesis.rolling());
+        let fail = first(&recorder, F::Fault);
+        assert_eq!(fail.kind, OpKind::Fail);
+        let error = fail.error.unwrap();
+        assert!(
+            error.contains("upgrade of pulsar is not supported yet"),
+            "{error}"
+        );
     }
 }

@@ -9,8 +9,10 @@ pub mod replay;
 mod schedule;
 pub mod shrink;
 mod target;
+mod upgrade;
 
 pub use effects::NodeInfo;
 pub use execute::{Nemesis, expected_status};
 pub use schedule::{Action, Event, plan};
 pub use target::{Observed, TargetContext, resolve};
+pub use upgrade::{ROLL_POLL, RejoinProbe, Upgrades, roll_order};

@@ -24,6 +24,8 @@ pub struct Cluster {
     pub specs: BTreeMap<String, crate::backend::ContainerSpec>,
     /// Systems whose nodes became ready at setup.
     pub ready: BTreeSet<SystemKind>,
+    /// The image of every upgrade step's `(system, version)`, built at setup.
+    pub upgrade_images: BTreeMap<(SystemKind, String), String>,
 }
 
 impl Cluster {
@@ -41,6 +43,22 @@ impl Cluster {
                 (node.name.clone(), info)
             })
             .collect()
+    }
+
+    /// The version (or image) each node runs at setup, for the mixed-version record of upgrades.
+    pub fn versions(&self, scenario: &Scenario) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (system, spec, _) in systems(scenario) {
+            let version = match (&spec.image, &spec.version) {
+                (Some(image), _) => image.clone(),
+                (None, Some(version)) => version.clone(),
+                (None, None) => crate::system::default_version(system).to_string(),
+            };
+            for name in self.names(system) {
+                out.insert(name, version.clone());
+            }
+        }
+        out
     }
 
     pub fn of(&self, system: SystemKind) -> Vec<(String, Ipv4Addr)> {
@@ -97,6 +115,23 @@ pub async fn create(
     for (system, spec, _) in systems(scenario) {
         let image = image_for(docker, system, spec, progress).await?;
         cluster.images.insert(system.name().to_string(), image);
+    }
+    // Every upgrade step's image too, before anything starts: a roll must not wait for a build.
+    for fault in &scenario.faults {
+        if *fault.kind.get_ref() != crate::scenario::FaultKind::Upgrade {
+            continue;
+        }
+        let system = fault.system(scenario.workload.kind.system());
+        let Some(version) = fault.params().version else {
+            continue;
+        };
+        let image = crate::image::ensure(docker, system.name(), &version, progress)
+            .await
+            .with_context(|| format!("building the {system} {version} image to upgrade to"))?;
+        cluster
+            .images
+            .insert(format!("{system}@{version} (upgrade)"), image.clone());
+        cluster.upgrade_images.insert((system, version), image);
     }
     backend.create_network().await?;
     let wiring = super::systems::Wiring {

@@ -178,7 +178,8 @@ pub async fn execute(
         scenario.seed,
     )
     .with_info(cluster.node_info())
-    .with_proxy(proxy.clone());
+    .with_proxy(proxy.clone())
+    .with_upgrades(upgrades(scenario, cluster));
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();
     let workload = async {
@@ -202,7 +203,24 @@ pub async fn execute(
         }
     };
     let faults = async {
-        for event in &events {
+        let mut pending = events.iter().peekable();
+        loop {
+            // An upgrade step rolls its nodes between the other events, which still fire on time.
+            if nemesis.rolling() {
+                let due = pending
+                    .peek()
+                    .is_some_and(|event| Instant::now() >= start + event.at);
+                if !due {
+                    nemesis.advance_rolls(backend).await;
+                    let next = pending.peek().map(|event| start + event.at);
+                    let poll = Instant::now() + nemesis::ROLL_POLL;
+                    tokio::time::sleep_until(next.map_or(poll, |n| n.min(poll))).await;
+                    continue;
+                }
+            }
+            let Some(event) = pending.next() else {
+                break;
+            };
             tokio::time::sleep_until(start + event.at).await;
             let observed = observe(cluster, &clients, event).await;
             bar.set_message(format!(
@@ -330,13 +348,40 @@ pub fn run_checks(
     results
 }
 
+/// What upgrade steps need: every node's container as created, the images built for the steps'
+/// versions, the version each node runs, and the systems' rejoin probe.
+fn upgrades(scenario: &Scenario, cluster: &Cluster) -> nemesis::Upgrades {
+    let nodes = cluster.nodes.clone();
+    let probe: nemesis::RejoinProbe = std::sync::Arc::new(move |system, node| {
+        let of_system: Vec<(String, std::net::Ipv4Addr)> = nodes
+            .iter()
+            .filter(|n| n.system == system)
+            .map(|n| (n.name.clone(), n.address))
+            .collect();
+        Box::pin(async move { crate::system::rejoin(system, &of_system, &node).await })
+    });
+    nemesis::Upgrades {
+        specs: cluster.specs.clone(),
+        images: cluster.upgrade_images.clone(),
+        versions: cluster.versions(scenario),
+        probe,
+    }
+}
+
 /// What a fault's target needs to know about the cluster right before it fires.
 async fn observe(cluster: &Cluster, clients: &Clients, event: &nemesis::Event) -> Observed {
     use crate::scenario::Target;
     use crate::system::pulsar;
     let mut observed = Observed::default();
+    // An upgrade step orders its nodes by role (followers first, the leader last).
+    let roles_matter =
+        event.kind == crate::scenario::FaultKind::Upgrade && event.system == SystemKind::Zookeeper;
     match (&event.target, clients) {
         (Target::Leader | Target::Follower | Target::Followers, _) => {
+            observed.roles =
+                zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
+        }
+        _ if roles_matter => {
             observed.roles =
                 zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
         }

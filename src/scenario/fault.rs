@@ -45,6 +45,12 @@ pub struct FaultSpec {
     pub memory: Option<Spanned<ByteSize>>,
     /// cpu: CPUs the container may use while the fault lasts, e.g. 0.2.
     pub cpus: Option<Spanned<f64>>,
+    /// upgrade: the version the nodes roll to (one the catalogue builds for the system).
+    pub version: Option<Spanned<String>>,
+    /// upgrade: which node goes first (default `followers-first`: the leader last).
+    pub order: Option<Spanned<UpgradeOrder>>,
+    /// upgrade: how long each node may take to rejoin after its restart (default 120s).
+    pub rejoin: Option<Spanned<Dur>>,
 }
 
 impl FaultSpec {
@@ -67,6 +73,9 @@ impl FaultSpec {
             period: None,
             memory: None,
             cpus: None,
+            version: None,
+            order: None,
+            rejoin: None,
         }
     }
 
@@ -94,6 +103,9 @@ impl FaultSpec {
             period: get(&self.period).map(Dur::as_duration),
             memory: get(&self.memory),
             cpus: get(&self.cpus),
+            version: get(&self.version),
+            order: get(&self.order),
+            rejoin: get(&self.rejoin).map(Dur::as_duration),
         }
     }
 
@@ -113,6 +125,9 @@ impl FaultSpec {
         self.period = put(params.period.map(Dur));
         self.memory = put(params.memory);
         self.cpus = put(params.cpus);
+        self.version = put(params.version.clone());
+        self.order = put(params.order);
+        self.rejoin = put(params.rejoin.map(Dur));
         self
     }
 }
@@ -146,10 +161,14 @@ pub enum FaultKind {
     Cpu,
     /// Fill the node's data volume (needs `disk` in the topology).
     DiskFull,
+    /// Roll the nodes to another version one at a time: stop, start on the new image with the
+    /// same data volume, wait until it has rejoined, then the next. Nothing to heal (a rollback
+    /// is another upgrade step toward the older version).
+    Upgrade,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 13] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::Kill,
         FaultKind::Stop,
         FaultKind::Start,
@@ -163,6 +182,7 @@ impl FaultKind {
         FaultKind::Memory,
         FaultKind::Cpu,
         FaultKind::DiskFull,
+        FaultKind::Upgrade,
     ];
 
     /// The kinds that stop, start or freeze processes.
@@ -189,12 +209,16 @@ impl FaultKind {
             FaultKind::Memory => "memory",
             FaultKind::Cpu => "cpu",
             FaultKind::DiskFull => "disk-full",
+            FaultKind::Upgrade => "upgrade",
         }
     }
 
     /// Whether the fault leaves something to heal.
     pub fn heals(self) -> bool {
-        !matches!(self, FaultKind::Start | FaultKind::Restart)
+        !matches!(
+            self,
+            FaultKind::Start | FaultKind::Restart | FaultKind::Upgrade
+        )
     }
 
     /// Whether the fault stops, freezes or starts processes (the node is down while it lasts).
@@ -223,6 +247,7 @@ impl FaultKind {
             FaultKind::ClockSkew => (&["offset"], &["clock", "period"]),
             FaultKind::Memory => (&["memory"], &[]),
             FaultKind::Cpu => (&["cpus"], &[]),
+            FaultKind::Upgrade => (&["version"], &["order", "rejoin"]),
             _ => (&[], &[]),
         }
     }
@@ -264,6 +289,30 @@ impl PartitionShape {
         matches!(self, PartitionShape::Halves | PartitionShape::Bridge)
     }
 }
+
+/// The order an upgrade step rolls its nodes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeOrder {
+    /// Followers first, the leader last, from the roles when the step fires (systems without
+    /// roles: node-name order).
+    #[default]
+    FollowersFirst,
+    /// Node-name order.
+    Listed,
+}
+
+impl UpgradeOrder {
+    pub fn name(self) -> &'static str {
+        match self {
+            UpgradeOrder::FollowersFirst => "followers-first",
+            UpgradeOrder::Listed => "listed",
+        }
+    }
+}
+
+/// How long an upgrade step waits for each node to rejoin when the scenario does not say.
+pub const DEFAULT_REJOIN: Duration = Duration::from_secs(120);
 
 /// How a clock skew moves the clock while it lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
@@ -363,6 +412,12 @@ pub struct FaultParams {
     pub memory: Option<ByteSize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<UpgradeOrder>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
+    pub rejoin: Option<Duration>,
 }
 
 // Validation keeps `loss` and `cpus` finite, so equality is total.
@@ -427,5 +482,23 @@ mod tests {
         let json = serde_json::to_value(&params).unwrap();
         assert_eq!(json["period"], "5s");
         assert_eq!(serde_json::from_value::<FaultParams>(json).unwrap(), params);
+    }
+
+    #[test]
+    fn upgrade_params_round_trip_and_nothing_heals() {
+        let params = FaultParams {
+            version: Some("3.9".into()),
+            order: Some(UpgradeOrder::Listed),
+            rejoin: Some(Duration::from_secs(45)),
+            ..Default::default()
+        };
+        let spec = FaultSpec::new(FaultKind::Upgrade, Target::All, Duration::ZERO, None)
+            .with_params(&params);
+        assert_eq!(spec.params(), params);
+        let json = serde_json::to_value(&params).unwrap();
+        assert_eq!(json["order"], "listed");
+        assert_eq!(json["rejoin"], "45s");
+        assert!(!FaultKind::Upgrade.heals());
+        assert!(!FaultKind::Upgrade.is_process());
     }
 }

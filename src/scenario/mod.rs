@@ -10,7 +10,10 @@ mod validate;
 mod validate_params;
 
 pub use error::ScenarioError;
-pub use fault::{ClockMode, FaultKind, FaultParams, FaultSpec, Offset, PartitionShape};
+pub use fault::{
+    ClockMode, DEFAULT_REJOIN, FaultKind, FaultParams, FaultSpec, Offset, PartitionShape,
+    UpgradeOrder,
+};
 pub use model::{
     CheckSpec, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target, Tier, Topology,
     WorkloadKind, WorkloadSpec,

@@ -474,6 +474,9 @@ pub enum CheckSpec {
         expect_outage: bool,
         recover_within: Option<Dur>,
     },
+    /// Upgrade steps: every rolled node rejoined (within `max_rejoin` when set); reports the
+    /// rejoin time per node and the mixed-version windows.
+    Upgrade { max_rejoin: Option<Dur> },
 }
 
 fn default_late_after() -> Dur {
@@ -485,7 +488,7 @@ fn default_grace() -> Dur {
 }
 
 impl CheckSpec {
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "quorum",
         "availability",
         "recovery",
@@ -498,6 +501,7 @@ impl CheckSpec {
         "diagnosis",
         "traces",
         "trace-queries",
+        "upgrade",
     ];
 
     /// The workload whose operations this check reads, for checks only one workload feeds.
@@ -528,6 +532,7 @@ impl CheckSpec {
             CheckSpec::Diagnosis { .. } => "diagnosis",
             CheckSpec::Traces { .. } => "traces",
             CheckSpec::TraceQueries { .. } => "trace-queries",
+            CheckSpec::Upgrade { .. } => "upgrade",
         }
     }
 }

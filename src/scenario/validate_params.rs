@@ -27,6 +27,9 @@ fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
         ("period", span(&fault.period)),
         ("memory", span(&fault.memory)),
         ("cpus", span(&fault.cpus)),
+        ("version", span(&fault.version)),
+        ("order", span(&fault.order)),
+        ("rejoin", span(&fault.rejoin)),
     ]
     .into_iter()
     .filter_map(|(name, span)| span.map(|s| (name, s)))
@@ -80,6 +83,7 @@ fn example(param: &str) -> &'static str {
         "offset" => "e.g. offset = \"+1h\" or \"-10m\"",
         "memory" => "e.g. memory = \"512MiB\"",
         "cpus" => "e.g. cpus = 0.2",
+        "version" => "e.g. version = \"3.9\" (a version the catalogue builds for the system)",
         _ => "see the README's fault table",
     }
 }
@@ -191,6 +195,18 @@ fn check_values(
             None,
         );
     }
+    if let Some(version) = &fault.version {
+        check_version(system, version.get_ref(), version.span(), out);
+    }
+    if let Some(rejoin) = &fault.rejoin
+        && rejoin.get_ref().as_duration().is_zero()
+    {
+        out.error(
+            rejoin.span(),
+            "rejoin = 0s leaves no node time to rejoin",
+            Some("e.g. rejoin = \"120s\" (the default)".into()),
+        );
+    }
     if let Some(peers) = &fault.peers {
         check_peers(systems, peers.get_ref(), peers.span(), out);
     }
@@ -236,6 +252,31 @@ fn check_peers(
                 Some(format!("peers are systems or nodes: {}", known.join(", "))),
             );
         }
+    }
+}
+
+/// An upgrade's `version`: one the catalogue builds for the system it rolls (the one the
+/// topology already runs is allowed: that roll restarts every node on the same image).
+fn check_version(system: SystemKind, version: &str, span: Range<usize>, out: &mut Diagnostics) {
+    let known: Vec<&str> = crate::image::available()
+        .into_iter()
+        .filter(|(s, _)| *s == system.name())
+        .map(|(_, v)| v)
+        .collect();
+    let matches = known
+        .iter()
+        .any(|v| *v == version || v.starts_with(&format!("{version}.")));
+    if !matches {
+        let help = if known.is_empty() {
+            format!("chaosbed builds no {system} image to upgrade to")
+        } else {
+            format!("{system} versions: {}", known.join(", "))
+        };
+        out.error(
+            span,
+            format!("{system} version `{version}` is not one chaosbed builds"),
+            Some(help),
+        );
     }
 }
 
@@ -304,8 +345,58 @@ mod tests {
     )]
     #[case("kind = \"disk-full\"\ntarget = \"one\"", "add disk = ")]
     #[case("kind = \"memory\"\ntarget = \"one\"\nmemory = \"1MiB\"", "below")]
+    #[case(
+        "kind = \"kill\"\ntarget = \"one\"\nversion = \"3.9\"",
+        "`version` does not apply to a kill fault"
+    )]
     fn bad_parameters_are_refused(#[case] fault: &str, #[case] expected: &str) {
         let err = parse("p.toml", &zk_fault(fault)).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
+    }
+
+    /// An upgrade step: one-shot, so no `duration`.
+    fn zk_step(step: &str) -> String {
+        zk_fault(step).replace("duration = \"5s\"\n", "")
+    }
+
+    #[rstest]
+    #[case("kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"")]
+    #[case(
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.8\"\norder = \"listed\"\nrejoin = \"60s\""
+    )]
+    fn valid_upgrade_steps_pass(#[case] step: &str) {
+        let text = zk_step(step);
+        let scenario = parse("p.toml", &text).unwrap();
+        assert_eq!(
+            scenario.faults[0].params().version.as_deref(),
+            Some(step.split('"').nth(5).unwrap())
+        );
+    }
+
+    #[rstest]
+    #[case("kind = \"upgrade\"\ntarget = \"all\"", "needs `version`")]
+    #[case(
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"4.2\"",
+        "zookeeper versions: 3.8.0, 3.9.5"
+    )]
+    #[case(
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"\nrejoin = \"0s\"",
+        "no node time"
+    )]
+    #[case(
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"\norder = \"random\"",
+        "followers-first"
+    )]
+    fn bad_upgrade_steps_are_refused(#[case] step: &str, #[case] expected: &str) {
+        let err = parse("p.toml", &zk_step(step)).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_upgrade_version_points_at_its_value() {
+        let text = zk_step("kind = \"upgrade\"\ntarget = \"all\"\nversion = \"4.2\"");
+        let line = text.lines().position(|l| l.starts_with("version")).unwrap() + 1;
+        let err = parse("p.toml", &text).unwrap_err().to_string();
+        assert!(err.contains(&format!("p.toml:{line}:11")), "{err}");
     }
 }

@@ -37,6 +37,43 @@ pub fn default_version(system: SystemKind) -> &'static str {
     }
 }
 
+/// Where a node restarted by an upgrade step stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejoin {
+    /// Back in its cluster; what the system's own probe saw, as evidence.
+    Rejoined(serde_json::Value),
+    /// Not yet, and why.
+    Waiting(String),
+}
+
+/// Refuses an upgrade step on a system whose rejoin condition chaosbed does not know yet.
+pub fn upgrade_supported(system: SystemKind) -> anyhow::Result<()> {
+    match system {
+        SystemKind::Zookeeper => Ok(()),
+        other => anyhow::bail!(
+            "upgrade of {other} is not supported yet: chaosbed knows no rejoin condition for it"
+        ),
+    }
+}
+
+/// Whether `node` of `system` has rejoined its cluster after an upgrade step restarted it;
+/// `nodes` are the system's nodes and addresses.
+pub async fn rejoin(
+    system: SystemKind,
+    nodes: &[(String, Ipv4Addr)],
+    node: &str,
+) -> anyhow::Result<Rejoin> {
+    upgrade_supported(system)?;
+    Ok(match zookeeper::rejoined(nodes, node).await {
+        Ok(r) => Rejoin::Rejoined(serde_json::json!({
+            "role": r.role,
+            "reported_version": r.version,
+            "leader": r.leader,
+        })),
+        Err(why) => Rejoin::Waiting(why),
+    })
+}
+
 /// How the systems of one run find each other, by node name on the run's network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wiring {

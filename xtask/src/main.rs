@@ -1,11 +1,12 @@
 //! `cargo xtask`: the project's tasks — run the scenario suite, build images, generate compose
-//! files, clean up, benchmark. One module per task.
+//! files, clean up, benchmark, roll upgrades. One module per task.
 
 mod bench;
 mod chaos;
 mod compose;
 mod images;
 mod random;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Task {
     Clean,
     /// Benchmarks against a baseline in the same run.
     Bench(bench::Args),
+    /// A rolling upgrade (and rollback) under load: verdict per phase, rejoin time per node.
+    Upgrade(upgrade::Args),
 }
 
 /// The workspace root (xtask lives one level below it).
@@ -52,6 +55,7 @@ async fn main() -> ExitCode {
         Task::Compose { check } => compose::run(check),
         Task::Clean => clean().await,
         Task::Bench(args) => bench::run(args).await,
+        Task::Upgrade(args) => upgrade::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -68,47 +68,21 @@ impl DockerBackend {
     }
 }
 
-/// A local volume on a tmpfs of `bytes`, so filling it fills a disk of that size.
-fn tmpfs_options(bytes: u64) -> std::collections::HashMap<String, String> {
-    [
-        ("type".to_string(), "tmpfs".to_string()),
-        ("device".to_string(), "tmpfs".to_string()),
-        ("o".to_string(), format!("size={bytes}")),
-    ]
-    .into()
-}
-
-impl Backend for DockerBackend {
-    fn run_id(&self) -> &RunId {
-        &self.run
-    }
-
-    async fn create_network(&mut self) -> anyhow::Result<()> {
-        let network = RunNetwork::create(&self.docker, &self.run, self.labels(None)).await?;
-        self.network = Some(network);
-        Ok(())
-    }
-
-    async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
-        let address = self.address_for(&spec.node)?;
+impl DockerBackend {
+    /// Creates `spec.node`'s container at `address`, mounting its data volume (which must exist).
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        address: Ipv4Addr,
+    ) -> anyhow::Result<()> {
         let network = self
             .network
             .as_ref()
             .context("the run's network must be created before its containers")?;
         let name = self.container(&spec.node);
-
         let mut mounts = Vec::new();
         if let Some(dir) = &spec.data_dir {
             let volume = self.run.volume_name(&spec.node);
-            self.docker
-                .create_volume(VolumeCreateRequest {
-                    name: Some(volume.clone()),
-                    labels: Some(self.labels(Some(&spec.node))),
-                    driver_opts: spec.data_size.map(tmpfs_options),
-                    ..Default::default()
-                })
-                .await
-                .with_context(|| format!("creating data volume {volume} for node {}", spec.node))?;
             mounts.push(Mount {
                 target: Some(dir.clone()),
                 source: Some(volume),
@@ -160,6 +134,46 @@ impl Backend for DockerBackend {
                     spec.node, spec.image
                 )
             })?;
+        Ok(())
+    }
+}
+
+/// A local volume on a tmpfs of `bytes`, so filling it fills a disk of that size.
+fn tmpfs_options(bytes: u64) -> std::collections::HashMap<String, String> {
+    [
+        ("type".to_string(), "tmpfs".to_string()),
+        ("device".to_string(), "tmpfs".to_string()),
+        ("o".to_string(), format!("size={bytes}")),
+    ]
+    .into()
+}
+
+impl Backend for DockerBackend {
+    fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    async fn create_network(&mut self) -> anyhow::Result<()> {
+        let network = RunNetwork::create(&self.docker, &self.run, self.labels(None)).await?;
+        self.network = Some(network);
+        Ok(())
+    }
+
+    async fn create(&mut self, spec: &ContainerSpec) -> anyhow::Result<Ipv4Addr> {
+        let address = self.address_for(&spec.node)?;
+        if spec.data_dir.is_some() {
+            let volume = self.run.volume_name(&spec.node);
+            self.docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(volume.clone()),
+                    labels: Some(self.labels(Some(&spec.node))),
+                    driver_opts: spec.data_size.map(tmpfs_options),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("creating data volume {volume} for node {}", spec.node))?;
+        }
+        self.create_container(spec, address).await?;
         Ok(address)
     }
 
@@ -234,6 +248,31 @@ impl Backend for DockerBackend {
             .start_container(&self.container(node), None)
             .await
             .with_context(|| format!("starting node {node}"))
+    }
+
+    async fn replace(&self, spec: &ContainerSpec, grace_secs: i32) -> anyhow::Result<()> {
+        use bollard::query_parameters::RemoveContainerOptions;
+        let node = &spec.node;
+        let address = *self
+            .addresses
+            .get(node)
+            .with_context(|| format!("replacing node {node}: it was never created"))?;
+        self.stop(node, grace_secs).await?;
+        let name = self.container(node);
+        self.docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptions {
+                    // Keep the named data volume: the node must come back with its data.
+                    v: false,
+                    force: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .with_context(|| format!("removing the container of node {node} to replace it"))?;
+        self.create_container(spec, address).await?;
+        self.start(node).await
     }
 
     async fn stop(&self, node: &str, grace_secs: i32) -> anyhow::Result<()> {

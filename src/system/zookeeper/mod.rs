@@ -10,7 +10,7 @@ use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
 pub use four_letter::{Role, Srvr, four_letter, roles, srvr};
-pub use ready::{Readiness, wait_ready};
+pub use ready::{Readiness, Rejoined, judge_rejoin, rejoined, wait_ready};
 
 pub const CLIENT_PORT: u16 = 2181;
 pub const DEFAULT_TICK_TIME_MS: u64 = 2000;

@@ -83,3 +83,113 @@ async fn answers_ruok(nodes: &[(String, Ipv4Addr)]) -> bool {
     }
     true
 }
+
+/// A node back in the ensemble after a restart (an upgrade step's rejoin condition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejoined {
+    pub role: Role,
+    /// The version the node reports in `srvr`, e.g. `3.9.5-...`.
+    pub version: Option<String>,
+    pub leader: String,
+}
+
+/// Whether `node` has rejoined, from every node's `srvr` answer: it serves as follower or leader
+/// (a follower serves only once synced with the leader) and the ensemble has exactly one leader.
+/// `Err` says what is still missing.
+pub fn judge_rejoin(
+    node: &str,
+    answers: &BTreeMap<String, super::Srvr>,
+) -> Result<Rejoined, String> {
+    let leaders: Vec<&String> = answers
+        .iter()
+        .filter(|(_, a)| a.role == Role::Leader)
+        .map(|(n, _)| n)
+        .collect();
+    let Some(own) = answers.get(node) else {
+        return Err(format!("{node} was not asked"));
+    };
+    if !matches!(own.role, Role::Leader | Role::Follower) {
+        return Err(format!("{node} is {}", own.role.name()));
+    }
+    match leaders.as_slice() {
+        [leader] => Ok(Rejoined {
+            role: own.role,
+            version: own.version.clone(),
+            leader: leader.to_string(),
+        }),
+        _ => Err(format!(
+            "the ensemble has {} leaders ({})",
+            leaders.len(),
+            answers
+                .iter()
+                .map(|(n, a)| format!("{n} {}", a.role.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Asks every node `srvr` once and judges whether `node` has rejoined.
+pub async fn rejoined(nodes: &[(String, Ipv4Addr)], node: &str) -> Result<Rejoined, String> {
+    let answers = futures_util::future::join_all(
+        nodes
+            .iter()
+            .map(|(_, address)| super::srvr(*address, ASK_TIMEOUT)),
+    )
+    .await;
+    let answers: BTreeMap<String, super::Srvr> =
+        nodes.iter().map(|(n, _)| n.clone()).zip(answers).collect();
+    judge_rejoin(node, &answers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::zookeeper::Srvr;
+
+    fn answers(roles: &[(&str, Role)]) -> BTreeMap<String, Srvr> {
+        roles
+            .iter()
+            .map(|(n, role)| {
+                let srvr = Srvr {
+                    role: *role,
+                    zxid: None,
+                    version: Some("3.9.5".into()),
+                };
+                (n.to_string(), srvr)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_follower_under_one_leader_has_rejoined() {
+        let a = answers(&[
+            ("zk-1", Role::Follower),
+            ("zk-2", Role::Leader),
+            ("zk-3", Role::Follower),
+        ]);
+        let rejoined = judge_rejoin("zk-1", &a).unwrap();
+        assert_eq!(rejoined.leader, "zk-2");
+        assert_eq!(rejoined.version.as_deref(), Some("3.9.5"));
+    }
+
+    #[test]
+    fn a_node_not_serving_or_without_a_leader_has_not() {
+        let a = answers(&[
+            ("zk-1", Role::NotServing),
+            ("zk-2", Role::Leader),
+            ("zk-3", Role::Follower),
+        ]);
+        assert!(
+            judge_rejoin("zk-1", &a)
+                .unwrap_err()
+                .contains("not-serving")
+        );
+        let a = answers(&[
+            ("zk-1", Role::Follower),
+            ("zk-2", Role::Unreachable),
+            ("zk-3", Role::Follower),
+        ]);
+        assert!(judge_rejoin("zk-1", &a).unwrap_err().contains("0 leaders"));
+    }
+}
