@@ -16,6 +16,7 @@ use super::{CheckContext, CheckResult, Verdict};
 use crate::history::{F, History, Op, OpKind};
 
 const NAME: &str = "delivery";
+const READ_BACK_PHASE: &str = crate::workload::pulsar::READ_BACK_PHASE;
 const EXAMPLES: usize = 10;
 
 /// Findings of one kind: how many, and the first few.
@@ -122,9 +123,27 @@ pub(super) fn check(
     let (mut receives, mut drain_receives, mut malformed_receives) = (0, 0, 0);
     let mut highest: HashMap<&str, u64> = HashMap::new();
     let mut reordered = Found::default();
+    // The read-back subscription (`read_back = true`) is judged apart: every acknowledged
+    // message must be among what it read from the earliest message after the drain.
+    let mut read_back: Option<std::collections::HashSet<&str>> = None;
+    let mut read_back_error: Option<&str> = None;
+    for op in history
+        .with_f(F::Receive)
+        .filter(|op| op.value["phase"].as_str() == Some(READ_BACK_PHASE))
+    {
+        let read = read_back.get_or_insert_with(Default::default);
+        match (op.kind, op.value["id"].as_str()) {
+            (OpKind::Ok, Some(id)) => {
+                read.insert(id);
+            }
+            (OpKind::Ok, None) => {}
+            _ => read_back_error = op.error.as_deref().or(Some("failed")),
+        }
+    }
     for op in history
         .with_f(F::Receive)
         .filter(|op| op.kind == OpKind::Ok)
+        .filter(|op| op.value["phase"].as_str() != Some(READ_BACK_PHASE))
     {
         let Some(id) = op.value["id"].as_str() else {
             malformed_receives += 1;
@@ -158,6 +177,7 @@ pub(super) fn check(
     }
 
     let mut lost = Found::default();
+    let mut not_read_back = Found::default();
     let mut failed_received = Found::default();
     let (mut acknowledged, mut indeterminate_received, mut indeterminate_not_received) = (0, 0, 0);
     for id in &send_order {
@@ -166,6 +186,16 @@ pub(super) fn check(
         match send.outcome {
             Outcome::Acknowledged => {
                 acknowledged += 1;
+                if let Some(read) = &read_back
+                    && !read.contains(id)
+                {
+                    let done = send.done;
+                    not_read_back.add(|| {
+                        json!({"id": id, "producer": send.invoke.value["producer"],
+                               "seq": send.invoke.value["seq"],
+                               "acked_at": done.map(|op| secs(op.time))})
+                    });
+                }
                 if deliveries.is_none() {
                     let done = send.done;
                     lost.add(|| {
@@ -228,6 +258,11 @@ pub(super) fn check(
         "receives": receives,
         "drain_receives": drain_receives,
         "lost": lost.json(),
+        "read_back": read_back.as_ref().map(|read| json!({
+            "read": read.len(),
+            "not_read_back": not_read_back.json(),
+            "error": read_back_error,
+        })),
         "unexpected": unexpected.json(),
         "failed_but_received": failed_received.json(),
         "duplicated": {
@@ -317,6 +352,18 @@ pub(super) fn check(
             example(&failed_received)
         ));
     }
+    if read_back.is_some() {
+        summary.push_str(&format!(
+            "; read back from the earliest message: {} of {acknowledged} acknowledged ({} \
+             missing{})",
+            acknowledged - not_read_back.count,
+            not_read_back.count,
+            example(&not_read_back),
+        ));
+        if let Some(error) = read_back_error {
+            summary.push_str(&format!(" [{error}]"));
+        }
+    }
     let indeterminate = indeterminate_received + indeterminate_not_received;
     if indeterminate > 0 {
         summary.push_str(&format!(
@@ -328,6 +375,7 @@ pub(super) fn check(
     let invalid = lost.count > 0
         || hard_errors
         || too_many_duplicates
+        || not_read_back.count > 0
         || (ctx.ordered_delivery && reordered.count > 0);
     let verdict = if invalid {
         Verdict::Invalid
@@ -493,6 +541,41 @@ mod tests {
                    "acked_at": 0.61})
         );
         assert_eq!(result.details["drain_receives"], 1);
+    }
+
+    #[test]
+    fn the_read_back_must_return_every_acknowledged_message() {
+        // Read back in full: valid, and the read-back receives are no duplicates.
+        let mut whole = clean();
+        for seq in 1..=5 {
+            whole = whole.receive(9_000 + seq, 0, seq, 0, READ_BACK_PHASE);
+        }
+        let result = run(whole, true, Some(0));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert!(
+            result
+                .summary
+                .ends_with("read back from the earliest message: 5 of 5 acknowledged (0 missing)"),
+            "{}",
+            result.summary
+        );
+        assert_eq!(result.details["read_back"]["read"], 5);
+        // One acknowledged (and consumed) message missing from the read-back: invalid.
+        let mut partial = clean();
+        for seq in [1, 2, 4, 5] {
+            partial = partial.receive(9_000 + seq, 0, seq, 0, READ_BACK_PHASE);
+        }
+        let result = run(partial, true, Some(0));
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert!(
+            result
+                .summary
+                .contains("4 of 5 acknowledged (1 missing (e.g. p0-000003))"),
+            "{}",
+            result.summary
+        );
+        // Without a read-back nothing changes.
+        assert!(run(clean(), true, Some(0)).details["read_back"].is_null());
     }
 
     #[test]

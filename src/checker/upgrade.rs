@@ -85,13 +85,25 @@ pub fn rolls(history: &History) -> Vec<NodeRoll> {
     out
 }
 
-/// The stretches between rolls during which the cluster ran more than one version.
+/// Whether some system (the nodes sharing a name prefix: `broker-`, `bookie-`, `zk-`) runs more
+/// than one version; different systems running different versions is no mix.
+fn is_mixed(versions: &BTreeMap<String, String>) -> bool {
+    let mut by_system: BTreeMap<&str, BTreeSet<&String>> = BTreeMap::new();
+    for (node, version) in versions {
+        let system = node
+            .rsplit_once('-')
+            .map_or(node.as_str(), |(prefix, _)| prefix);
+        by_system.entry(system).or_default().insert(version);
+    }
+    by_system.values().any(|v| v.len() > 1)
+}
+
+/// The stretches between rolls during which a system ran more than one version.
 fn mixed_windows(rolls: &[NodeRoll], end: u64) -> Vec<Value> {
     let done: Vec<&NodeRoll> = rolls.iter().filter(|r| r.rejoined_at.is_some()).collect();
     let mut windows = Vec::new();
     for (i, roll) in done.iter().enumerate() {
-        let distinct: BTreeSet<&String> = roll.versions.values().collect();
-        if distinct.len() < 2 {
+        if !is_mixed(&roll.versions) {
             continue;
         }
         let start = roll.rejoined_at.unwrap_or_default();
@@ -199,12 +211,16 @@ pub struct Phase {
     /// ns since the run started.
     pub start: u64,
     pub end: u64,
-    /// Writes invoked in the phase, by outcome.
+    /// Writes (Pulsar: sends) invoked in the phase, by outcome.
     pub writes_ok: u64,
     pub writes_failed: u64,
     pub writes_unknown: u64,
-    /// Writes acknowledged in the phase that the final read does not have (None: no final read).
+    /// Writes acknowledged in the phase that the final read does not have (None: no final read);
+    /// for Pulsar, sends acknowledged in the phase that no consumer received.
     pub lost: Option<u64>,
+    /// Pulsar with `read_back`: sends acknowledged in the phase missing from the read-back after
+    /// the drain (None: no read-back).
+    pub not_read_back: Option<u64>,
     /// Monitor samples in the phase, those with exactly one leader, those with two or more.
     pub samples: u64,
     pub one_leader: u64,
@@ -216,10 +232,11 @@ pub struct Phase {
 
 impl Phase {
     /// `ok` (every write succeeded, a leader in every sample), `degraded` (some write failed or
-    /// a sample without a leader), `unavailable` (no write succeeded), `INVALID` (a write lost
-    /// or two leaders at once).
+    /// a sample without a leader), `unavailable` (no write succeeded), `INVALID` (a write lost,
+    /// a message not read back, or two leaders at once).
     pub fn verdict(&self) -> &'static str {
-        if self.two_leaders > 0 || self.lost.unwrap_or(0) > 0 {
+        if self.two_leaders > 0 || self.lost.unwrap_or(0) > 0 || self.not_read_back.unwrap_or(0) > 0
+        {
             "INVALID"
         } else if self.writes_ok == 0 && self.writes_failed + self.writes_unknown > 0 {
             "unavailable"
@@ -275,6 +292,24 @@ pub fn phases(history: &History) -> Vec<Phase> {
         .last()
         .and_then(|op| op.value["keys"].as_object())
         .map(|keys| keys.keys().cloned().collect());
+    // Pulsar: the message ids the consumers received, and those the read-back returned.
+    let read_back_phase = crate::workload::pulsar::READ_BACK_PHASE;
+    let mut received: BTreeSet<&str> = BTreeSet::new();
+    let mut read_back: Option<BTreeSet<&str>> = None;
+    for op in history
+        .with_f(F::Receive)
+        .filter(|op| op.kind == OpKind::Ok)
+    {
+        let Some(id) = op.value["id"].as_str() else {
+            continue;
+        };
+        if op.value["phase"].as_str() == Some(read_back_phase) {
+            read_back.get_or_insert_with(BTreeSet::new).insert(id);
+        } else {
+            received.insert(id);
+        }
+    }
+    let pulsar = history.with_f(F::Send).next().is_some();
     let writes = history.pairs();
     bounds
         .into_iter()
@@ -287,7 +322,8 @@ pub fn phases(history: &History) -> Vec<Phase> {
                 writes_ok: 0,
                 writes_failed: 0,
                 writes_unknown: 0,
-                lost: final_keys.as_ref().map(|_| 0),
+                lost: (final_keys.is_some() || pulsar).then_some(0),
+                not_read_back: read_back.as_ref().map(|_| 0),
                 samples: 0,
                 one_leader: 0,
                 two_leaders: 0,
@@ -306,6 +342,30 @@ pub fn phases(history: &History) -> Vec<Phase> {
                             && !keys.contains(key)
                         {
                             *lost += 1;
+                        }
+                    }
+                    Some(OpKind::Fail) => phase.writes_failed += 1,
+                    _ => phase.writes_unknown += 1,
+                }
+            }
+            for (invoke, done) in writes
+                .iter()
+                .filter(|(i, _)| i.f == F::Send && within(i.time))
+            {
+                match done.map(|d| d.kind) {
+                    Some(OpKind::Ok) => {
+                        phase.writes_ok += 1;
+                        let id = invoke.value["id"].as_str().unwrap_or_default();
+                        if let Some(lost) = phase.lost.as_mut()
+                            && !received.contains(id)
+                        {
+                            *lost += 1;
+                        }
+                        if let (Some(read), Some(missing)) =
+                            (&read_back, phase.not_read_back.as_mut())
+                            && !read.contains(id)
+                        {
+                            *missing += 1;
                         }
                     }
                     Some(OpKind::Fail) => phase.writes_failed += 1,
@@ -495,5 +555,59 @@ mod tests {
             .find(|p| p.name == "restart zk-1 -> 3.9")
             .unwrap();
         assert_eq!((leader_roll.samples, leader_roll.one_leader), (1, 0));
+    }
+
+    #[test]
+    fn phases_count_pulsar_sends_lost_and_not_read_back() {
+        use super::super::delivery::script::Pulsar;
+        let read_back = crate::workload::pulsar::READ_BACK_PHASE;
+        let history = three_rolls()
+            .ok_send(0, 1, 1_000, 1_010)
+            .receive(1_020, 0, 1, 0, "run")
+            .ok_send(0, 2, 12_000, 12_010)
+            .send(0, 3, 13_000, Some((OpKind::Info, 14_000)))
+            .ok_send(0, 4, 35_000, 35_010)
+            .receive(35_020, 0, 4, 0, "run")
+            .receive(50_000, 0, 1, 0, read_back)
+            .build();
+        let phases = phases(&history);
+        assert_eq!(phases[0].name, "before");
+        assert_eq!(
+            (phases[0].writes_ok, phases[0].lost, phases[0].not_read_back),
+            (1, Some(0), Some(0))
+        );
+        assert_eq!(phases[0].verdict(), "ok");
+        assert_eq!(phases[1].name, "restart zk-2 -> 3.9");
+        assert_eq!(
+            (phases[1].writes_ok, phases[1].writes_unknown),
+            (1, 1),
+            "{phases:?}"
+        );
+        assert_eq!(phases[1].lost, Some(1), "p0 seq 2 was never received");
+        assert_eq!(phases[1].verdict(), "INVALID");
+        let last = phases.last().unwrap();
+        assert_eq!((last.lost, last.not_read_back), (Some(0), Some(1)));
+        assert_eq!(last.verdict(), "INVALID", "seq 4 was not read back");
+    }
+
+    #[test]
+    fn only_two_versions_of_one_system_are_a_mix() {
+        let versions = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(!is_mixed(&versions(&[
+            ("zk-1", "3.9"),
+            ("broker-1", "4.0"),
+            ("broker-2", "4.0"),
+            ("bookie-1", "4.16"),
+        ])));
+        assert!(is_mixed(&versions(&[
+            ("zk-1", "3.9"),
+            ("broker-1", "4.0"),
+            ("broker-2", "3.0"),
+        ])));
     }
 }

@@ -123,9 +123,19 @@ impl Nemesis {
     }
 
     async fn apply(&mut self, backend: &impl Backend, event: &Event, state: &Observed) {
+        let mut down = self.down.clone();
+        if event.kind == FaultKind::Upgrade {
+            // A node down only because an earlier step is rolling it is still a target: the
+            // step is queued behind that roll and reaches the node once it has rejoined.
+            for roll in &self.rolls {
+                if let Some(rolling) = &roll.current {
+                    down.remove(&rolling.node);
+                }
+            }
+        }
         let ctx = TargetContext {
             nodes: self.nodes_of(event.system),
-            down: self.down.clone(),
+            down,
             roles: state.roles.clone(),
             owner: state.owner.clone(),
             ensemble: state.ensemble.clone(),
@@ -809,16 +819,97 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_step_fired_while_another_rolls_waits_for_it() {
+        let mut backend = FakeBackend::new();
+        let nodes: Vec<String> = ["broker-1", "broker-2", "bookie-1", "bookie-2"]
+            .map(String::from)
+            .to_vec();
+        for node in &nodes {
+            let spec = ContainerSpec {
+                node: node.clone(),
+                ..Default::default()
+            };
+            backend.create(&spec).await.unwrap();
+            backend.start(node).await.unwrap();
+        }
+        let recorder = Recorder::new();
+        // Each node rejoins on the third question.
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::<String, u32>::new()));
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(move |_, node| {
+            let asked = asked.clone();
+            Box::pin(async move {
+                let mut asked = asked.lock().unwrap();
+                let n = asked.entry(node.clone()).or_default();
+                *n += 1;
+                Ok(if *n >= 3 {
+                    crate::system::Rejoin::Rejoined(json!({}))
+                } else {
+                    crate::system::Rejoin::Waiting(format!("{node} not yet"))
+                })
+            })
+        });
+        let mut u = upgrades(&nodes, probe);
+        u.images = BTreeMap::from([
+            ((SystemKind::Pulsar, "4.0".into()), "pulsar:4.0".into()),
+            ((SystemKind::Bookkeeper, "4.17".into()), "bk:4.17".into()),
+        ]);
+        let mut nemesis =
+            Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1).with_upgrades(u);
+        let step = |fault: usize, system: SystemKind, version: &str| Event {
+            fault,
+            system,
+            params: crate::scenario::FaultParams {
+                version: Some(version.into()),
+                order: Some(crate::scenario::UpgradeOrder::FollowersFirst),
+                rejoin: Some(Duration::from_secs(5)),
+                ..Default::default()
+            },
+            ..event(Action::Apply, FaultKind::Upgrade, Target::All)
+        };
+        let brokers = step(0, SystemKind::Pulsar, "4.0");
+        nemesis
+            .run_event(&backend, &brokers, &Observed::default())
+            .await;
+        nemesis.advance_rolls(&backend).await; // broker-1 goes down
+        assert_eq!(nemesis.down(), &BTreeSet::from(["broker-1".to_string()]));
+        let bookies = step(1, SystemKind::Bookkeeper, "4.17");
+        nemesis
+            .run_event(&backend, &bookies, &Observed::default())
+            .await;
+        roll_to_the_end(&mut nemesis, &backend).await;
+        let sequence: Vec<(OpKind, String)> = recorder
+            .snapshot()
+            .with_f(F::Fault)
+            .map(|op| {
+                (
+                    op.kind,
+                    op.value["targets"][0].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected: Vec<(OpKind, String)> = ["broker-1", "broker-2", "bookie-1", "bookie-2"]
+            .into_iter()
+            .flat_map(|n| [(OpKind::Invoke, n.to_string()), (OpKind::Ok, n.to_string())])
+            .collect();
+        assert_eq!(
+            sequence, expected,
+            "one node at a time, brokers then bookies"
+        );
+        assert_eq!(backend.image("broker-2"), "pulsar:4.0");
+        assert_eq!(backend.image("bookie-1"), "bk:4.17");
+    }
+
+    #[tokio::test]
     async fn an_upgrade_of_a_system_without_a_rejoin_condition_is_refused() {
         let (backend, nodes) = cluster().await;
         let recorder = Recorder::new();
         let probe: crate::nemesis::RejoinProbe =
             std::sync::Arc::new(|_, _| Box::pin(async { anyhow::bail!("unused") }));
-        let brokers = vec!["broker-1".to_string()];
-        let mut nemesis = Nemesis::new(brokers, BTreeSet::new(), recorder.clone(), 1)
+        let lbs = vec!["lb-1".to_string()];
+        let mut nemesis = Nemesis::new(lbs, BTreeSet::new(), recorder.clone(), 1)
             .with_upgrades(upgrades(&nodes, probe));
         let event = Event {
-            system: SystemKind::Pulsar,
+            system: SystemKind::Nginx,
             target: Target::All,
             ..upgrade_event(Duration::from_secs(1))
         };
@@ -830,7 +921,7 @@ mod tests {
         assert_eq!(fail.kind, OpKind::Fail);
         let error = fail.error.unwrap();
         assert!(
-            error.contains("upgrade of pulsar is not supported yet"),
+            error.contains("upgrade of nginx is not supported yet"),
             "{error}"
         );
     }

@@ -349,16 +349,30 @@ pub fn run_checks(
 }
 
 /// What upgrade steps need: every node's container as created, the images built for the steps'
-/// versions, the version each node runs, and the systems' rejoin probe.
+/// versions, the version each node runs, and the systems' rejoin probe (a broker's asks about
+/// the workload's topic, its first partition when partitioned).
 fn upgrades(scenario: &Scenario, cluster: &Cluster) -> nemesis::Upgrades {
     let nodes = cluster.nodes.clone();
+    let topic = scenario
+        .workload
+        .topic
+        .clone()
+        .unwrap_or_else(|| pulsar_workload::DEFAULT_TOPIC.to_string());
+    let topic = if scenario.workload.partitions > 0 {
+        format!("{topic}-partition-0")
+    } else {
+        topic
+    };
     let probe: nemesis::RejoinProbe = std::sync::Arc::new(move |system, node| {
         let of_system: Vec<(String, std::net::Ipv4Addr)> = nodes
             .iter()
             .filter(|n| n.system == system)
             .map(|n| (n.name.clone(), n.address))
             .collect();
-        Box::pin(async move { crate::system::rejoin(system, &of_system, &node).await })
+        let topic = topic.clone();
+        Box::pin(
+            async move { crate::system::rejoin(system, &of_system, &node, Some(&topic)).await },
+        )
     });
     nemesis::Upgrades {
         specs: cluster.specs.clone(),

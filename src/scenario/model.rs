@@ -212,6 +212,11 @@ pub struct WorkloadSpec {
     /// Pulsar: payload size in bytes (default 100).
     #[serde(default = "default_message_size")]
     pub message_size: usize,
+    /// Pulsar: keep a second subscription untouched through the run and, after the drain, read
+    /// the whole topic back from it (from the earliest message), so that the delivery check also
+    /// proves every acknowledged message is still readable at the end (default false).
+    #[serde(default)]
+    pub read_back: bool,
 }
 
 fn default_consumers() -> u32 {

@@ -49,7 +49,7 @@ pub enum Rejoin {
 /// Refuses an upgrade step on a system whose rejoin condition chaosbed does not know yet.
 pub fn upgrade_supported(system: SystemKind) -> anyhow::Result<()> {
     match system {
-        SystemKind::Zookeeper => Ok(()),
+        SystemKind::Zookeeper | SystemKind::Bookkeeper | SystemKind::Pulsar => Ok(()),
         other => anyhow::bail!(
             "upgrade of {other} is not supported yet: chaosbed knows no rejoin condition for it"
         ),
@@ -57,19 +57,48 @@ pub fn upgrade_supported(system: SystemKind) -> anyhow::Result<()> {
 }
 
 /// Whether `node` of `system` has rejoined its cluster after an upgrade step restarted it;
-/// `nodes` are the system's nodes and addresses.
+/// `nodes` are the system's nodes and addresses, `topic` the workload's topic (a broker has
+/// rejoined once, among the rest, that topic has a ready owner; default: the workload's default
+/// topic). ZooKeeper: follower or leader under exactly one leader. BookKeeper: ready and
+/// registered writable. Pulsar: ready, healthy, answering lookups, the topic owned.
 pub async fn rejoin(
     system: SystemKind,
     nodes: &[(String, Ipv4Addr)],
     node: &str,
+    topic: Option<&str>,
 ) -> anyhow::Result<Rejoin> {
     upgrade_supported(system)?;
-    Ok(match zookeeper::rejoined(nodes, node).await {
-        Ok(r) => Rejoin::Rejoined(serde_json::json!({
-            "role": r.role,
-            "reported_version": r.version,
-            "leader": r.leader,
-        })),
+    let outcome = match system {
+        SystemKind::Zookeeper => zookeeper::rejoined(nodes, node).await.map(|r| {
+            serde_json::json!({
+                "role": r.role,
+                "reported_version": r.version,
+                "leader": r.leader,
+            })
+        }),
+        SystemKind::Bookkeeper => bookkeeper::rejoined(nodes, node).await.map(|r| {
+            serde_json::json!({
+                "bookie_id": r.id,
+                "writable": r.writable,
+            })
+        }),
+        SystemKind::Pulsar => {
+            let topic = topic.unwrap_or(crate::workload::pulsar::DEFAULT_TOPIC);
+            pulsar::rejoined(nodes, node, topic, pulsar::DEFAULT_CLUSTER)
+                .await
+                .map(|r| {
+                    serde_json::json!({
+                        "topic": topic,
+                        "topic_owner": r.owner,
+                        "owned_bundles": r.owned_bundles,
+                        "reported_version": r.version,
+                    })
+                })
+        }
+        other => anyhow::bail!("no rejoin condition for {other}"),
+    };
+    Ok(match outcome {
+        Ok(evidence) => Rejoin::Rejoined(evidence),
         Err(why) => Rejoin::Waiting(why),
     })
 }

@@ -25,6 +25,11 @@ use crate::scenario::{SubscriptionKind, WorkloadSpec};
 /// The topic used when the scenario names none.
 pub const DEFAULT_TOPIC: &str = "persistent://public/default/chaosbed";
 const SUBSCRIPTION: &str = "chaosbed";
+/// The subscription left untouched through the run and read from the earliest message after the
+/// drain (`read_back = true`).
+const READ_BACK_SUBSCRIPTION: &str = "chaosbed-read-back";
+/// Receive phase of the messages the read-back subscription returns.
+pub const READ_BACK_PHASE: &str = "read-back";
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends awaiting their receipt, per producer.
@@ -126,9 +131,12 @@ pub struct Consumers {
     received: Arc<AtomicU64>,
     last_receive: Arc<AtomicU64>,
     recorder: Recorder,
+    /// Where to read the topic back from the start after the drain, when the workload asks.
+    read_back: Option<Target>,
 }
 
-/// Subscribes `count` consumers before any message is sent.
+/// Subscribes `count` consumers before any message is sent (and, with `read_back`, creates the
+/// read-back subscription at the earliest message, then leaves it alone).
 pub async fn start_consumers(
     spec: &WorkloadSpec,
     target: &Target,
@@ -138,6 +146,13 @@ pub async fn start_consumers(
     let received = Arc::new(AtomicU64::new(0));
     let last_receive = Arc::new(AtomicU64::new(recorder.now()));
     let mut tasks = JoinSet::new();
+    if spec.read_back {
+        let mut consumer = subscribe_to(target, READ_BACK_SUBSCRIPTION, "chaosbed-rb", 0).await?;
+        consumer
+            .close()
+            .await
+            .context("closing the read-back subscription's first consumer")?;
+    }
     for n in 0..spec.consumers {
         // Subscribe now, so that the subscription exists before the first send.
         let consumer = subscribe(target, n, 0).await?;
@@ -157,6 +172,7 @@ pub async fn start_consumers(
         received,
         last_receive,
         recorder: recorder.clone(),
+        read_back: spec.read_back.then(|| target.clone()),
     })
 }
 
@@ -165,14 +181,26 @@ async fn subscribe(
     n: u32,
     attempt: usize,
 ) -> anyhow::Result<Consumer<Vec<u8>, TokioExecutor>> {
-    let url = target.url(attempt + n as usize);
+    let name = format!("chaosbed-c{n}-{attempt}");
+    subscribe_to(target, SUBSCRIPTION, &name, attempt + n as usize).await
+}
+
+/// A consumer of `subscription` (created at the earliest message if new) through the broker
+/// `url_index` names, modulo the brokers.
+async fn subscribe_to(
+    target: &Target,
+    subscription: &str,
+    name: &str,
+    url_index: usize,
+) -> anyhow::Result<Consumer<Vec<u8>, TokioExecutor>> {
+    let url = target.url(url_index);
     let pulsar = client(url).await?;
     let build = pulsar
         .consumer()
         .with_topic(&target.topic)
-        .with_subscription(SUBSCRIPTION)
+        .with_subscription(subscription)
         .with_subscription_type(sub_type(target.subscription))
-        .with_consumer_name(format!("chaosbed-c{n}-{attempt}"))
+        .with_consumer_name(name)
         .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
         .build::<Vec<u8>>();
     tokio::time::timeout(CONNECT_TIMEOUT, build)
@@ -274,8 +302,74 @@ impl Consumers {
             }
         }
         self.tasks.shutdown().await;
+        if let Some(target) = &self.read_back {
+            read_back(target, &self.recorder, idle, deadline).await;
+        }
         self.received.load(Ordering::Relaxed)
     }
+}
+
+/// Reads the topic back through the read-back subscription, from the earliest message, until
+/// nothing arrived for `idle` or `deadline` passed, recording each message as a receive of phase
+/// `read-back` (the delivery check judges those apart from the consumers').
+async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadline: Duration) {
+    let process = "read-back";
+    let begin = Instant::now();
+    let mut attempt = 0usize;
+    let mut consumer = loop {
+        match subscribe_to(target, READ_BACK_SUBSCRIPTION, "chaosbed-rb", attempt).await {
+            Ok(consumer) => break consumer,
+            Err(e) if begin.elapsed() < deadline => {
+                tracing::debug!("{process}: {e:#}");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                recorder.record(
+                    process,
+                    F::Receive,
+                    OpKind::Fail,
+                    json!({"phase": READ_BACK_PHASE}),
+                    Some(format!("the read-back subscription: {e:#}")),
+                );
+                return;
+            }
+        }
+    };
+    let mut received = 0u64;
+    while begin.elapsed() < deadline {
+        // The first message may take a lookup and a cold read from the bookies.
+        let wait = if received == 0 {
+            deadline.saturating_sub(begin.elapsed())
+        } else {
+            idle
+        };
+        match tokio::time::timeout(wait, consumer.next()).await {
+            Err(_) | Ok(None) => break,
+            Ok(Some(Err(e))) => tracing::debug!("{process}: receive failed: {e}"),
+            Ok(Some(Ok(message))) => {
+                let stamp = Stamp::decode(&message.payload.data);
+                recorder.record(
+                    process,
+                    F::Receive,
+                    OpKind::Ok,
+                    json!({
+                        "id": stamp.as_ref().map(|s| s.id.clone()),
+                        "producer": stamp.as_ref().map(|s| s.producer.clone()),
+                        "seq": stamp.as_ref().map(|s| s.seq),
+                        "message_id": message_id(message.message_id()),
+                        "phase": READ_BACK_PHASE,
+                    }),
+                    None,
+                );
+                received += 1;
+                if let Err(e) = consumer.ack(&message).await {
+                    tracing::debug!("{process}: ack failed: {e}");
+                }
+            }
+        }
+    }
+    let _ = consumer.close().await;
 }
 
 /// Runs `spec.clients` producers for `spec.duration`, recording every send.

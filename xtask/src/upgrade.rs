@@ -1,6 +1,8 @@
 //! `cargo xtask upgrade --system S --from A --to B`: runs the standard workload of S, rolls it
 //! from A to B (and back with `--rollback`, with a leader kill in the roll with `--with-faults`)
 //! through the normal runner, and prints the verdict per phase and the rejoin time per node.
+//! ZooKeeper rolls under zk-register; Pulsar rolls its brokers, then its bookies (each to the
+//! BookKeeper version of the Pulsar release), under pulsar-produce-consume.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,19 +17,20 @@ use chaosbed::scenario::{self, Scenario};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The system to roll: zookeeper (pulsar and bookkeeper: not yet).
+    /// The system to roll: zookeeper, or pulsar (brokers, then the bookies to the matching
+    /// BookKeeper version).
     #[arg(long)]
     system: String,
-    /// The version the cluster starts on, e.g. 3.8.
+    /// The version the cluster starts on, e.g. 3.8 (pulsar: 3.0).
     #[arg(long)]
     from: String,
-    /// The version it rolls to, e.g. 3.9.
+    /// The version it rolls to, e.g. 3.9 (pulsar: 4.0).
     #[arg(long)]
     to: String,
     /// Roll back to --from after the upgrade.
     #[arg(long)]
     rollback: bool,
-    /// Kill the leader in the middle of the roll.
+    /// Kill the leader in the middle of the roll (zookeeper; pulsar: the topic's owner).
     #[arg(long)]
     with_faults: bool,
     /// Run this scenario file instead of the built-in one (its upgrade steps decide the roll).
@@ -101,22 +104,114 @@ version = "{to}"
     text
 }
 
+/// The BookKeeper version a Pulsar release ships with (its image serves both).
+fn bookkeeper_of(pulsar: &str) -> anyhow::Result<&'static str> {
+    match pulsar {
+        "3.0" => Ok("4.16"),
+        "4.0" => Ok("4.17"),
+        other => anyhow::bail!("no BookKeeper version known for Pulsar {other}; use 3.0 or 4.0"),
+    }
+}
+
+/// The built-in Pulsar scenario: pulsar-produce-consume with a read-back, brokers rolled then
+/// bookies (and, with `--rollback`, bookies back then brokers back), ZooKeeper 3.9 throughout.
+fn pulsar_scenario(args: &Args) -> anyhow::Result<String> {
+    let (bk_from, bk_to) = (bookkeeper_of(&args.from)?, bookkeeper_of(&args.to)?);
+    // Each step after the first fires while the roll before it is in progress and waits behind
+    // it; a broker restart takes ~20 s, a bookie's ~35 s, and the load outlasts the last.
+    let duration = if args.rollback { 390 } else { 230 };
+    let step = |system: &str, at: u32, version: &str| {
+        let system = if system == "bookkeeper" {
+            "system = \"bookkeeper\"\n"
+        } else {
+            ""
+        };
+        format!(
+            "\n[[fault]]\nkind = \"upgrade\"\n{system}target = \"all\"\nat = \"{at}s\"\n\
+             version = \"{version}\"\norder = \"listed\"\nrejoin = \"180s\"\n"
+        )
+    };
+    let mut text = format!(
+        r#"name = "pulsar-upgrade-{from}-to-{to}{suffix}"
+description = "cargo xtask upgrade: Pulsar {from} with BookKeeper {bk_from} rolled to Pulsar {to} with BookKeeper {bk_to}{back}{kill}, brokers then bookies, under pulsar-produce-consume load."
+tier = "full"
+seed = 31
+
+[topology.zookeeper]
+nodes = 3
+version = "3.9"
+
+[topology.bookkeeper]
+nodes = 3
+version = "{bk_from}"
+
+[topology.pulsar]
+nodes = 3
+version = "{from}"
+
+[topology.pulsar.config]
+managedLedgerDefaultEnsembleSize = 2
+managedLedgerDefaultWriteQuorum = 2
+managedLedgerDefaultAckQuorum = 2
+
+[workload]
+kind = "pulsar-produce-consume"
+clients = 2
+rate = 50
+duration = "{duration}s"
+subscription = "exclusive"
+read_back = true
+"#,
+        from = args.from,
+        to = args.to,
+        suffix = match (args.rollback, args.with_faults) {
+            (true, true) => "-and-back-with-owner-kill",
+            (true, false) => "-and-back",
+            (false, true) => "-with-owner-kill",
+            (false, false) => "",
+        },
+        back = if args.rollback { " and back" } else { "" },
+        kill = if args.with_faults {
+            ", the topic's owner killed mid-roll,"
+        } else {
+            ""
+        },
+    );
+    text.push_str(&step("pulsar", 15, &args.to));
+    text.push_str(&step("bookkeeper", 20, bk_to));
+    if args.rollback {
+        text.push_str(&step("bookkeeper", 25, bk_from));
+        text.push_str(&step("pulsar", 30, &args.from));
+    }
+    if args.with_faults {
+        text.push_str(
+            "\n[[fault]]\nkind = \"kill\"\ntarget = \"owner\"\nat = \"40s\"\nduration = \"15s\"\n",
+        );
+    }
+    text.push_str(
+        "\n[[check]]\nkind = \"delivery\"\n\n[[check]]\nkind = \"upgrade\"\n\n\
+         [[check]]\nkind = \"bookies-registered\"\n",
+    );
+    Ok(text)
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.system.as_str() {
-        "zookeeper" => {}
-        "pulsar" | "bookkeeper" => {
+    let built_in = match args.system.as_str() {
+        "zookeeper" => zookeeper_scenario(&args),
+        "pulsar" => pulsar_scenario(&args)?,
+        "bookkeeper" => {
             eprintln!(
-                "upgrade of {} is not supported yet: chaosbed knows no rejoin condition for its nodes (broker healthy and owning bundles again, bookie registered writable); only zookeeper rolls for now",
-                args.system
+                "bookies roll with their brokers: use --system pulsar --from 3.0 --to 4.0 (brokers, then bookies to the matching BookKeeper version)"
             );
             return Ok(ExitCode::from(2));
         }
-        other => anyhow::bail!("unknown system `{other}`; upgradable systems: zookeeper"),
-    }
+        other => anyhow::bail!("unknown system `{other}`; upgradable systems: zookeeper, pulsar"),
+    };
     let scenario: Scenario = match &args.scenario {
         Some(file) => scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => scenario::parse("cargo xtask upgrade", &zookeeper_scenario(&args))
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => {
+            scenario::parse("cargo xtask upgrade", &built_in).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
     };
     println!("== {}: {}", scenario.name, scenario.description);
     let options = RunOptions {
@@ -130,16 +225,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(outcome.dir.join("history.jsonl"))
         .with_context(|| format!("reading the history in {}", outcome.dir.display()))?;
     let history = History::from_jsonl(&text)?;
-    print_phases(&phases(&history));
+    print_phases(&phases(&history), args.system == "pulsar");
     Ok(ExitCode::from(outcome.exit_code() as u8))
 }
 
-fn print_phases(phases: &[Phase]) {
+fn print_phases(phases: &[Phase], pulsar: bool) {
+    let (sent, lost_header) = if pulsar {
+        ("sent ok/failed/unknown", "lost/not read back")
+    } else {
+        ("writes ok/failed/unknown", "lost")
+    };
     println!(
-        "phase                                          from     to  verdict      writes ok/failed/unknown  lost  leader samples  rejoin"
+        "phase                                          from     to  verdict      {sent:<25} {lost_header:>4}  zk leader samples  rejoin"
     );
     for p in phases {
-        let lost = p.lost.map_or("-".to_string(), |l| l.to_string());
+        let mut lost = p.lost.map_or("-".to_string(), |l| l.to_string());
+        if pulsar {
+            lost.push_str(&format!(
+                "/{}",
+                p.not_read_back.map_or("-".to_string(), |l| l.to_string())
+            ));
+        }
         let rejoin = p
             .rejoin_ms
             .map_or(String::new(), |ms| format!("{:.1} s", ms as f64 / 1e3));
@@ -169,4 +275,39 @@ fn print_phases(phases: &[Phase]) {
         })
         .collect();
     println!("rejoin time per node: {}", rejoins.join(", "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(line: &str) -> Args {
+        Cli::parse_from(std::iter::once("upgrade").chain(line.split_whitespace())).args
+    }
+
+    #[test]
+    fn the_built_in_pulsar_scenarios_parse() {
+        for line in [
+            "--system pulsar --from 3.0 --to 4.0",
+            "--system pulsar --from 3.0 --to 4.0 --rollback",
+            "--system pulsar --from 3.0 --to 4.0 --rollback --with-faults",
+        ] {
+            let text = pulsar_scenario(&args(line)).unwrap();
+            let scenario = scenario::parse("built-in", &text).unwrap_or_else(|e| panic!("{e}"));
+            let upgrades = scenario
+                .faults
+                .iter()
+                .filter(|f| f.params().version.is_some())
+                .count();
+            assert_eq!(upgrades, if line.contains("rollback") { 4 } else { 2 });
+        }
+        assert!(pulsar_scenario(&args("--system pulsar --from 2.11 --to 4.0")).is_err());
+    }
 }

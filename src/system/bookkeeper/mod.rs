@@ -1,9 +1,10 @@
 //! BookKeeper bookies, run from the Pulsar image as apachepulsar/pulsar runs them: the container
 //! of a bookie, the cluster-metadata init job, and (in `admin`) readiness, registration and
-//! ledger ensembles over the bookie's HTTP admin API. The only place that knows a bookie's ports
-//! and config keys.
+//! ledger ensembles over the bookie's HTTP admin API, and (in `rejoin`) the upgrade rejoin
+//! condition. The only place that knows a bookie's ports and config keys.
 
 mod admin;
+mod rejoin;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -17,6 +18,7 @@ pub use admin::{
     Readiness, Registered, Registration, is_ready, ledger_ensemble, list_bookies, registration,
     wait_ready,
 };
+pub use rejoin::rejoined;
 
 /// The bookie protocol port; a bookie's id is `address:BOOKIE_PORT`.
 pub const BOOKIE_PORT: u16 = 3181;

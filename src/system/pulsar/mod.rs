@@ -1,6 +1,7 @@
 //! Pulsar brokers: the apachepulsar/pulsar image's contract (`env`), the broker container, the
 //! cluster-metadata init job, service URLs, the storage quorum, and (in `admin`) readiness and
-//! topic ownership over the admin REST API. The only place that knows a broker's ports and keys.
+//! topic ownership over the admin REST API, and (in `rejoin`) the upgrade rejoin condition. The
+//! only place that knows a broker's ports and keys.
 
 mod admin;
 pub mod env;
@@ -11,12 +12,14 @@ use std::net::Ipv4Addr;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+mod rejoin;
 mod stats;
 
 pub use admin::{
     Readiness, Topic, current_ledger, ensemble_nodes, health, is_ready, lookup_owner, topic_owner,
     wait_ready,
 };
+pub use rejoin::rejoined;
 pub use stats::owned_bundles;
 
 /// The binary protocol port clients connect to.
