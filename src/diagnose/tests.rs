@@ -423,5 +423,9 @@ fn an_oap_that_exits_on_an_unreachable_store_names_the_store() {
     let d = diagnose(&facts("oap-2", SystemKind::Skywalking, &state, log)).unwrap();
     assert_eq!(d.cause, Cause::StorageUnreachable);
     assert!(d.explanation.contains("PostgreSQL"), "{}", d.explanation);
-    assert!(d.explanation.contains("exited with code 1"), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("exited with code 1"),
+        "{}",
+        d.explanation
+    );
 }

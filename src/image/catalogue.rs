@@ -211,6 +211,62 @@ pub const CATALOGUE: &[ImageSpec] = &[
         parent: Some("base"),
         maven: false,
     },
+    // Pinpoint's storage: HBase 2.5 (hbase-server and its dependencies from Maven Central), master
+    // and region server in one JVM over an external ZooKeeper ensemble or an embedded one, and
+    // Pinpoint 2.5's tables created at start (schema/pinpoint-2.5.schema in the context).
+    ImageSpec {
+        name: "hbase-2.5",
+        system: "hbase",
+        version: "2.5.8",
+        repository: "chaosbed/hbase",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("hbase-2.5"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
+    },
+    // Pinpoint APM from Maven Central, run like pinpointdocker's images: the collector (2.5.1, its
+    // only release there) and the web (2.5.0 on the 2.5.1 modules: Central lacks 2.5.0's parent
+    // and modules, see its pom.xml).
+    ImageSpec {
+        name: "pinpoint-collector-2.5",
+        system: "pinpoint-collector",
+        version: "2.5.1",
+        repository: "chaosbed/pinpoint-collector",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pinpoint-collector-2.5"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
+    },
+    ImageSpec {
+        name: "pinpoint-web-2.5",
+        system: "pinpoint-web",
+        version: "2.5.0",
+        repository: "chaosbed/pinpoint-web",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pinpoint-web-2.5"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
+    },
+    // The traced application: embedded Tomcat with the Pinpoint Java agent 3.0.1 (gRPC only), the
+    // only agent release on Central; versioned by the agent.
+    ImageSpec {
+        name: "pinpoint-agent-app",
+        system: "pinpoint-agent-app",
+        version: "3.0.1",
+        repository: "chaosbed/pinpoint-agent-app",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("pinpoint-agent-app"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
+    },
 ];
 
 /// Why a (system, version) pair names no image.
@@ -368,8 +424,46 @@ mod tests {
                 ("skywalking", "9.6.0"),
                 ("postgres", "15"),
                 ("nginx", "1.22"),
+                ("hbase", "2.5.8"),
+                ("pinpoint-collector", "2.5.1"),
+                ("pinpoint-web", "2.5.0"),
+                ("pinpoint-agent-app", "3.0.1"),
             ]
         );
+    }
+
+    #[test]
+    fn hbase_resolves_by_minor_version_on_the_jvm_layer() {
+        assert_eq!(resolve("hbase", "2.5").unwrap().name, "hbase-2.5");
+        assert_eq!(resolve("hbase", "2").unwrap().version, "2.5.8");
+        assert_eq!(resolve("hbase", "2.5.8").unwrap().name, "hbase-2.5");
+        let spec = resolve("hbase", "2.5").unwrap();
+        assert!(spec.maven);
+        assert_eq!(spec.repository, "chaosbed/hbase");
+        let names: Vec<&str> = chain(spec).iter().map(|s| s.name).collect();
+        assert_eq!(names, ["base", "jre", "hbase-2.5"]);
+        let text = resolve("hbase", "1.2").unwrap_err().to_string();
+        assert!(text.contains("2.5.8"), "{text}");
+    }
+
+    #[test]
+    fn pinpoint_images_resolve_and_run_on_the_jvm_layer() {
+        assert_eq!(
+            resolve("pinpoint-collector", "2.5").unwrap().name,
+            "pinpoint-collector-2.5"
+        );
+        assert_eq!(resolve("pinpoint-web", "2.5").unwrap().version, "2.5.0");
+        assert_eq!(resolve("pinpoint-agent-app", "3").unwrap().version, "3.0.1");
+        for (system, version) in [
+            ("pinpoint-collector", "2.5.1"),
+            ("pinpoint-web", "2.5.0"),
+            ("pinpoint-agent-app", "3.0.1"),
+        ] {
+            let spec = resolve(system, version).unwrap();
+            assert!(spec.maven, "{system}");
+            let names: Vec<&str> = chain(spec).iter().map(|s| s.name).collect();
+            assert_eq!(names, ["base", "jre", spec.name], "{system}");
+        }
     }
 
     #[test]
