@@ -25,6 +25,31 @@ pub fn config_text(value: &toml::Value) -> String {
     }
 }
 
+/// Polls `waiting` every `every` until it names nothing still waiting, or `timeout` passes; then
+/// fails with "`what` not ready after ..: <what was still waiting>".
+pub(crate) async fn poll_ready<F, Fut>(
+    what: &str,
+    timeout: std::time::Duration,
+    every: std::time::Duration,
+    mut waiting: F,
+) -> anyhow::Result<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let begin = std::time::Instant::now();
+    loop {
+        let still = waiting().await;
+        if still.is_empty() {
+            return Ok(begin.elapsed());
+        }
+        if begin.elapsed() >= timeout {
+            anyhow::bail!("{what} not ready after {timeout:?}: {}", still.join("; "));
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// The version a scenario gets when it names none.
 pub fn default_version(system: SystemKind) -> &'static str {
     match system {
@@ -236,5 +261,42 @@ mod tests {
         assert_eq!(config_text(&toml::Value::Float(0.99)), "0.99");
         let roles = toml::Value::Array(vec!["admin".into(), "proxy".into()]);
         assert_eq!(config_text(&roles), "admin,proxy");
+    }
+
+    #[tokio::test]
+    async fn polling_stops_when_nothing_waits_and_names_what_still_does() {
+        use std::time::Duration;
+        let mut left = 3;
+        let waited = poll_ready(
+            "x",
+            Duration::from_secs(60),
+            Duration::from_millis(10),
+            || {
+                left -= 1;
+                let still = if left > 0 {
+                    vec!["n-1: busy".to_string()]
+                } else {
+                    Vec::new()
+                };
+                async move { still }
+            },
+        )
+        .await
+        .unwrap();
+        assert!(waited >= Duration::from_millis(20), "{waited:?}");
+        assert_eq!(left, 0);
+        let err = poll_ready(
+            "x",
+            Duration::from_secs(3),
+            Duration::from_secs(1),
+            || async { vec!["n-2: refused".to_string()] },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("x not ready after 3s: n-2: refused"),
+            "{err}"
+        );
     }
 }

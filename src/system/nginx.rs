@@ -2,9 +2,7 @@
 //! configured through the image's template variables.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
-
-use anyhow::bail;
+use std::time::Duration;
 
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
@@ -63,8 +61,7 @@ pub async fn wait_ready(
     nodes: &[(String, Ipv4Addr)],
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
-    let begin = Instant::now();
-    loop {
+    super::poll_ready("the load balancer", timeout, POLL, || async {
         let mut waiting = Vec::new();
         for (name, address) in nodes {
             let connect = tokio::time::timeout(
@@ -79,17 +76,9 @@ pub async fn wait_ready(
                 waiting.push(format!("{name}: {e:#}"));
             }
         }
-        if waiting.is_empty() {
-            return Ok(begin.elapsed());
-        }
-        if begin.elapsed() >= timeout {
-            bail!(
-                "the load balancer was not ready after {timeout:?}: {}",
-                waiting.join("; ")
-            );
-        }
-        tokio::time::sleep(POLL).await;
-    }
+        waiting
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! readiness probe that speaks the wire protocol's startup message.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -121,8 +121,7 @@ pub async fn wait_ready(
     nodes: &[(String, Ipv4Addr)],
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
-    let begin = Instant::now();
-    loop {
+    super::poll_ready("PostgreSQL", timeout, POLL, || async {
         let mut waiting = Vec::new();
         for (name, address) in nodes {
             match ask(*address).await {
@@ -131,17 +130,9 @@ pub async fn wait_ready(
                 Err(e) => waiting.push(format!("{name}: {e:#}")),
             }
         }
-        if waiting.is_empty() {
-            return Ok(begin.elapsed());
-        }
-        if begin.elapsed() >= timeout {
-            bail!(
-                "PostgreSQL not ready after {timeout:?}: {}; see the node's log",
-                waiting.join("; ")
-            );
-        }
-        tokio::time::sleep(POLL).await;
-    }
+        waiting
+    })
+    .await
 }
 
 #[cfg(test)]
