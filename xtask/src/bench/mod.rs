@@ -1,6 +1,8 @@
-//! `cargo xtask bench [zookeeper|pulsar|all]`: benchmarks against a baseline in the same run.
+//! `cargo xtask bench [zookeeper|pulsar|skywalking|all]`: benchmarks against a baseline in the
+//! same run.
 
 mod pulsar;
+mod skywalking;
 mod zookeeper;
 
 use std::process::ExitCode;
@@ -10,10 +12,15 @@ pub struct Args {
     /// Which benchmark to run.
     #[arg(value_enum, default_value_t = Which::All)]
     which: Which,
+    /// Measured seconds of each producer run (pulsar) and of each emitter round (skywalking).
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
     #[command(flatten)]
     zookeeper: zookeeper::Args,
     #[command(flatten)]
     pulsar: pulsar::Args,
+    #[command(flatten)]
+    skywalking: skywalking::Args,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +29,9 @@ enum Which {
     Zookeeper,
     /// Pulsar cluster-ready time; chaosbed's producer vs pulsar-perf.
     Pulsar,
-    /// Both, ZooKeeper first.
+    /// SkyWalking stack-ready time; trace rate and delivery latency, through NGINX vs one OAP.
+    Skywalking,
+    /// All of them: ZooKeeper, Pulsar, SkyWalking.
     All,
 }
 
@@ -48,20 +57,71 @@ fn rerun_in_release() -> anyhow::Result<Option<ExitCode>> {
     Ok(Some(ExitCode::from(status.code().unwrap_or(2) as u8)))
 }
 
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if let Some(code) = rerun_in_release()? {
         return Ok(code);
     }
+    args.pulsar.duration_secs = args.duration_secs;
+    let all = args.which == Which::All;
+    let mut code = ExitCode::SUCCESS;
     if matches!(args.which, Which::Zookeeper | Which::All) {
         println!("== zookeeper");
-        zookeeper::run(args.zookeeper).await?;
+        code = zookeeper::run(args.zookeeper).await?;
     }
     if matches!(args.which, Which::Pulsar | Which::All) {
-        if args.which == Which::All {
+        if all {
             println!();
         }
         println!("== pulsar");
-        return pulsar::run(args.pulsar).await;
+        let pulsar = pulsar::run(args.pulsar).await?;
+        if pulsar != ExitCode::SUCCESS {
+            code = pulsar;
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    if matches!(args.which, Which::Skywalking | Which::All) {
+        if all {
+            println!();
+        }
+        println!("== skywalking");
+        let duration = std::time::Duration::from_secs(args.duration_secs);
+        let skywalking = skywalking::run(args.skywalking, duration).await?;
+        if skywalking != ExitCode::SUCCESS {
+            code = skywalking;
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn the_flags_of_every_benchmark_live_together() {
+        // Panics on two benchmarks declaring the same flag.
+        Cli::command().debug_assert();
+        let all = Cli::try_parse_from(["bench"]).unwrap().args;
+        assert!(all.which == Which::All);
+        assert_eq!(all.duration_secs, 20);
+        let sw = Cli::try_parse_from([
+            "bench",
+            "skywalking",
+            "--duration-secs",
+            "5",
+            "--rates",
+            "10,20",
+        ])
+        .unwrap()
+        .args;
+        assert!(sw.which == Which::Skywalking);
+        assert_eq!(sw.duration_secs, 5);
+    }
 }

@@ -19,9 +19,10 @@ use chaosbed::workload::pulsar::{Target, produce};
 #[derive(clap::Args, Clone)]
 #[group(id = "pulsar-bench")]
 pub struct Args {
-    /// Measured seconds of each producer run.
-    #[arg(long, default_value_t = 20)]
-    duration_secs: u64,
+    /// Measured seconds of each producer run: bench's shared `--duration-secs`, set by
+    /// `bench::run` (the SkyWalking bench takes the same flag).
+    #[arg(skip = 20u64)]
+    pub(super) duration_secs: u64,
     /// Seconds of warm-up before each measured run (not counted).
     #[arg(long, default_value_t = 5)]
     warmup_secs: u64,
