@@ -365,7 +365,11 @@ fn memory_variable(system: SystemKind) -> &'static str {
         SystemKind::Pulsar => "PULSAR_MEM",
         SystemKind::Bookkeeper => "BOOKIE_MEM",
         SystemKind::Zookeeper => "JVMFLAGS",
-        SystemKind::Skywalking => "JAVA_OPTS",
+        SystemKind::Skywalking
+        | SystemKind::PinpointCollector
+        | SystemKind::PinpointWeb
+        | SystemKind::PinpointApp => "JAVA_OPTS",
+        SystemKind::Hbase => "HBASE_HEAPSIZE",
         SystemKind::Postgres | SystemKind::Nginx => "its memory settings",
     }
 }

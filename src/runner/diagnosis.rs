@@ -10,7 +10,7 @@ use crate::diagnose::{
 };
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{Scenario, SystemKind};
-use crate::system::{bookkeeper, pulsar, skywalking, zookeeper};
+use crate::system::{bookkeeper, hbase, pinpoint, pulsar, skywalking, zookeeper};
 
 /// The variables through which a system's image takes its JVM memory flags, first wins.
 fn memory_variables(system: SystemKind) -> &'static [&'static str] {
@@ -18,9 +18,42 @@ fn memory_variables(system: SystemKind) -> &'static [&'static str] {
         SystemKind::Zookeeper => &["JVMFLAGS"],
         SystemKind::Bookkeeper => &["BOOKIE_MEM", "PULSAR_MEM"],
         SystemKind::Pulsar => &["PULSAR_MEM"],
-        SystemKind::Skywalking => &["JAVA_OPTS"],
-        SystemKind::Postgres | SystemKind::Nginx => &[],
+        SystemKind::Skywalking
+        | SystemKind::PinpointCollector
+        | SystemKind::PinpointWeb
+        | SystemKind::PinpointApp => &["JAVA_OPTS"],
+        // HBASE_HEAPSIZE is a size, not flags: see `heap_flags`.
+        SystemKind::Hbase | SystemKind::Postgres | SystemKind::Nginx => &[],
     }
+}
+
+/// A node's JVM memory flags as configured, else its image's default where chaosbed knows it.
+fn heap_flags(system: SystemKind, spec: Option<&crate::backend::ContainerSpec>) -> Option<String> {
+    if system == SystemKind::Hbase {
+        let heapsize = spec
+            .and_then(|s| s.env_var(hbase::HEAP_VARIABLE))
+            .unwrap_or(hbase::DEFAULT_HEAP);
+        return Some(hbase::heap_flags(heapsize));
+    }
+    spec.and_then(|s| {
+        memory_variables(system)
+            .iter()
+            .find_map(|var| s.env_var(var))
+    })
+    .or(match system {
+        SystemKind::Pulsar => Some(pulsar::IMAGE_DEFAULT_PULSAR_MEM),
+        SystemKind::Bookkeeper => Some(bookkeeper::IMAGE_DEFAULT_BOOKIE_MEM),
+        SystemKind::PinpointCollector | SystemKind::PinpointWeb => {
+            Some(pinpoint::DEFAULT_JAVA_OPTS)
+        }
+        SystemKind::PinpointApp => Some(pinpoint::app::DEFAULT_JAVA_OPTS),
+        SystemKind::Zookeeper
+        | SystemKind::Postgres
+        | SystemKind::Skywalking
+        | SystemKind::Nginx
+        | SystemKind::Hbase => None,
+    })
+    .map(str::to_string)
 }
 
 /// Diagnoses every node from its Docker state and log, and records each diagnosis.
@@ -45,27 +78,14 @@ pub async fn diagnose_nodes(
         let log = backend.logs(&node.name).await.unwrap_or_default();
         let spec = cluster.specs.get(&node.name);
         // Without a memory variable the image's default applies; name it in the explanation.
-        let heap = spec
-            .and_then(|s| {
-                memory_variables(node.system)
-                    .iter()
-                    .find_map(|var| s.env_var(var))
-            })
-            .or(match node.system {
-                SystemKind::Pulsar => Some(pulsar::IMAGE_DEFAULT_PULSAR_MEM),
-                SystemKind::Bookkeeper => Some(bookkeeper::IMAGE_DEFAULT_BOOKIE_MEM),
-                SystemKind::Zookeeper
-                | SystemKind::Postgres
-                | SystemKind::Skywalking
-                | SystemKind::Nginx => None,
-            });
+        let heap = heap_flags(node.system, spec);
         let facts = NodeFacts {
             node: &node.name,
             system: node.system,
             state: &state,
             log: &log,
             memory_limit: spec.and_then(|s| s.memory),
-            heap,
+            heap: heap.as_deref(),
             tick_time_ms,
             became_ready: cluster.ready.contains(&node.system),
         };

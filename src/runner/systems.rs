@@ -189,5 +189,36 @@ pub async fn wait_ready(
             let elapsed = crate::system::nginx::wait_ready(&started_nodes(), timeout).await?;
             Ok(format!("nginx ready in {:.1}s", elapsed.as_secs_f64()))
         }
+        SystemKind::Hbase => {
+            let elapsed = crate::system::hbase::wait_ready(&started_nodes(), timeout).await?;
+            Ok(format!(
+                "hbase ready in {:.1}s (schema in place)",
+                elapsed.as_secs_f64()
+            ))
+        }
+        SystemKind::PinpointCollector => {
+            let elapsed =
+                crate::system::pinpoint::collector::wait_ready(&started_nodes(), timeout).await?;
+            Ok(format!(
+                "pinpoint-collector ready in {:.1}s",
+                elapsed.as_secs_f64()
+            ))
+        }
+        SystemKind::PinpointWeb => {
+            let elapsed =
+                crate::system::pinpoint::web::wait_ready(&started_nodes(), timeout).await?;
+            Ok(format!(
+                "pinpoint-web ready in {:.1}s",
+                elapsed.as_secs_f64()
+            ))
+        }
+        SystemKind::PinpointApp => {
+            let elapsed =
+                crate::system::pinpoint::app::wait_ready(&started_nodes(), timeout).await?;
+            Ok(format!(
+                "pinpoint-agent-app ready in {:.1}s",
+                elapsed.as_secs_f64()
+            ))
+        }
     }
 }

@@ -61,6 +61,13 @@ pub struct Topology {
     pub postgres: Option<Spanned<SystemSpec>>,
     pub skywalking: Option<Spanned<SystemSpec>>,
     pub nginx: Option<Spanned<SystemSpec>>,
+    pub hbase: Option<Spanned<SystemSpec>>,
+    #[serde(rename = "pinpoint-collector")]
+    pub pinpoint_collector: Option<Spanned<SystemSpec>>,
+    #[serde(rename = "pinpoint-web")]
+    pub pinpoint_web: Option<Spanned<SystemSpec>>,
+    #[serde(rename = "pinpoint-agent-app")]
+    pub pinpoint_app: Option<Spanned<SystemSpec>>,
 }
 
 /// Systems chaosbed knows; a topology table is named after one of them.
@@ -78,17 +85,32 @@ pub enum SystemKind {
     Skywalking,
     /// NGINX as the gRPC and HTTP load balancer in front of the OAP nodes.
     Nginx,
+    /// HBase (master and region server in one JVM), Pinpoint's storage.
+    Hbase,
+    /// Pinpoint collectors: agents report to them, they write to HBase.
+    #[serde(rename = "pinpoint-collector")]
+    PinpointCollector,
+    /// Pinpoint web: the query UI and API over HBase.
+    #[serde(rename = "pinpoint-web")]
+    PinpointWeb,
+    /// A Tomcat application traced by the Pinpoint Java agent, reporting to a collector.
+    #[serde(rename = "pinpoint-agent-app")]
+    PinpointApp,
 }
 
 impl SystemKind {
     /// In start order: each system depends only on those before it.
-    pub const ALL: [SystemKind; 6] = [
+    pub const ALL: [SystemKind; 10] = [
         SystemKind::Zookeeper,
         SystemKind::Bookkeeper,
         SystemKind::Pulsar,
         SystemKind::Postgres,
         SystemKind::Skywalking,
         SystemKind::Nginx,
+        SystemKind::Hbase,
+        SystemKind::PinpointCollector,
+        SystemKind::PinpointWeb,
+        SystemKind::PinpointApp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +121,10 @@ impl SystemKind {
             SystemKind::Postgres => "postgres",
             SystemKind::Skywalking => "skywalking",
             SystemKind::Nginx => "nginx",
+            SystemKind::Hbase => "hbase",
+            SystemKind::PinpointCollector => "pinpoint-collector",
+            SystemKind::PinpointWeb => "pinpoint-web",
+            SystemKind::PinpointApp => "pinpoint-agent-app",
         }
     }
 
@@ -111,6 +137,10 @@ impl SystemKind {
             SystemKind::Postgres => "pg",
             SystemKind::Skywalking => "oap",
             SystemKind::Nginx => "lb",
+            SystemKind::Hbase => "hbase",
+            SystemKind::PinpointCollector => "collector",
+            SystemKind::PinpointWeb => "web",
+            SystemKind::PinpointApp => "app",
         }
     }
 
@@ -123,6 +153,11 @@ impl SystemKind {
             SystemKind::Postgres => &[],
             SystemKind::Skywalking => &[SystemKind::Zookeeper, SystemKind::Postgres],
             SystemKind::Nginx => &[SystemKind::Skywalking],
+            SystemKind::Hbase => &[SystemKind::Zookeeper],
+            SystemKind::PinpointCollector | SystemKind::PinpointWeb => {
+                &[SystemKind::Zookeeper, SystemKind::Hbase]
+            }
+            SystemKind::PinpointApp => &[SystemKind::PinpointCollector],
         }
     }
 }

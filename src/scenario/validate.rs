@@ -30,6 +30,10 @@ pub fn systems(scenario: &Scenario) -> Vec<(SystemKind, &SystemSpec, std::ops::R
         (SystemKind::Postgres, &topology.postgres),
         (SystemKind::Skywalking, &topology.skywalking),
         (SystemKind::Nginx, &topology.nginx),
+        (SystemKind::Hbase, &topology.hbase),
+        (SystemKind::PinpointCollector, &topology.pinpoint_collector),
+        (SystemKind::PinpointWeb, &topology.pinpoint_web),
+        (SystemKind::PinpointApp, &topology.pinpoint_app),
     ]
     .into_iter()
     .filter_map(|(kind, spec)| spec.as_ref().map(|s| (kind, s.get_ref(), s.span())))
@@ -320,6 +324,7 @@ fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::scenario::SystemKind;
     use crate::scenario::parse;
 
     fn scenario(topology: &str, faults: &str) -> String {
@@ -413,6 +418,34 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.diagnostics.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn pinpoint_tables_start_after_their_needs_and_name_what_is_missing() {
+        let pinpoint = "[topology.zookeeper]\n[topology.hbase]\nnodes = 1\n\
+            [topology.pinpoint-collector]\nnodes = 1\n[topology.pinpoint-web]\nnodes = 1\n\
+            [topology.pinpoint-agent-app]\nnodes = 1\n";
+        let parsed = parse("v.toml", &scenario(pinpoint, "")).unwrap();
+        let order: Vec<_> = super::systems(&parsed).iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(
+            order,
+            [
+                SystemKind::Zookeeper,
+                SystemKind::Hbase,
+                SystemKind::PinpointCollector,
+                SystemKind::PinpointWeb,
+                SystemKind::PinpointApp,
+            ]
+        );
+        let err = error_of(&scenario(
+            "[topology.zookeeper]\n[topology.pinpoint-agent-app]\nnodes = 1\n",
+            "",
+        ));
+        assert!(
+            err.contains("pinpoint-agent-app needs pinpoint-collector"),
+            "{err}"
+        );
+        assert!(err.contains("add [topology.pinpoint-collector]"), "{err}");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! A system module is the only place that knows its system's ports, config keys and environment.
 
 pub mod bookkeeper;
+pub mod hbase;
 mod http;
 pub mod nginx;
+pub mod pinpoint;
 pub mod postgres;
 pub mod pulsar;
 pub mod skywalking;
@@ -59,6 +61,9 @@ pub fn default_version(system: SystemKind) -> &'static str {
         SystemKind::Postgres => "15",
         SystemKind::Skywalking => "9.6",
         SystemKind::Nginx => "1.22",
+        SystemKind::Hbase => "2.5",
+        SystemKind::PinpointCollector | SystemKind::PinpointWeb => "2.5",
+        SystemKind::PinpointApp => "3.0.1",
     }
 }
 
@@ -139,6 +144,8 @@ pub struct Wiring {
     pub postgres: Option<String>,
     /// The OAP nodes the load balancer sends to.
     pub oap_nodes: Vec<String>,
+    /// The Pinpoint collectors; an application's agent reports to the first.
+    pub collectors: Vec<String>,
 }
 
 impl Wiring {
@@ -154,6 +161,10 @@ impl Wiring {
                 .into_iter()
                 .next(),
             oap_nodes: node_names(SystemKind::Skywalking, count(&topology.skywalking)),
+            collectors: node_names(
+                SystemKind::PinpointCollector,
+                count(&topology.pinpoint_collector),
+            ),
         }
     }
 }
@@ -177,7 +188,13 @@ pub fn init_spec(
             &pulsar::web_service_url(addresses),
         )),
         SystemKind::Skywalking => Some(skywalking::init_spec(spec, image, wiring)),
-        SystemKind::Zookeeper | SystemKind::Postgres | SystemKind::Nginx => None,
+        SystemKind::Zookeeper
+        | SystemKind::Postgres
+        | SystemKind::Nginx
+        | SystemKind::Hbase
+        | SystemKind::PinpointCollector
+        | SystemKind::PinpointWeb
+        | SystemKind::PinpointApp => None,
     }
 }
 
@@ -207,6 +224,12 @@ pub fn container_spec(
         SystemKind::Postgres => postgres::container_spec(spec, image, index),
         SystemKind::Skywalking => skywalking::container_spec(spec, image, index, wiring),
         SystemKind::Nginx => nginx::container_spec(spec, image, index, &wiring.oap_nodes),
+        SystemKind::Hbase => hbase::container_spec(spec, image, index, wiring),
+        SystemKind::PinpointCollector => {
+            pinpoint::collector::container_spec(spec, image, index, wiring)
+        }
+        SystemKind::PinpointWeb => pinpoint::web::container_spec(spec, image, index, wiring),
+        SystemKind::PinpointApp => pinpoint::app::container_spec(spec, image, index, wiring),
     }
 }
 

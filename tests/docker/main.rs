@@ -6,6 +6,7 @@
 mod cleanup;
 mod faults;
 mod images;
+mod pinpoint_stack;
 mod pulsar_stack;
 mod scenarios;
 mod skywalking_stack;
@@ -25,6 +26,7 @@ fn main() {
         scenarios::trials(),
         pulsar_stack::trials(),
         skywalking_stack::trials(),
+        pinpoint_stack::trials(),
         faults::trials(),
         cleanup::trials(),
     ]

@@ -86,6 +86,7 @@ async fn exercise(
         cluster: String::new(),
         postgres: Some("pg-1".into()),
         oap_nodes: system::node_names(SystemKind::Skywalking, OAPS),
+        collectors: Vec::new(),
     };
 
     let zk_spec = spec(3)?;

@@ -1,0 +1,150 @@
+//! Pinpoint APM: collectors and webs (Spring Boot, configured through relaxed binding from the
+//! environment, as pinpointdocker's images are) over the run's ZooKeeper ensemble and HBase, and
+//! an application traced by the Pinpoint Java agent reporting to a collector. Each role's
+//! container and readiness is in its own module; what they share is here.
+
+pub mod app;
+pub mod collector;
+pub mod web;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::backend::ContainerSpec;
+use crate::scenario::{SystemKind, SystemSpec};
+
+use super::http;
+
+/// The image default JVM flags of the collector and the web (setting JAVA_OPTS replaces them).
+pub const DEFAULT_JAVA_OPTS: &str = "-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError";
+/// The variable every Pinpoint image takes its JVM flags from.
+pub const HEAP_VARIABLE: &str = "JAVA_OPTS";
+const POLL: Duration = Duration::from_secs(1);
+const ASK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The ensemble's hosts and client port out of a connect string (`zk-1:2181,zk-2:2181` gives
+/// `zk-1,zk-2` and 2181): Pinpoint takes its ZooKeeper address as a host list, the HBase client's
+/// quorum as hosts plus one port.
+pub fn zookeeper_hosts(zk_connect: &str) -> (String, u16) {
+    let mut port = crate::system::zookeeper::CLIENT_PORT;
+    let hosts: Vec<&str> = zk_connect
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|entry| match entry.rsplit_once(':') {
+            Some((host, p)) => {
+                if let Ok(p) = p.parse() {
+                    port = p;
+                }
+                host
+            }
+            None => entry,
+        })
+        .collect();
+    (hosts.join(","), port)
+}
+
+/// The environment variable a Spring property becomes under relaxed binding:
+/// `collector.receiver.grpc.span.worker.threadSize` gives
+/// `COLLECTOR_RECEIVER_GRPC_SPAN_WORKER_THREADSIZE`; a key already written as a variable stays.
+pub fn config_variable(key: &str) -> String {
+    key.to_ascii_uppercase().replace(['.', '-'], "_")
+}
+
+/// A collector's or web's container: ZooKeeper by node name, the HBase client's quorum the same
+/// ensemble, cluster mode on, `heap` as JAVA_OPTS, `config` keys as Spring properties.
+fn server_spec(
+    system: SystemKind,
+    spec: &SystemSpec,
+    image: &str,
+    index: u32,
+    zk_connect: &str,
+) -> ContainerSpec {
+    let (hosts, port) = zookeeper_hosts(zk_connect);
+    let heap = spec
+        .heap
+        .clone()
+        .unwrap_or_else(|| DEFAULT_JAVA_OPTS.to_string());
+    let env = [
+        ("PINPOINT_ZOOKEEPER_ADDRESS", hosts.clone()),
+        ("HBASE_CLIENT_HOST", hosts),
+        ("HBASE_CLIENT_PORT", port.to_string()),
+        ("CLUSTER_ENABLE", "true".to_string()),
+        (HEAP_VARIABLE, heap),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    node_spec(system, spec, image, index, env)
+}
+
+fn node_spec(
+    system: SystemKind,
+    spec: &SystemSpec,
+    image: &str,
+    index: u32,
+    mut env: Vec<(String, String)>,
+) -> ContainerSpec {
+    for (key, value) in &spec.config {
+        let key = config_variable(key);
+        env.retain(|(k, _)| *k != key);
+        env.push((key, crate::system::config_text(value)));
+    }
+    ContainerSpec {
+        node: crate::system::node_names(system, index)[index as usize - 1].clone(),
+        image: image.to_string(),
+        env,
+        cmd: None,
+        memory: spec.memory.map(|m| m.0),
+        data_dir: None,
+        data_size: None,
+        cap_add: Vec::new(),
+    }
+}
+
+/// Polls until GET `path` on `port` answers 2xx on every node.
+async fn wait_http(
+    what: &str,
+    nodes: &[(String, Ipv4Addr)],
+    port: u16,
+    path: &[&str],
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    super::poll_ready(what, timeout, POLL, || async {
+        let mut waiting = Vec::new();
+        for (name, address) in nodes {
+            let answer = match http::url(*address, port, path) {
+                Ok(url) => http::get_ok(&url, ASK_TIMEOUT).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = answer {
+                waiting.push(format!("{name}: {e:#}"));
+            }
+        }
+        waiting
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connect_string_becomes_hosts_and_a_port() {
+        assert_eq!(
+            zookeeper_hosts("zk-1:2181,zk-2:2181,zk-3:2181"),
+            ("zk-1,zk-2,zk-3".to_string(), 2181)
+        );
+        assert_eq!(zookeeper_hosts("a:2182"), ("a".to_string(), 2182));
+        assert_eq!(zookeeper_hosts("a,b"), ("a,b".to_string(), 2181));
+    }
+
+    #[test]
+    fn spring_properties_become_variables() {
+        assert_eq!(
+            config_variable("collector.receiver.grpc.span.worker.threadSize"),
+            "COLLECTOR_RECEIVER_GRPC_SPAN_WORKER_THREADSIZE"
+        );
+        assert_eq!(config_variable("LOGGING_LEVEL_ROOT"), "LOGGING_LEVEL_ROOT");
+    }
+}

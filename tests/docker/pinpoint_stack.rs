@@ -1,0 +1,217 @@
+//! The Pinpoint stack in Docker: 3 ZooKeepers, HBase (Pinpoint's schema created at start), one
+//! collector, one web and one traced application, each ready by its own probe; then requests to
+//! the application, until the web lists the application the agent registered. One node of each
+//! role is enough to prove the images' env contracts and how the roles find each other (ZooKeeper
+//! by node name, the agent's collector by node name); a cluster of each is the runner's business.
+//! Prints how long each role took to become ready and the memory the stack uses.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, ensure};
+use bollard::Docker;
+use futures_util::FutureExt as _;
+use libtest_mimic::Trial;
+
+use chaosbed::backend::docker::DockerBackend;
+use chaosbed::backend::{Backend, RunId};
+use chaosbed::scenario::{SystemKind, SystemSpec};
+use chaosbed::system::pinpoint::{app, collector, web};
+use chaosbed::system::{self, hbase, zookeeper};
+
+use super::stack::{hidden, print_logs, print_memory, start_nodes};
+use super::support::{block_on, docker, finish};
+
+pub fn trials() -> Vec<Trial> {
+    vec![Trial::test(
+        "pinpoint_stack::an_application_appears_in_the_web",
+        || block_on(stack()),
+    )]
+}
+
+struct Images {
+    zookeeper: String,
+    hbase: String,
+    collector: String,
+    web: String,
+    app: String,
+}
+
+async fn stack() -> anyhow::Result<()> {
+    let docker = docker().await?;
+    let progress = hidden();
+    let built = Instant::now();
+    let ensure_image = |system: SystemKind| {
+        let docker = docker.clone();
+        let progress = progress.clone();
+        async move {
+            chaosbed::image::ensure(
+                &docker,
+                system.name(),
+                system::default_version(system),
+                &progress,
+            )
+            .await
+        }
+    };
+    let images = Images {
+        zookeeper: chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?,
+        hbase: ensure_image(SystemKind::Hbase).await?,
+        collector: ensure_image(SystemKind::PinpointCollector).await?,
+        web: ensure_image(SystemKind::PinpointWeb).await?,
+        app: ensure_image(SystemKind::PinpointApp).await?,
+    };
+    println!("images ready in {:.1?}", built.elapsed());
+    let run = RunId::new("pinpoint-stack");
+    let mut backend = DockerBackend::new(docker.clone(), run);
+    let outcome = std::panic::AssertUnwindSafe(exercise(&mut backend, &docker, &images))
+        .catch_unwind()
+        .await;
+    finish(&docker, &backend, outcome, "the Pinpoint stack").await
+}
+
+fn spec(nodes: u32) -> anyhow::Result<SystemSpec> {
+    toml::from_str(&format!("nodes = {nodes}")).context("a minimal topology table")
+}
+
+/// Waits on `ready`; on failure prints the nodes' logs first.
+async fn or_logs(
+    backend: &DockerBackend,
+    nodes: &[(String, Ipv4Addr)],
+    ready: impl std::future::Future<Output = anyhow::Result<Duration>>,
+) -> anyhow::Result<Duration> {
+    match ready.await {
+        Ok(elapsed) => Ok(elapsed),
+        Err(e) => {
+            print_logs(backend, nodes).await;
+            Err(e)
+        }
+    }
+}
+
+async fn exercise(
+    backend: &mut DockerBackend,
+    docker: &Docker,
+    images: &Images,
+) -> anyhow::Result<()> {
+    let begin = Instant::now();
+    backend.create_network().await?;
+    let wiring = system::Wiring {
+        zk_connect: zookeeper::connect_names(3),
+        cluster: String::new(),
+        postgres: None,
+        oap_nodes: Vec::new(),
+        collectors: system::node_names(SystemKind::PinpointCollector, 1),
+    };
+
+    let zk_spec = spec(3)?;
+    let zk = start_nodes(backend, SystemKind::Zookeeper, 3, |index, _| {
+        zookeeper::container_spec(&zk_spec, &images.zookeeper, index, 3)
+    })
+    .await?;
+    let zk_names: Vec<String> = zk.iter().map(|(n, _)| n.clone()).collect();
+    let zk_ready = zookeeper::wait_ready(&zk, &zk_names, zk.len(), Duration::from_secs(90)).await?;
+    println!("zookeeper ready in {:.1?}", zk_ready.elapsed);
+
+    let one = spec(1)?;
+    let hbases = start_nodes(backend, SystemKind::Hbase, 1, |index, _| {
+        hbase::container_spec(&one, &images.hbase, index, &wiring)
+    })
+    .await?;
+    let elapsed = or_logs(
+        backend,
+        &hbases,
+        hbase::wait_ready(&hbases, Duration::from_secs(240)),
+    )
+    .await?;
+    let schema = hbase::schema(hbases[0].1).await?;
+    println!("hbase ready in {elapsed:.1?} ({schema:?})");
+
+    // Collector and web only need ZooKeeper and HBase: start them together.
+    let collectors = start_nodes(backend, SystemKind::PinpointCollector, 1, |index, _| {
+        collector::container_spec(&one, &images.collector, index, &wiring)
+    })
+    .await?;
+    let webs = start_nodes(backend, SystemKind::PinpointWeb, 1, |index, _| {
+        web::container_spec(&one, &images.web, index, &wiring)
+    })
+    .await?;
+    let elapsed = or_logs(
+        backend,
+        &collectors,
+        collector::wait_ready(&collectors, Duration::from_secs(180)),
+    )
+    .await?;
+    println!("pinpoint-collector ready in {elapsed:.1?}");
+    let elapsed = or_logs(
+        backend,
+        &webs,
+        web::wait_ready(&webs, Duration::from_secs(180)),
+    )
+    .await?;
+    println!("pinpoint-web ready in {elapsed:.1?} (counted from the collector's readiness)");
+
+    let apps = start_nodes(backend, SystemKind::PinpointApp, 1, |index, _| {
+        app::container_spec(&one, &images.app, index, &wiring)
+    })
+    .await?;
+    let elapsed = or_logs(
+        backend,
+        &apps,
+        app::wait_ready(&apps, Duration::from_secs(120)),
+    )
+    .await?;
+    println!("pinpoint-agent-app ready in {elapsed:.1?}");
+    println!("stack ready after {:.1?}", begin.elapsed());
+
+    let (app_name, app_address) = apps[0].clone();
+    for i in 1..=5 {
+        let id = format!("pinpoint-stack-{}-{i}", std::process::id());
+        let body = app::hello(app_address, &id, Duration::from_secs(10))
+            .await
+            .with_context(|| format!("request {i} to {app_name}"))?;
+        ensure!(
+            body.contains(&id),
+            "{app_name} answered {body:?} to /hello?id={id}"
+        );
+    }
+    println!("5 traced requests answered by {app_name}");
+
+    let (web_name, web_address) = webs[0].clone();
+    let waited = Instant::now();
+    let deadline = Duration::from_secs(120);
+    loop {
+        let listed = web::applications(web_address, Duration::from_secs(10)).await;
+        match &listed {
+            Ok(apps) if apps.iter().any(|a| a.application_name == app::APPLICATION) => {
+                println!("{web_name} lists {:?} after {:.1?}", apps, waited.elapsed());
+                break;
+            }
+            _ if waited.elapsed() >= deadline => {
+                let all: Vec<(String, Ipv4Addr)> = collectors
+                    .iter()
+                    .chain(&webs)
+                    .chain(&apps)
+                    .cloned()
+                    .collect();
+                print_logs(backend, &all).await;
+                anyhow::bail!(
+                    "{web_name} did not list {} within {deadline:?}; last answer: {listed:?}",
+                    app::APPLICATION
+                );
+            }
+            _ => tokio::time::sleep(Duration::from_secs(2)).await,
+        }
+    }
+
+    let all: Vec<String> = zk
+        .iter()
+        .chain(&hbases)
+        .chain(&collectors)
+        .chain(&webs)
+        .chain(&apps)
+        .map(|(n, _)| n.clone())
+        .collect();
+    print_memory(docker, backend.run_id(), &all).await?;
+    Ok(())
+}
