@@ -53,14 +53,12 @@ pub fn container_spec(
         env.push(("HBASE_SITE_EXTRA".to_string(), extra.join(" ")));
     }
     ContainerSpec {
-        node: super::node_names(SystemKind::Hbase, index)[index as usize - 1].clone(),
+        node: super::node_name(SystemKind::Hbase, index),
         image: image.to_string(),
         env,
-        cmd: None,
         memory: spec.memory.map(|m| m.0),
         data_dir: Some(DATA_DIR.into()),
-        data_size: None,
-        cap_add: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -242,11 +242,14 @@ pub struct Node {
     pub address: Ipv4Addr,
 }
 
+/// The name of a system's node `index` (1-based): `zk-2`.
+pub fn node_name(system: SystemKind, index: u32) -> String {
+    format!("{}-{index}", system.node_prefix())
+}
+
 /// Names of a system's nodes: `zk-1`, `zk-2`, ...
 pub fn node_names(system: SystemKind, count: u32) -> Vec<String> {
-    (1..=count)
-        .map(|i| format!("{}-{i}", system.node_prefix()))
-        .collect()
+    (1..=count).map(|i| node_name(system, i)).collect()
 }
 
 /// What a scenario adds to a node's container beyond its system's defaults: its extra

@@ -41,14 +41,11 @@ pub fn container_spec(
         env.push((config_variable(key), value));
     }
     ContainerSpec {
-        node: super::node_names(SystemKind::Nginx, index)[index as usize - 1].clone(),
+        node: super::node_name(SystemKind::Nginx, index),
         image: image.to_string(),
         env,
-        cmd: None,
         memory: spec.memory.map(|m| m.0),
-        data_dir: None,
-        data_size: None,
-        cap_add: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -32,7 +32,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSp
         cmd
     });
     ContainerSpec {
-        node: super::node_names(SystemKind::Postgres, index)[index as usize - 1].clone(),
+        node: super::node_name(SystemKind::Postgres, index),
         image: image.to_string(),
         env: vec![
             ("POSTGRES_USER".into(), USER.into()),
@@ -43,8 +43,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSp
         cmd,
         memory: spec.memory.map(|m| m.0),
         data_dir: Some(DATA_DIR.into()),
-        data_size: None,
-        cap_add: Vec::new(),
+        ..Default::default()
     }
 }
 

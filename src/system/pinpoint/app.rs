@@ -24,8 +24,7 @@ pub fn container_spec(
     index: u32,
     wiring: &Wiring,
 ) -> ContainerSpec {
-    let node =
-        crate::system::node_names(SystemKind::PinpointApp, index)[index as usize - 1].clone();
+    let node = crate::system::node_name(SystemKind::PinpointApp, index);
     let collector = wiring
         .collectors
         .first()

@@ -90,14 +90,11 @@ fn node_spec(
         env.push((key, crate::system::config_text(value)));
     }
     ContainerSpec {
-        node: crate::system::node_names(system, index)[index as usize - 1].clone(),
+        node: crate::system::node_name(system, index),
         image: image.to_string(),
         env,
-        cmd: None,
         memory: spec.memory.map(|m| m.0),
-        data_dir: None,
-        data_size: None,
-        cap_add: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -67,7 +67,7 @@ pub fn container_spec(
     index: u32,
     wiring: &Wiring,
 ) -> ContainerSpec {
-    let node = super::node_names(SystemKind::Skywalking, index)[index as usize - 1].clone();
+    let node = super::node_name(SystemKind::Skywalking, index);
     node_spec(spec, image, node, wiring, "no-init")
 }
 
@@ -107,11 +107,8 @@ fn node_spec(
         node,
         image: image.to_string(),
         env,
-        cmd: None,
         memory: spec.memory.map(|m| m.0),
-        data_dir: None,
-        data_size: None,
-        cap_add: Vec::new(),
+        ..Default::default()
     }
 }
 
