@@ -15,11 +15,13 @@ use libtest_mimic::Trial;
 
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
-use chaosbed::scenario::{SystemKind, SystemSpec};
+use chaosbed::scenario::SystemKind;
 use chaosbed::system::pinpoint::{app, collector, web};
 use chaosbed::system::{self, hbase, zookeeper};
 
-use super::stack::{hidden, print_logs, print_memory, start_nodes};
+use super::stack::{
+    default_image, hidden, or_logs, print_logs, print_memory, spec, start_ensemble, start_nodes,
+};
 use super::support::{block_on, docker, finish};
 
 pub fn trials() -> Vec<Trial> {
@@ -41,25 +43,12 @@ async fn stack() -> anyhow::Result<()> {
     let docker = docker().await?;
     let progress = hidden();
     let built = Instant::now();
-    let ensure_image = |system: SystemKind| {
-        let docker = docker.clone();
-        let progress = progress.clone();
-        async move {
-            chaosbed::image::ensure(
-                &docker,
-                system.name(),
-                system::default_version(system),
-                &progress,
-            )
-            .await
-        }
-    };
     let images = Images {
         zookeeper: chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?,
-        hbase: ensure_image(SystemKind::Hbase).await?,
-        collector: ensure_image(SystemKind::PinpointCollector).await?,
-        web: ensure_image(SystemKind::PinpointWeb).await?,
-        app: ensure_image(SystemKind::PinpointApp).await?,
+        hbase: default_image(&docker, SystemKind::Hbase, &progress).await?,
+        collector: default_image(&docker, SystemKind::PinpointCollector, &progress).await?,
+        web: default_image(&docker, SystemKind::PinpointWeb, &progress).await?,
+        app: default_image(&docker, SystemKind::PinpointApp, &progress).await?,
     };
     println!("images ready in {:.1?}", built.elapsed());
     let run = RunId::new("pinpoint-stack");
@@ -68,25 +57,6 @@ async fn stack() -> anyhow::Result<()> {
         .catch_unwind()
         .await;
     finish(&docker, &backend, outcome, "the Pinpoint stack").await
-}
-
-fn spec(nodes: u32) -> anyhow::Result<SystemSpec> {
-    toml::from_str(&format!("nodes = {nodes}")).context("a minimal topology table")
-}
-
-/// Waits on `ready`; on failure prints the nodes' logs first.
-async fn or_logs(
-    backend: &DockerBackend,
-    nodes: &[(String, Ipv4Addr)],
-    ready: impl std::future::Future<Output = anyhow::Result<Duration>>,
-) -> anyhow::Result<Duration> {
-    match ready.await {
-        Ok(elapsed) => Ok(elapsed),
-        Err(e) => {
-            print_logs(backend, nodes).await;
-            Err(e)
-        }
-    }
 }
 
 async fn exercise(
@@ -104,14 +74,7 @@ async fn exercise(
         collectors: system::node_names(SystemKind::PinpointCollector, 1),
     };
 
-    let zk_spec = spec(3)?;
-    let zk = start_nodes(backend, SystemKind::Zookeeper, 3, |index, _| {
-        zookeeper::container_spec(&zk_spec, &images.zookeeper, index, 3)
-    })
-    .await?;
-    let zk_names: Vec<String> = zk.iter().map(|(n, _)| n.clone()).collect();
-    let zk_ready = zookeeper::wait_ready(&zk, &zk_names, zk.len(), Duration::from_secs(90)).await?;
-    println!("zookeeper ready in {:.1?}", zk_ready.elapsed);
+    let (zk, _) = start_ensemble(backend, &images.zookeeper).await?;
 
     let one = spec(1)?;
     let hbases = start_nodes(backend, SystemKind::Hbase, 1, |index, _| {

@@ -14,10 +14,12 @@ use libtest_mimic::Trial;
 
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
-use chaosbed::scenario::{SystemKind, SystemSpec};
-use chaosbed::system::{self, bookkeeper, pulsar, zookeeper};
+use chaosbed::scenario::SystemKind;
+use chaosbed::system::{self, bookkeeper, pulsar};
 
-use super::stack::{hidden, print_logs, print_memory, start_nodes, tail};
+use super::stack::{
+    hidden, print_logs, print_memory, spec as stack_spec, start_ensemble, start_nodes, tail,
+};
 use super::support::{block_on, docker, finish};
 
 /// (Pulsar release, the BookKeeper it bundles), as the catalogue names them.
@@ -36,10 +38,6 @@ pub fn trials() -> Vec<Trial> {
             )
         })
         .collect()
-}
-
-fn system_spec() -> anyhow::Result<SystemSpec> {
-    toml::from_str(&format!("nodes = {NODES}")).context("a minimal topology table")
 }
 
 async fn stack(pulsar_version: &str, bookkeeper_version: &str) -> anyhow::Result<()> {
@@ -79,18 +77,12 @@ async fn exercise(
     docker: &Docker,
     images: &Images,
 ) -> anyhow::Result<()> {
-    let spec = system_spec()?;
+    let spec = stack_spec(NODES)?;
     let begin = Instant::now();
     backend.create_network().await?;
 
     // ZooKeeper.
-    let zk = start_nodes(backend, SystemKind::Zookeeper, NODES, |index, _| {
-        zookeeper::container_spec(&spec, &images.zookeeper, index, NODES)
-    })
-    .await?;
-    let zk_names: Vec<String> = zk.iter().map(|(n, _)| n.clone()).collect();
-    zookeeper::wait_ready(&zk, &zk_names, zk.len(), Duration::from_secs(90)).await?;
-    let zk_connect = zookeeper::connect_string(&zk.iter().map(|(_, a)| *a).collect::<Vec<_>>());
+    let (zk, zk_connect) = start_ensemble(backend, &images.zookeeper).await?;
     println!("zookeeper quorum after {:.1?}", begin.elapsed());
 
     // BookKeeper metadata, then the bookies.

@@ -14,11 +14,13 @@ use libtest_mimic::Trial;
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
 use chaosbed::history::Recorder;
-use chaosbed::scenario::{SystemKind, SystemSpec, WorkloadSpec};
+use chaosbed::scenario::{SystemKind, WorkloadSpec};
 use chaosbed::system::{self, nginx, postgres, skywalking, zookeeper};
 use chaosbed::workload::traces;
 
-use super::stack::{hidden, print_logs, print_memory, start_nodes};
+use super::stack::{
+    default_image, hidden, or_logs, print_memory, spec, start_ensemble, start_nodes,
+};
 use super::support::{block_on, docker, finish};
 
 const OAPS: u32 = 3;
@@ -41,25 +43,11 @@ async fn stack() -> anyhow::Result<()> {
     let docker = docker().await?;
     let progress = hidden();
     let built = Instant::now();
-    let version = |s: SystemKind| system::default_version(s);
     let images = Images {
         zookeeper: chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?,
-        postgres: chaosbed::image::ensure(
-            &docker,
-            "postgres",
-            version(SystemKind::Postgres),
-            &progress,
-        )
-        .await?,
-        skywalking: chaosbed::image::ensure(
-            &docker,
-            "skywalking",
-            version(SystemKind::Skywalking),
-            &progress,
-        )
-        .await?,
-        nginx: chaosbed::image::ensure(&docker, "nginx", version(SystemKind::Nginx), &progress)
-            .await?,
+        postgres: default_image(&docker, SystemKind::Postgres, &progress).await?,
+        skywalking: default_image(&docker, SystemKind::Skywalking, &progress).await?,
+        nginx: default_image(&docker, SystemKind::Nginx, &progress).await?,
     };
     println!("images ready in {:.1?}", built.elapsed());
     let run = RunId::new("skywalking-stack");
@@ -68,10 +56,6 @@ async fn stack() -> anyhow::Result<()> {
         .catch_unwind()
         .await;
     finish(&docker, &backend, outcome, "the SkyWalking stack").await
-}
-
-fn spec(nodes: u32) -> anyhow::Result<SystemSpec> {
-    toml::from_str(&format!("nodes = {nodes}")).context("a minimal topology table")
 }
 
 async fn exercise(
@@ -89,24 +73,19 @@ async fn exercise(
         collectors: Vec::new(),
     };
 
-    let zk_spec = spec(3)?;
-    let zk = start_nodes(backend, SystemKind::Zookeeper, 3, |index, _| {
-        zookeeper::container_spec(&zk_spec, &images.zookeeper, index, 3)
-    })
-    .await?;
-    let zk_names: Vec<String> = zk.iter().map(|(n, _)| n.clone()).collect();
-    zookeeper::wait_ready(&zk, &zk_names, zk.len(), Duration::from_secs(90)).await?;
-    let zk_connect = zookeeper::connect_string(&zk.iter().map(|(_, a)| *a).collect::<Vec<_>>());
+    let (zk, zk_connect) = start_ensemble(backend, &images.zookeeper).await?;
 
     let pg_spec = spec(1)?;
     let pg = start_nodes(backend, SystemKind::Postgres, 1, |index, _| {
         postgres::container_spec(&pg_spec, &images.postgres, index)
     })
     .await?;
-    if let Err(e) = postgres::wait_ready(&pg, Duration::from_secs(90)).await {
-        print_logs(backend, &pg).await;
-        return Err(e);
-    }
+    or_logs(
+        backend,
+        &pg,
+        postgres::wait_ready(&pg, Duration::from_secs(90)),
+    )
+    .await?;
     println!("zookeeper and postgres ready after {:.1?}", begin.elapsed());
 
     let oap_spec = spec(OAPS)?;
@@ -123,13 +102,12 @@ async fn exercise(
         skywalking::container_spec(&oap_spec, &images.skywalking, index, &wiring)
     })
     .await?;
-    let ready = match skywalking::wait_ready(&oaps, &zk_connect, Duration::from_secs(300)).await {
-        Ok(ready) => ready,
-        Err(e) => {
-            print_logs(backend, &oaps).await;
-            return Err(e);
-        }
-    };
+    let ready = or_logs(
+        backend,
+        &oaps,
+        skywalking::wait_ready(&oaps, &zk_connect, Duration::from_secs(300)),
+    )
+    .await?;
     let members: Vec<String> = ready.members.iter().map(|m| m.to_string()).collect();
     ensure!(
         members == ["oap-1:11800", "oap-2:11800", "oap-3:11800"],
@@ -145,10 +123,12 @@ async fn exercise(
         nginx::container_spec(&lb_spec, &images.nginx, index, &wiring.oap_nodes)
     })
     .await?;
-    if let Err(e) = nginx::wait_ready(&lbs, Duration::from_secs(60)).await {
-        print_logs(backend, &lbs).await;
-        return Err(e);
-    }
+    or_logs(
+        backend,
+        &lbs,
+        nginx::wait_ready(&lbs, Duration::from_secs(60)),
+    )
+    .await?;
     println!("stack ready after {:.1?}", begin.elapsed());
 
     let (lb_name, lb) = lbs[0].clone();

@@ -2,6 +2,7 @@
 //! their logs on failure, and what memory they use.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use bollard::Docker;
@@ -9,8 +10,8 @@ use futures_util::StreamExt as _;
 
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
-use chaosbed::scenario::SystemKind;
-use chaosbed::system;
+use chaosbed::scenario::{SystemKind, SystemSpec};
+use chaosbed::system::{self, zookeeper};
 
 /// Progress bars nobody sees.
 pub fn hidden() -> indicatif::MultiProgress {
@@ -101,5 +102,58 @@ pub async fn print_logs(backend: &DockerBackend, nodes: &[(String, Ipv4Addr)]) {
             .await
             .unwrap_or_else(|e| format!("(no logs: {e:#})"));
         eprintln!("--- last lines of {name}\n{}", tail(&logs, 40));
+    }
+}
+
+/// The image of `system` at its default version, built if missing.
+pub async fn default_image(
+    docker: &Docker,
+    system: SystemKind,
+    progress: &indicatif::MultiProgress,
+) -> anyhow::Result<String> {
+    chaosbed::image::ensure(
+        docker,
+        system.name(),
+        system::default_version(system),
+        progress,
+    )
+    .await
+}
+
+/// A topology table with `nodes` nodes and nothing else.
+pub fn spec(nodes: u32) -> anyhow::Result<SystemSpec> {
+    toml::from_str(&format!("nodes = {nodes}")).context("a minimal topology table")
+}
+
+/// Starts a 3-node ZooKeeper ensemble from `image` and waits for its quorum; returns the nodes
+/// and the client connect string by address.
+pub async fn start_ensemble(
+    backend: &mut DockerBackend,
+    image: &str,
+) -> anyhow::Result<(Vec<(String, Ipv4Addr)>, String)> {
+    let zk_spec = spec(3)?;
+    let zk = start_nodes(backend, SystemKind::Zookeeper, 3, |index, _| {
+        zookeeper::container_spec(&zk_spec, image, index, 3)
+    })
+    .await?;
+    let names: Vec<String> = zk.iter().map(|(n, _)| n.clone()).collect();
+    let ready = zookeeper::wait_ready(&zk, &names, zk.len(), Duration::from_secs(90)).await?;
+    println!("zookeeper ready in {:.1?}", ready.elapsed);
+    let connect = zookeeper::connect_string(&zk.iter().map(|(_, a)| *a).collect::<Vec<_>>());
+    Ok((zk, connect))
+}
+
+/// Waits on `ready`; on failure prints the nodes' logs first.
+pub async fn or_logs<T>(
+    backend: &DockerBackend,
+    nodes: &[(String, Ipv4Addr)],
+    ready: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match ready.await {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            print_logs(backend, nodes).await;
+            Err(e)
+        }
     }
 }
