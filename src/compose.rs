@@ -168,6 +168,10 @@ fn write_service(out: &mut String, service: &Service) {
     let _ = writeln!(out, "    networks:");
     let _ = writeln!(out, "      chaosbed:");
     let _ = writeln!(out, "        ipv4_address: {}", service.address);
+    if !c.aliases.is_empty() {
+        let aliases: Vec<String> = c.aliases.iter().map(|a| quote(a)).collect();
+        let _ = writeln!(out, "        aliases: [{}]", aliases.join(", "));
+    }
     if !c.env.is_empty() {
         let _ = writeln!(out, "    environment:");
         for (key, value) in &c.env {

@@ -16,6 +16,9 @@ pub use labels::{LABEL_NODE, LABEL_PID, LABEL_RUN, RunId};
 pub struct ContainerSpec {
     /// The node name; also the container's hostname and network alias.
     pub node: String,
+    /// More names the container answers to on the run's network, e.g. a service name several
+    /// nodes share (the network's DNS then gives all of them).
+    pub aliases: Vec<String>,
     pub image: String,
     pub env: Vec<(String, String)>,
     /// Overrides the image's command when set.

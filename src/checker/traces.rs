@@ -8,7 +8,9 @@
 //! emitted trace the reader never found is lost, whatever the reporter said: refused and queued
 //! traces are lost from the user's view, and are reported as categories of their own. Windows
 //! are the send-latency check's (before faults, each fault, between faults, after heal); a trace
-//! belongs to every window it was emitted in.
+//! belongs to every window it was emitted in. A trace the reader found only outside the run's
+//! time window (phase `displaced`: filed under a time far from when it happened, as a skewed
+//! clock files it) stays lost, and the summary says how far off it was filed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -25,6 +27,8 @@ const NAME: &str = "traces";
 
 /// Windows named in the summary's account of where the lost traces were emitted.
 const SUMMARY_WINDOWS: usize = 3;
+/// The reader's phase for traces found only outside the run's window.
+const DISPLACED: &str = "displaced";
 
 /// What the agent's reporter did with an emitted trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +175,8 @@ pub fn check(
     let mut found: HashMap<&str, Seen> = HashMap::new();
     let mut found_order: Vec<&str> = Vec::new();
     let mut malformed_found = 0;
+    // Id → how far from its emission it was filed (ms), for traces found only out of the window.
+    let mut displaced: HashMap<&str, i64> = HashMap::new();
     for op in history
         .with_f(F::TraceFound)
         .filter(|op| op.kind == OpKind::Ok)
@@ -179,6 +185,10 @@ pub fn check(
             malformed_found += 1;
             continue;
         };
+        if op.value["phase"].as_str() == Some(DISPLACED) {
+            displaced.insert(id, op.value["offset_ms"].as_i64().unwrap_or(0));
+            continue;
+        }
         let segments = op.value["segments"].as_u64().unwrap_or(1);
         match found.get_mut(id) {
             Some(seen) => seen.segments = seen.segments.max(segments),
@@ -247,9 +257,13 @@ pub fn check(
                 Outcome::Queued => lost_queued += 1,
             }
             lost.add(|| {
-                json!({"id": emitted.id, "emitter": invoke.value["emitter"],
+                let mut example = json!({"id": emitted.id, "emitter": invoke.value["emitter"],
                        "seq": invoke.value["seq"], "emitted_at": secs(invoke.time),
-                       "reporter": emitted.outcome.name(), "windows": containing()})
+                       "reporter": emitted.outcome.name(), "windows": containing()});
+                if let Some(offset) = displaced.get(emitted.id) {
+                    example["filed_off_by_ms"] = json!(offset);
+                }
+                example
             });
             continue;
         };
@@ -306,6 +320,10 @@ pub fn check(
         "found": found_count,
         "found_in_drain": found_in_drain,
         "lost": lost_json,
+        "displaced": {
+            "count": displaced.len(),
+            "median_offset_ms": median(displaced.values().copied()),
+        },
         "late": late_json,
         "duplicated": duplicated.json(),
         "unexpected": unexpected.json(),
@@ -366,6 +384,9 @@ pub fn check(
         }
         if lost_queued > 0 {
             lost_notes.push(format!("{lost_queued} still queued at the end"));
+        }
+        if let Some(text) = displaced_text(&displaced) {
+            lost_notes.push(text);
         }
         let losing: Vec<&Window> = windows.iter().filter(|w| w.lost > 0).collect();
         if windows.len() > 1 && !losing.is_empty() {
@@ -434,6 +455,25 @@ pub fn check(
 }
 
 /// Builds trace histories for the checker tests, on top of [`Script`](super::timeline::script).
+/// The middle of `values` (the lower one of an even count), if any.
+fn median(values: impl Iterator<Item = i64>) -> Option<i64> {
+    let mut values: Vec<i64> = values.collect();
+    values.sort_unstable();
+    values.get(values.len().saturating_sub(1) / 2).copied()
+}
+
+/// `12 found filed 3600 s ahead of when they were sent (median): a clock is off`.
+fn displaced_text(displaced: &HashMap<&str, i64>) -> Option<String> {
+    let offset = median(displaced.values().copied())?;
+    let direction = if offset >= 0 { "ahead of" } else { "behind" };
+    Some(format!(
+        "{} found filed {:.0} s {direction} when they were sent (median), outside the run's \
+         time window: a clock is off",
+        displaced.len(),
+        offset.unsigned_abs() as f64 / 1000.0
+    ))
+}
+
 #[cfg(test)]
 pub(super) mod script {
     use serde_json::json;
@@ -637,6 +677,36 @@ mod tests {
                 result.summary
             );
         }
+    }
+
+    #[test]
+    fn a_trace_found_only_outside_the_window_stays_lost_and_says_how_far_off() {
+        let displaced = |script: Script, ms: u64, seq: u64, offset_ms: i64| {
+            let value = json!({"id": id(1, seq), "segments": 1, "phase": "displaced",
+                               "stored_at_ms": 0, "offset_ms": offset_ms});
+            script.op(ms, "reader", F::TraceFound, OpKind::Ok, value)
+        };
+        let script = clean().ok_emit(1, 7, 12_000).ok_emit(1, 8, 12_500);
+        let script = displaced(script, 40_000, 7, 3_600_400);
+        let script = displaced(script, 40_000, 8, 3_599_900);
+        let result = run(script);
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert!(
+            result.summary.contains(
+                "2 lost (e.g. e1-000007; 2 found filed 3600 s ahead of when they were sent \
+                 (median), outside the run's time window: a clock is off)"
+            ),
+            "{}",
+            result.summary
+        );
+        assert_eq!(
+            result.details["lost"]["examples"][0]["filed_off_by_ms"],
+            3_600_400
+        );
+        assert_eq!(
+            result.details["displaced"],
+            json!({"count": 2, "median_offset_ms": 3_599_900})
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! caller gathers the facts (state, log, configured memory) and records the diagnosis.
 //!
 //! Rules, most specific first: the kernel's OOM kill; a JVM whose heap cannot fit the container;
-//! an expired ZooKeeper session; a ZooKeeper it could not reach; any other exit; never ready.
+//! a clock out of step (HBase rejecting a region server, a ZooKeeper client whose clock jumped);
+//! an expired ZooKeeper session; a ZooKeeper it could not reach; Pinpoint's HBase tables missing;
+//! its storage unreachable (PostgreSQL, HBase); any other exit (exit code 0 included: Pinpoint's
+//! collector and web exit with 0 when they could not launch); never ready.
 
 mod jvm;
 mod log;
@@ -44,8 +47,14 @@ pub enum Cause {
     SessionExpired,
     /// It could not connect to ZooKeeper.
     ZookeeperUnreachable,
-    /// It could not reach its storage (the OAP nodes' PostgreSQL).
+    /// It could not reach its storage: PostgreSQL for the SkyWalking OAP nodes, HBase for
+    /// Pinpoint's collectors and webs.
     StorageUnreachable,
+    /// Its storage answered but lacks the tables it needs (Pinpoint's tables in HBase).
+    SchemaMissing,
+    /// Its clock is out of step with the others' (HBase rejected it, or a clock jump broke its
+    /// ZooKeeper session).
+    ClockSkew,
     /// It advertised an address its peers cannot dial (0.0.0.0, 127.0.0.1).
     IllegalAdvertisedAddress,
     /// It exited for another reason.
@@ -55,12 +64,14 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 8] = [
+    pub const ALL: [Cause; 10] = [
         Cause::OomKilled,
         Cause::HeapExceedsLimit,
         Cause::SessionExpired,
         Cause::ZookeeperUnreachable,
         Cause::StorageUnreachable,
+        Cause::SchemaMissing,
+        Cause::ClockSkew,
         Cause::IllegalAdvertisedAddress,
         Cause::Exited,
         Cause::NeverReady,
@@ -73,6 +84,8 @@ impl Cause {
             Cause::SessionExpired => "session-expired",
             Cause::ZookeeperUnreachable => "zookeeper-unreachable",
             Cause::StorageUnreachable => "storage-unreachable",
+            Cause::SchemaMissing => "schema-missing",
+            Cause::ClockSkew => "clock-skew",
             Cause::IllegalAdvertisedAddress => "illegal-advertised-address",
             Cause::Exited => "exited",
             Cause::NeverReady => "never-ready",
@@ -103,6 +116,7 @@ pub struct Diagnosis {
 
 /// A node that kept running although its ZooKeeper session expired (it reconnected with a new
 /// one): what a too-low tickTime does to a broker or bookie, worth naming even without a crash.
+/// When its ZooKeeper client saw its clock jump, the clock skew is named instead.
 pub fn expired_session(facts: &NodeFacts) -> Option<Diagnosis> {
     if facts.system == SystemKind::Zookeeper {
         return None;
@@ -110,6 +124,17 @@ pub fn expired_session(facts: &NodeFacts) -> Option<Diagnosis> {
     let expired = log::session_expiry(facts.log);
     if expired.is_empty() {
         return None;
+    }
+    // A clock that jumped expires sessions; the clock is what to fix.
+    if let Some((explanation, evidence)) =
+        clock_skew(facts, "kept running, but its ZooKeeper session expired", "")
+    {
+        return Some(Diagnosis {
+            node: facts.node.to_string(),
+            cause: Cause::ClockSkew,
+            explanation,
+            evidence,
+        });
     }
     let timeout = session_timeout_text(log::negotiated_timeout_ms(facts.log), facts);
     Some(Diagnosis {
@@ -159,6 +184,125 @@ pub fn illegal_advertised_address(
             .take(log::EVIDENCE)
             .collect(),
     })
+}
+
+/// What to try about a clock out of step.
+const CLOCK_ADVICE: &str =
+    "keep every node on one time source (NTP or chrony) and in one time zone";
+
+/// A ZooKeeper client silent for longer than this was not slow: its clock jumped.
+const CLOCK_JUMP_MS: u64 = 10 * 60 * 1_000;
+/// Nor when silent for more than this many negotiated session timeouts...
+const CLOCK_JUMP_TIMEOUTS: u64 = 10;
+/// ...and at least this long: a paused container (the pause fault) is silent for as long as it
+/// is paused, and scenarios pause for seconds to a minute.
+const CLOCK_JUMP_FLOOR_MS: u64 = 2 * 60 * 1_000;
+
+/// A node whose clock is `offset_ms` off the others' (positive: ahead), found by other means than
+/// its log, e.g. transactions recorded far from when they were sent; `evidence` is quoted.
+pub fn clock_skew_explanation(node: &str, offset_ms: i64, evidence: &str) -> Diagnosis {
+    let direction = if offset_ms < 0 { "behind" } else { "ahead of" };
+    let off = offset_ms.unsigned_abs();
+    Diagnosis {
+        node: node.to_string(),
+        cause: Cause::ClockSkew,
+        explanation: format!(
+            "{node}'s clock is {} {direction} the others' ({offset_ms:+} ms){}; {CLOCK_ADVICE}",
+            human_duration(off),
+            time_zone_hint(off)
+        ),
+        evidence: [evidence]
+            .into_iter()
+            .filter(|line| !line.trim().is_empty())
+            .map(log::quote)
+            .collect(),
+    }
+}
+
+/// A clock out of step in the log: HBase's master rejecting a region server, or a ZooKeeper client
+/// that had not heard from its server for far longer than any session lasts. `failed` says how
+/// the node failed, `note` is appended to the explanation.
+fn clock_skew(facts: &NodeFacts, failed: &str, note: &str) -> Option<(String, Vec<String>)> {
+    let node = facts.node;
+    if let Some(sync) = log::clock_out_of_sync(facts.log) {
+        let server = sync
+            .server
+            .map(|s| format!("region server {s}"))
+            .unwrap_or_else(|| "a region server".to_string());
+        let measured = match (sync.difference_ms, sync.max_ms) {
+            (Some(diff), Some(max)) => format!(
+                ": its clock was {diff} ms ({}) off the master's, more than \
+                 hbase.master.maxclockskew = {max} ms{}",
+                human_duration(diff),
+                time_zone_hint(diff)
+            ),
+            (Some(diff), None) => format!(
+                ": its clock was {diff} ms ({}) off the master's{}",
+                human_duration(diff),
+                time_zone_hint(diff)
+            ),
+            _ => " for its clock".to_string(),
+        };
+        let explanation =
+            format!("{node} {failed}: HBase rejected {server}{measured}; {CLOCK_ADVICE}{note}");
+        return Some((explanation, log::evidence(&sync.lines)));
+    }
+    if facts.system == SystemKind::Zookeeper {
+        return None;
+    }
+    let negotiated = log::negotiated_timeout_ms(facts.log);
+    let jumped = |silence: u64| {
+        silence > CLOCK_JUMP_MS
+            || (silence >= CLOCK_JUMP_FLOOR_MS
+                && negotiated.is_some_and(|n| silence > CLOCK_JUMP_TIMEOUTS * n))
+    };
+    let jumps: Vec<(&str, u64)> = log::client_silences(facts.log)
+        .into_iter()
+        .filter(|(_, silence)| jumped(*silence))
+        .collect();
+    let &(_, silence) = jumps.iter().max_by_key(|(_, silence)| *silence)?;
+    let session = negotiated
+        .map(|n| format!("its negotiated session timeout is {n} ms"))
+        .unwrap_or_else(|| "no session outlives a few minutes of silence".to_string());
+    let explanation = format!(
+        "{node} {failed}: its clock jumped forward about {}: its ZooKeeper client had \"not heard \
+         from server in {silence}ms\", while {session}, so time moved rather than the server \
+         stalling; {CLOCK_ADVICE}{note}",
+        human_duration(silence)
+    );
+    let lines: Vec<&str> = jumps.iter().map(|(line, _)| *line).collect();
+    Some((explanation, log::evidence(&lines)))
+}
+
+/// A node's storage as its explanations name it, the lines that say it could not be reached,
+/// and what to check.
+fn storage(system: SystemKind, log: &str) -> Option<(&'static str, Vec<&str>, &'static str)> {
+    match system {
+        SystemKind::Skywalking => Some((
+            "PostgreSQL",
+            log::postgres_unreachable(log),
+            "check that PostgreSQL is up and SW_JDBC_URL names it",
+        )),
+        SystemKind::PinpointCollector | SystemKind::PinpointWeb => Some((
+            "HBase",
+            log::hbase_unreachable(log),
+            "check that the HBase node is up and ready (its log says why not), and that \
+             hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names the ZooKeeper ensemble HBase \
+             registers in",
+        )),
+        _ => None,
+    }
+}
+
+/// Where a system is told which ZooKeeper to use, for systems whose setting is not obvious.
+fn zookeeper_setting(system: SystemKind) -> &'static str {
+    match system {
+        SystemKind::Hbase => ", and that hbase.zookeeper.quorum (HBASE_ZOOKEEPER_QUORUM) names it",
+        SystemKind::PinpointCollector | SystemKind::PinpointWeb => {
+            ", and that hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names it"
+        }
+        _ => "",
+    }
 }
 
 /// Explains a node that exited or never became ready; `None` for a node that is up (running or
@@ -281,6 +425,15 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
         ),
         _ => String::new(),
     };
+    // A clock out of step also expires sessions and breaks connections; it is the cause of those.
+    if let Some((explanation, evidence)) = clock_skew(facts, &failure.text(), &heap_note) {
+        return Some(Diagnosis {
+            node: node.to_string(),
+            cause: Cause::ClockSkew,
+            explanation,
+            evidence,
+        });
+    }
     // A ZooKeeper server has no ZooKeeper session of its own; its log speaks of its clients'.
     if facts.system != SystemKind::Zookeeper {
         let expired = log::session_expiry(facts.log);
@@ -296,9 +449,10 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
         if let Some(last) = unreachable.last() {
             let explanation = format!(
                 "{node} {}: it could not reach ZooKeeper (\"{}\"); check that the ensemble is up \
-                 and has a quorum{heap_note}",
+                 and has a quorum{}{heap_note}",
                 failure.text(),
-                log::quote(last)
+                log::quote(last),
+                zookeeper_setting(facts.system)
             );
             return Some(diagnosis(
                 Cause::ZookeeperUnreachable,
@@ -307,27 +461,56 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
             ));
         }
     }
-    if facts.system == SystemKind::Skywalking {
-        let storage = log::storage_unreachable(facts.log);
-        if let Some(last) = storage.last() {
+    // A missing table means HBase answered, so it comes before HBase being unreachable.
+    if matches!(
+        facts.system,
+        SystemKind::PinpointCollector | SystemKind::PinpointWeb
+    ) {
+        let (lines, tables) = log::missing_tables(facts.log);
+        if let Some(last) = lines.last() {
+            let missing = match tables.as_slice() {
+                [] => "some of Pinpoint's tables are".to_string(),
+                [table] => format!("Pinpoint's table {table} is"),
+                tables => format!("Pinpoint's tables {} are", tables.join(", ")),
+            };
             let explanation = format!(
-                "{node} {}: it could not reach its storage (\"{}\"); check that PostgreSQL is up \
-                 and SW_JDBC_URL names it{heap_note}",
+                "{node} {}: {missing} missing from HBase (\"{}\"); create Pinpoint's tables: \
+                 chaosbed's HBase image creates them at its first start, so check the HBase \
+                 node's log for its schema step (the lines with \"schema:\"){heap_note}",
                 failure.text(),
                 log::quote(last)
             );
-            return Some(diagnosis(Cause::StorageUnreachable, explanation, &storage));
+            return Some(diagnosis(Cause::SchemaMissing, explanation, &lines));
         }
+    }
+    if let Some((store, lines, advice)) = storage(facts.system, facts.log)
+        && let Some(last) = lines.last()
+    {
+        let explanation = format!(
+            "{node} {}: it could not reach its storage, {store} (\"{}\"); {advice}{heap_note}",
+            failure.text(),
+            log::quote(last)
+        );
+        return Some(diagnosis(Cause::StorageUnreachable, explanation, &lines));
     }
     if heap_over {
         return Some(heap_exceeds(last_errors(&errors), false));
     }
 
-    let lines = if errors.is_empty() {
+    let mut lines = if errors.is_empty() {
         log::last_lines(facts.log, 3)
     } else {
         last_errors(&errors).to_vec()
     };
+    // Pinpoint's launcher returns normally when the start failed, so the exit code is 0.
+    let launch = log::launch_failure(facts.log)
+        .map(|line| {
+            if !lines.contains(&line) {
+                lines.insert(0, line);
+            }
+            format!(" after it could not launch (\"{}\")", log::quote(line))
+        })
+        .unwrap_or_default();
     let shown = match (errors.last(), lines.last()) {
         (Some(error), _) => format!("; its last error: \"{}\"", log::quote(error)),
         (None, Some(line)) => format!(
@@ -341,7 +524,7 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
     } else {
         Cause::NeverReady
     };
-    let explanation = format!("{node} {}{shown}", failure.text());
+    let explanation = format!("{node} {}{launch}{shown}", failure.text());
     Some(diagnosis(cause, explanation, &lines))
 }
 
@@ -406,6 +589,36 @@ fn human_ms(ms: u64) -> String {
         ms if ms < 1_000 => format!("{ms} ms"),
         ms if ms % 1_000 == 0 => format!("{} s", ms / 1_000),
         ms => format!("{} s", ms as f64 / 1_000.0),
+    }
+}
+
+/// A duration for a person, to the second: `1 h 13 s`, `10 min`, `1.5 s`, `800 ms`.
+fn human_duration(ms: u64) -> String {
+    if ms < 60_000 {
+        return human_ms(ms);
+    }
+    let secs = (ms + 500) / 1_000;
+    let parts = [
+        (secs / 3_600, "h"),
+        (secs / 60 % 60, "min"),
+        (secs % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// For an offset within a minute of a whole number of hours: it may be a time zone.
+fn time_zone_hint(ms: u64) -> &'static str {
+    const HOUR: u64 = 3_600_000;
+    let near = ms.abs_diff((ms + HOUR / 2) / HOUR * HOUR);
+    if ms >= HOUR - 60_000 && near <= 60_000 {
+        " (a whole number of hours: a node set to another time zone shows the same)"
+    } else {
+        ""
     }
 }
 

@@ -429,3 +429,455 @@ fn an_oap_that_exits_on_an_unreachable_store_names_the_store() {
         d.explanation
     );
 }
+
+// Pinpoint's collector and web (HBase client 1.7.2, shaded ZooKeeper client) and HBase 2.5.8, in
+// the shapes their logs take in chaosbed's containers.
+
+const COLLECTOR_NO_TABLE: &str = "\
+04-29 10:00:01.512 [           main] INFO  c.n.p.c.CollectorApp                     -- Starting CollectorApp using Java 11.0.22 with PID 1
+04-29 10:00:09.204 [           main] INFO  o.a.h.h.z.RecoverableZooKeeper           -- Process identifier=hconnection-0x5d1b1c2a connecting to ZooKeeper ensemble=zk-1:2181
+04-29 10:00:09.260 [-1-SendThread(zk-1:2181)] INFO  c.n.p.s.o.a.z.ClientCnxn                 -- Session establishment complete on server zk-1/172.20.0.2:2181, sessionid = 0x10001cdd5df0006, negotiated timeout = 30000
+04-29 10:00:10.871 [           main] WARN  c.n.p.c.h.HbaseTemplate2                 -- Failed to warmup for Table:AgentInfo, message:AgentInfo
+org.apache.hadoop.hbase.TableNotFoundException: AgentInfo
+\tat org.apache.hadoop.hbase.client.ConnectionManager$HConnectionImplementation.locateRegionInMeta(ConnectionManager.java:1312)
+04-29 10:00:11.002 [           main] ERROR c.n.p.c.CollectorApp                     -- [CollectorApp] could not launch app.
+org.springframework.beans.factory.BeanCreationException: Error creating bean with name 'hbaseAgentInfoDao'
+Caused by: org.apache.hadoop.hbase.TableNotFoundException: AgentInfo
+\tat org.apache.hadoop.hbase.client.HBaseAdmin.getTableDescriptor(HBaseAdmin.java:601)
+";
+
+const WEB_NO_MASTER: &str = "\
+04-29 10:00:02.100 [           main] INFO  c.n.p.w.WebApp                           -- Starting WebApp using Java 11.0.22 with PID 1
+04-29 10:00:08.731 [-1-SendThread(zk-1:2181)] INFO  c.n.p.s.o.a.z.ClientCnxn                 -- Session establishment complete on server zk-1/172.20.0.2:2181, sessionid = 0x10001cdd5df0007, negotiated timeout = 30000
+04-29 10:00:38.902 [           main] WARN  o.a.h.h.c.ConnectionManager$HConnectionImplementation -- Can't get master address from ZooKeeper; znode data == null
+04-29 10:01:09.330 [           main] WARN  c.n.p.c.h.HbaseTemplate2                 -- Failed to warmup for Table:ApplicationIndex, message:Cannot get the location for replica0 of region for ApplicationIndex,,99999999999999 in hbase:meta
+04-29 10:01:09.512 [           main] ERROR c.n.p.w.WebApp                           -- [WebApp] could not launch app.
+org.springframework.beans.factory.BeanCreationException: Error creating bean with name 'applicationIndexDao'
+";
+
+const COLLECTOR_NO_REGION_SERVER: &str = "\
+04-29 10:05:00.101 [-1-SendThread(zk-1:2181)] INFO  c.n.p.s.o.a.z.ClientCnxn                 -- Opening socket connection to server zk-1/172.20.0.2:2181. Will not attempt to authenticate using SASL (unknown error)
+04-29 10:05:00.103 [-1-SendThread(zk-1:2181)] INFO  c.n.p.s.o.a.z.ClientCnxn                 -- Socket connection established to zk-1/172.20.0.2:2181, initiating session
+04-29 10:05:00.140 [Pinpoint-HBase-Put-1] WARN  o.a.h.h.c.AsyncProcess                   -- #3, table=TraceV2, attempt=4/10 failed=12ops, last exception: java.io.IOException: Call to hbase-1/172.20.0.5:16020 failed on local exception: java.net.ConnectException: Connection refused
+java.net.ConnectException: Connection refused
+04-29 10:05:31.001 [Pinpoint-HBase-Put-1] WARN  c.n.p.c.h.HbaseTemplate2                 -- Failed to get result within timeout, timeout=30000ms
+";
+
+const COLLECTOR_NO_ZOOKEEPER: &str = "\
+04-29 10:00:09.204 [           main] INFO  o.a.h.h.z.RecoverableZooKeeper           -- Process identifier=hconnection-0x5d1b1c2a connecting to ZooKeeper ensemble=zk-1:2181
+04-29 10:00:21.377 [           main] ERROR o.a.h.h.z.RecoverableZooKeeper           -- ZooKeeper exists failed after 4 attempts
+04-29 10:00:21.380 [           main] WARN  o.a.h.h.c.ZKConnectionRegistry          -- Can't retrieve clusterId from Zookeeper
+04-29 10:00:51.902 [           main] WARN  c.n.p.c.h.HbaseTemplate2                 -- Failed to warmup for Table:AgentInfo, message:Cannot get the location for replica0 of region for AgentInfo,,99999999999999 in hbase:meta
+04-29 10:00:52.004 [           main] ERROR c.n.p.c.CollectorApp                     -- [CollectorApp] could not launch app.
+";
+
+const HBASE_CLOCK_REJECTED: &str = "\
+2024-04-29 10:00:31,200 INFO  [main] chaosbed.hbase.Launcher: Starting master and region server in one JVM, ZooKeeper at zk-1 (znode /hbase)
+2024-04-29 10:00:40,001 ERROR [RS:0;hbase-2:16020] regionserver.HRegionServer: ***** ABORTING region server hbase-2,16020,1700000000000: Unhandled: org.apache.hadoop.hbase.ClockOutOfSyncException: Server hbase-2,16020,1700000000000 has been rejected; Reported time is too far out of sync with master.  Time difference of 3600000ms > max allowed of 30000ms
+Caused by: org.apache.hadoop.hbase.ipc.RemoteWithExtrasException(org.apache.hadoop.hbase.ClockOutOfSyncException): org.apache.hadoop.hbase.ClockOutOfSyncException: Server hbase-2,16020,1700000000000 has been rejected; Reported time is too far out of sync with master.  Time difference of 3600000ms > max allowed of 30000ms
+2024-04-29 10:00:40,020 WARN  [main-EventThread] zookeeper.ZKWatcher: regionserver:16020-0x10001cdd5df0002, quorum=zk-1:2181, baseZNode=/hbase Unable to set watcher on znode /hbase/rs: org.apache.zookeeper.KeeperException$SessionExpiredException: KeeperErrorCode = Session expired
+2024-04-29 10:00:40,101 ERROR [main] chaosbed.hbase.Launcher: Region server aborted; stopping the master
+";
+
+/// A Pinpoint web whose clock jumped an hour forward: its ZooKeeper client thinks the server has
+/// been silent for that long, and the session it then finds is gone.
+const WEB_CLOCK_JUMP: &str = "\
+04-29 10:00:08.731 [-1-SendThread(zk-1:2181)] INFO  c.n.p.s.o.a.z.ClientCnxn                 -- Session establishment complete on server zk-1/172.20.0.2:2181, sessionid = 0x10001cdd5df0006, negotiated timeout = 30000
+04-29 11:00:13.344 [-1-SendThread(zk-1:2181)] INFO  c.n.p.s.o.a.z.ClientCnxn                 -- Client session timed out, have not heard from server in 3613344ms for sessionid 0x10001cdd5df0006, closing socket connection and attempting reconnect
+04-29 11:00:14.100 [-1-SendThread(zk-1:2181)] WARN  c.n.p.s.o.a.z.ClientCnxn                 -- Unable to reconnect to ZooKeeper service, session 0x10001cdd5df0006 has expired
+";
+
+/// A ZooKeeper server's ordinary log: clients come and go, sessions expire.
+const ZOOKEEPER_SERVER: &str = "\
+2024-04-29 10:00:01,001 [myid:1] - INFO  [main:o.a.z.s.q.QuorumPeerConfig@174] - Reading configuration from: /conf/zoo.cfg
+2024-04-29 10:00:03,410 [myid:1] - INFO  [QuorumPeer[myid=1](plain=0.0.0.0:2181)(secure=disabled):o.a.z.s.q.Leader@581] - LEADING - LEADER ELECTION TOOK - 212 MS
+2024-04-29 10:00:09,255 [myid:1] - INFO  [CommitProcWorkThread-1:o.a.z.s.ZooKeeperServer@1089] - Established session 0x10001cdd5df0006 with negotiated timeout 30000 for client /172.20.0.7:45678
+2024-04-29 10:00:40,011 [myid:1] - WARN  [NIOWorkerThread-2:o.a.z.s.NIOServerCnxn@380] - Unable to read additional data from client, it probably closed the socket: address = /172.20.0.5:43210, session = 0x10001cdd5df0002
+2024-04-29 10:01:10,000 [myid:1] - INFO  [SessionTracker:o.a.z.s.ZooKeeperServer@632] - Expiring session 0x10001cdd5df0002, timeout of 30000ms exceeded
+2024-04-29 10:01:12,500 [myid:1] - INFO  [NIOWorkerThread-1:o.a.z.s.NIOServerCnxn@518] - Processing ruok command from /127.0.0.1:51234
+";
+
+/// A SkyWalking OAP that could not reach PostgreSQL.
+const OAP_NO_POSTGRES: &str = "\
+2024-04-29 10:00:05,000 - org.apache.skywalking.oap.server.starter.OAPServerBootstrap - INFO [main] - Starting OAP server with storage postgresql
+2024-04-29 10:00:15,000 - com.zaxxer.hikari.pool.HikariPool - ERROR [main] - HikariPool-1 - Exception during pool initialization.
+org.postgresql.util.PSQLException: Connection to pg-1:5432 refused. Check that the hostname and port are correct and that the postmaster is accepting TCP/IP connections.
+2024-04-29 10:00:15,100 - org.apache.skywalking.oap.server.starter.OAPServerBootstrap - ERROR [main] - Failed to initialize pool: Connection to pg-1:5432 refused.
+";
+
+fn pinpoint<'a>(node: &'a str, state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
+    let system = if node.starts_with("web") {
+        SystemKind::PinpointWeb
+    } else {
+        SystemKind::PinpointCollector
+    };
+    facts(node, system, state, log)
+}
+
+#[test]
+fn a_collector_without_its_table_exits_0_with_the_schema_missing() {
+    let state = exited(0);
+    let d = diagnose(&pinpoint("collector-1", &state, COLLECTOR_NO_TABLE)).unwrap();
+    assert_eq!(d.cause, Cause::SchemaMissing);
+    assert_eq!(
+        d.explanation,
+        "collector-1 exited with code 0: Pinpoint's table AgentInfo is missing from HBase \
+         (\"Caused by: org.apache.hadoop.hbase.TableNotFoundException: AgentInfo\"); create \
+         Pinpoint's tables: chaosbed's HBase image creates them at its first start, so check the \
+         HBase node's log for its schema step (the lines with \"schema:\")"
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+}
+
+#[test]
+fn a_web_missing_several_tables_names_them_all() {
+    let log = "\
+04-29 10:00:10.871 [           main] WARN  c.n.p.c.h.HbaseTemplate2 -- Failed to warmup for Table:ApplicationIndex, message:ApplicationIndex
+org.apache.hadoop.hbase.TableNotFoundException: ApplicationIndex
+04-29 10:00:10.903 [           main] WARN  c.n.p.c.h.HbaseTemplate2 -- Failed to warmup for Table:AgentInfo, message:AgentInfo
+org.apache.hadoop.hbase.TableNotFoundException: AgentInfo
+";
+    let state = running();
+    let d = diagnose(&pinpoint("web-1", &state, log)).unwrap();
+    assert_eq!(d.cause, Cause::SchemaMissing);
+    assert!(
+        d.explanation.starts_with(
+            "web-1 is running but never became ready: Pinpoint's tables ApplicationIndex, \
+             AgentInfo are missing from HBase"
+        ),
+        "{}",
+        d.explanation
+    );
+}
+
+#[test]
+fn a_web_without_an_hbase_master_cannot_reach_its_storage() {
+    let state = exited(0);
+    let d = diagnose(&pinpoint("web-1", &state, WEB_NO_MASTER)).unwrap();
+    assert_eq!(d.cause, Cause::StorageUnreachable);
+    assert_eq!(
+        d.explanation,
+        "web-1 exited with code 0: it could not reach its storage, HBase (\"04-29 10:01:09.330 \
+         [           main] WARN  c.n.p.c.h.HbaseTemplate2                 -- Failed to warmup \
+         for Table:ApplicationIndex, message:Cannot get the location for replica0 of region for \
+         ApplicationIndex,,99999999999999 in hbase:meta\"); check that the HBase node is up and \
+         ready (its log says why not), and that hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names \
+         the ZooKeeper ensemble HBase registers in"
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+    assert!(d.evidence[0].contains("Can't get master address from ZooKeeper"));
+}
+
+#[test]
+fn a_collector_refused_by_the_region_server_blames_hbase_not_zookeeper() {
+    let state = running();
+    let d = diagnose(&pinpoint("collector-2", &state, COLLECTOR_NO_REGION_SERVER)).unwrap();
+    assert_eq!(d.cause, Cause::StorageUnreachable);
+    assert!(
+        d.explanation.starts_with(
+            "collector-2 is running but never became ready: it could not reach its storage, \
+             HBase (\"04-29 10:05:31.001 [Pinpoint-HBase-Put-1] WARN"
+        ),
+        "{}",
+        d.explanation
+    );
+    assert!(
+        d.explanation
+            .contains("-- Failed to get result within timeout, timeout=30000ms\"); check"),
+        "{}",
+        d.explanation
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+}
+
+#[test]
+fn a_collector_without_zookeeper_blames_zookeeper_before_hbase() {
+    let state = exited(0);
+    let d = diagnose(&pinpoint("collector-1", &state, COLLECTOR_NO_ZOOKEEPER)).unwrap();
+    assert_eq!(d.cause, Cause::ZookeeperUnreachable);
+    assert_eq!(
+        d.explanation,
+        "collector-1 exited with code 0: it could not reach ZooKeeper (\"04-29 10:00:21.380 \
+         [           main] WARN  o.a.h.h.c.ZKConnectionRegistry          -- Can't retrieve \
+         clusterId from Zookeeper\"); check that the ensemble is up and has a quorum, and that \
+         hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names it"
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+}
+
+#[test]
+fn an_hbase_node_without_zookeeper() {
+    let log = "\
+2024-04-29 10:00:01,200 INFO  [main] chaosbed.hbase.Launcher: Starting master and region server in one JVM, ZooKeeper at zk-1:2181 (znode /hbase)
+2024-04-29 10:00:13,512 WARN  [main] zookeeper.RecoverableZooKeeper: Possibly transient ZooKeeper, quorum=zk-1:2181, exception=org.apache.zookeeper.KeeperException$ConnectionLossException: KeeperErrorCode = ConnectionLoss for /hbase
+2024-04-29 10:00:29,514 ERROR [main] zookeeper.RecoverableZooKeeper: ZooKeeper exists failed after 4 attempts
+2024-04-29 10:00:29,520 ERROR [main] master.HMasterCommandLine: Master exiting
+";
+    let state = exited(1);
+    let d = diagnose(&facts("hbase-1", SystemKind::Hbase, &state, log)).unwrap();
+    assert_eq!(d.cause, Cause::ZookeeperUnreachable);
+    assert!(
+        d.explanation.ends_with(
+            "check that the ensemble is up and has a quorum, and that hbase.zookeeper.quorum \
+             (HBASE_ZOOKEEPER_QUORUM) names it"
+        ),
+        "{}",
+        d.explanation
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+}
+
+#[test]
+fn hbase_rejecting_a_region_server_is_clock_skew_before_its_expired_session() {
+    let state = exited(1);
+    let d = diagnose(&facts(
+        "hbase-2",
+        SystemKind::Hbase,
+        &state,
+        HBASE_CLOCK_REJECTED,
+    ))
+    .unwrap();
+    assert_eq!(d.cause, Cause::ClockSkew);
+    assert_eq!(
+        d.explanation,
+        "hbase-2 exited with code 1: HBase rejected region server hbase-2: its clock was 3600000 \
+         ms (1 h) off the master's, more than hbase.master.maxclockskew = 30000 ms (a whole \
+         number of hours: a node set to another time zone shows the same); keep every node on \
+         one time source (NTP or chrony) and in one time zone"
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+}
+
+#[test]
+fn a_clock_jump_seen_by_the_zookeeper_client_is_clock_skew() {
+    let state = running();
+    let d = diagnose(&pinpoint("web-1", &state, WEB_CLOCK_JUMP)).unwrap();
+    assert_eq!(d.cause, Cause::ClockSkew);
+    assert_eq!(
+        d.explanation,
+        "web-1 is running but never became ready: its clock jumped forward about 1 h 13 s: its \
+         ZooKeeper client had \"not heard from server in 3613344ms\", while its negotiated \
+         session timeout is 30000 ms, so time moved rather than the server stalling; keep every \
+         node on one time source (NTP or chrony) and in one time zone"
+    );
+    assert_eq!(d.evidence.len(), 1);
+}
+
+#[rstest]
+// An ordinary read timeout: two thirds of the session timeout.
+#[case(26_667, Some(40_000), false)]
+// A 60 s pause with a short session: long against the timeout, but a pause is that long too.
+#[case(60_012, Some(2_000), false)]
+#[case(150_000, Some(2_000), true)]
+#[case(150_000, Some(30_000), false)]
+#[case(700_000, None, true)]
+#[case(300_000, None, false)]
+fn a_silence_is_a_clock_jump_only_when_no_pause_explains_it(
+    #[case] silence_ms: u64,
+    #[case] negotiated_ms: Option<u64>,
+    #[case] jump: bool,
+) {
+    let session = negotiated_ms
+        .map(|n| {
+            format!(
+                "INFO  org.apache.zookeeper.ClientCnxn - Session establishment complete on server \
+                 zk-1/172.18.0.2:2181, session id = 0x100000a2b3c0001, negotiated timeout = {n}\n"
+            )
+        })
+        .unwrap_or_default();
+    let log = format!(
+        "{session}INFO  org.apache.zookeeper.ClientCnxn - Client session timed out, have not \
+         heard from server in {silence_ms}ms for sessionid 0x100000a2b3c0001, closing socket \
+         connection and attempting reconnect\n\
+         WARN  org.apache.zookeeper.ClientCnxn - Unable to reconnect to ZooKeeper service, \
+         session 0x100000a2b3c0001 has expired\n"
+    );
+    let state = exited(1);
+    let cause = diagnose(&broker(&state, &log)).unwrap().cause;
+    let expected = if jump {
+        Cause::ClockSkew
+    } else {
+        Cause::SessionExpired
+    };
+    assert_eq!(cause, expected);
+}
+
+#[test]
+fn a_launch_failure_with_exit_code_0_is_still_a_failure() {
+    let log = "\
+04-29 10:00:01.512 [           main] INFO  c.n.p.c.CollectorApp                     -- Starting CollectorApp using Java 11.0.22 with PID 1
+04-29 10:00:04.220 [           main] ERROR c.n.p.c.CollectorApp                     -- [CollectorApp] could not launch app.
+org.springframework.context.ApplicationContextException: Failed to start bean 'grpcAgentReceiver'
+Caused by: java.io.IOException: Failed to bind to address 0.0.0.0/0.0.0.0:9991
+Caused by: java.net.BindException: Address already in use
+";
+    let state = exited(0);
+    let mut facts = pinpoint("collector-1", &state, log);
+    facts.became_ready = true;
+    let d = diagnose(&facts).unwrap();
+    assert_eq!(d.cause, Cause::Exited);
+    assert!(
+        d.explanation.starts_with(
+            "collector-1 exited with code 0 after it could not launch (\"04-29 10:00:04.220 ["
+        ),
+        "{}",
+        d.explanation
+    );
+    assert!(
+        d.explanation.ends_with(
+            "[CollectorApp] could not launch app.\"); its last error: \"Caused by: \
+             java.net.BindException: Address already in use\""
+        ),
+        "{}",
+        d.explanation
+    );
+    assert_eq!(d.evidence.len(), 4, "{:?}", d.evidence);
+    assert!(d.evidence[0].ends_with("[CollectorApp] could not launch app."));
+}
+
+#[test]
+fn an_exit_with_code_0_without_a_reason_is_still_an_exit() {
+    let state = exited(0);
+    let mut facts = broker(&state, STARTING);
+    facts.became_ready = true;
+    let d = diagnose(&facts).unwrap();
+    assert_eq!(d.cause, Cause::Exited);
+    assert!(
+        d.explanation.starts_with("broker-1 exited with code 0; "),
+        "{}",
+        d.explanation
+    );
+}
+
+#[test]
+fn a_zookeeper_servers_ordinary_log_names_no_pinpoint_cause() {
+    let state = exited(143);
+    let d = diagnose(&facts(
+        "zk-1",
+        SystemKind::Zookeeper,
+        &state,
+        ZOOKEEPER_SERVER,
+    ))
+    .unwrap();
+    assert_eq!(d.cause, Cause::Exited);
+    assert!(
+        d.explanation
+            .starts_with("zk-1 exited with code 143 (SIGTERM); "),
+        "{}",
+        d.explanation
+    );
+}
+
+#[test]
+fn an_oap_without_postgresql_names_postgresql_not_hbase() {
+    let state = exited(1);
+    let d = diagnose(&facts(
+        "oap-1",
+        SystemKind::Skywalking,
+        &state,
+        OAP_NO_POSTGRES,
+    ))
+    .unwrap();
+    assert_eq!(d.cause, Cause::StorageUnreachable);
+    assert_eq!(
+        d.explanation,
+        "oap-1 exited with code 1: it could not reach its storage, PostgreSQL (\"2024-04-29 \
+         10:00:15,100 - org.apache.skywalking.oap.server.starter.OAPServerBootstrap - ERROR [main] \
+         - Failed to initialize pool: Connection to pg-1:5432 refused.\"); check that PostgreSQL \
+         is up and SW_JDBC_URL names it"
+    );
+}
+
+#[rstest]
+#[case(SystemKind::Pulsar)]
+#[case(SystemKind::Bookkeeper)]
+#[case(SystemKind::Skywalking)]
+#[case(SystemKind::PinpointApp)]
+fn pinpoint_log_lines_name_no_storage_or_schema_elsewhere(#[case] system: SystemKind) {
+    let log = format!("{COLLECTOR_NO_REGION_SERVER}{COLLECTOR_NO_TABLE}");
+    let state = exited(1);
+    let d = diagnose(&facts("node-1", system, &state, &log)).unwrap();
+    assert_eq!(d.cause, Cause::Exited, "{}", d.explanation);
+}
+
+#[test]
+fn the_pinpoint_rules_stay_quiet_on_other_systems_logs() {
+    let state = exited(1);
+    for log in [
+        ZOOKEEPER_SERVER,
+        OAP_NO_POSTGRES,
+        STARTING,
+        SESSION_LOST,
+        ZK_REFUSED,
+    ] {
+        for node in ["collector-1", "web-1"] {
+            let cause = diagnose(&pinpoint(node, &state, log)).unwrap().cause;
+            assert!(
+                !matches!(
+                    cause,
+                    Cause::SchemaMissing | Cause::ClockSkew | Cause::StorageUnreachable
+                ),
+                "{node}: {cause} from\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn clock_skew_found_elsewhere_is_explained_with_its_offset() {
+    let d = super::clock_skew_explanation(
+        "collector-1",
+        3_600_000,
+        "trace 42 recorded at 11:00:03, sent at 10:00:02",
+    );
+    assert_eq!(d.node, "collector-1");
+    assert_eq!(d.cause, Cause::ClockSkew);
+    assert_eq!(
+        d.explanation,
+        "collector-1's clock is 1 h ahead of the others' (+3600000 ms) (a whole number of hours: \
+         a node set to another time zone shows the same); keep every node on one time source \
+         (NTP or chrony) and in one time zone"
+    );
+    assert_eq!(
+        d.evidence,
+        ["trace 42 recorded at 11:00:03, sent at 10:00:02"]
+    );
+
+    let behind = super::clock_skew_explanation("web-1", -600_000, "");
+    assert_eq!(
+        behind.explanation,
+        "web-1's clock is 10 min behind the others' (-600000 ms); keep every node on one time \
+         source (NTP or chrony) and in one time zone"
+    );
+    assert!(behind.evidence.is_empty());
+    assert!(
+        super::clock_skew_explanation("web-1", 90_500, "x")
+            .explanation
+            .contains("is 1 min 31 s ahead of")
+    );
+}
+
+#[test]
+fn a_node_that_kept_running_after_a_clock_jump_is_named_for_its_clock() {
+    let state = running();
+    let mut facts = pinpoint("web-1", &state, WEB_CLOCK_JUMP);
+    facts.became_ready = true;
+    assert_eq!(diagnose(&facts), None);
+    let d = expired_session(&facts).unwrap();
+    assert_eq!(d.cause, Cause::ClockSkew);
+    assert!(
+        d.explanation.starts_with(
+            "web-1 kept running, but its ZooKeeper session expired: its clock jumped forward \
+             about 1 h 13 s"
+        ),
+        "{}",
+        d.explanation
+    );
+    // Without a jump, an expired session stays one.
+    assert_eq!(
+        expired_session(&broker(&state, SESSION_LOST))
+            .unwrap()
+            .cause,
+        Cause::SessionExpired
+    );
+}

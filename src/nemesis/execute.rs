@@ -139,6 +139,7 @@ impl Nemesis {
             roles: state.roles.clone(),
             owner: state.owner.clone(),
             ensemble: state.ensemble.clone(),
+            agent_collector: state.agent_collector.clone(),
             problems: state.problems.clone(),
         };
         let targets = match resolve(&event.target, &ctx, &mut self.rng) {

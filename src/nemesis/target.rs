@@ -18,6 +18,8 @@ pub struct Observed {
     pub owner: Option<String>,
     /// The bookies of the topic's current ledger.
     pub ensemble: Vec<String>,
+    /// The Pinpoint collector the agent sends spans to.
+    pub agent_collector: Option<String>,
     /// Why a lookup above failed, to explain a target that then matches nothing.
     pub problems: Vec<String>,
 }
@@ -35,6 +37,8 @@ pub struct TargetContext {
     pub owner: Option<String>,
     /// The bookies of the topic's current ledger, when the target system is BookKeeper.
     pub ensemble: Vec<String>,
+    /// The collector the Pinpoint agent sends spans to, when the target system is the collectors.
+    pub agent_collector: Option<String>,
     /// Why looking up the owner or ensemble failed.
     pub problems: Vec<String>,
 }
@@ -106,6 +110,16 @@ pub fn resolve(
             None => {
                 bail!("target owner: no broker owns the topic now (lookup failed or it is unowned)")
             }
+        },
+        Target::AgentCollector => match &ctx.agent_collector {
+            Some(collector) if !ctx.down.contains(collector) => vec![collector.clone()],
+            Some(collector) => {
+                bail!("target agent-collector: the agent's collector {collector} is already down")
+            }
+            None => bail!(
+                "target agent-collector: the agent has no span stream to a collector now ({})",
+                ctx.problems.join("; ")
+            ),
         },
         Target::Ensemble => {
             let live: Vec<String> = ctx
@@ -206,6 +220,26 @@ mod tests {
             vec!["zk-2", "zk-3"]
         );
         assert_eq!(resolve(&Target::All, &c, &mut rng()).unwrap(), vec!["zk-1"]);
+    }
+
+    #[test]
+    fn the_agents_collector_comes_from_the_cluster_state() {
+        let mut c = TargetContext {
+            nodes: vec!["collector-1".into(), "collector-2".into()],
+            agent_collector: Some("collector-2".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&Target::AgentCollector, &c, &mut rng()).unwrap(),
+            vec!["collector-2"]
+        );
+        c.down.insert("collector-2".into());
+        let err = resolve(&Target::AgentCollector, &c, &mut rng()).unwrap_err();
+        assert!(err.to_string().contains("already down"), "{err}");
+        c.agent_collector = None;
+        c.problems = vec!["app-1: no connection to port 9993".into()];
+        let err = resolve(&Target::AgentCollector, &c, &mut rng()).unwrap_err();
+        assert!(err.to_string().contains("port 9993"), "{err}");
     }
 
     #[test]

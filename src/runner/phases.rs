@@ -54,6 +54,7 @@ enum Clients {
     Zk(zk_register::Target),
     Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
     Traces(traces::Target, traces::Reader),
+    Requests(traces::RequestTarget, traces::Reader),
 }
 
 /// A userspace latency proxy between the zk-register clients and the ensemble, when the
@@ -140,6 +141,12 @@ pub async fn execute(
             let reader = traces::start_reader(&target, recorder);
             Clients::Traces(target, reader)
         }
+        WorkloadKind::PinpointRequests => {
+            let target = request_target(cluster);
+            let source = traces::PinpointSource::for_run(target.application.clone(), recorder);
+            let reader = traces::Reader::start(source, target.webs.clone(), recorder);
+            Clients::Requests(target, reader)
+        }
     };
 
     let mut background = tokio::task::JoinSet::new();
@@ -200,6 +207,16 @@ pub async fn execute(
                     ),
                 );
             }
+            Clients::Requests(target, _) => {
+                let sent = traces::request(&scenario.workload, target, recorder).await;
+                say(
+                    progress,
+                    format!(
+                        "sent {} requests to the traced application: {} answered, {} failed, {} without an answer",
+                        sent.sent, sent.answered, sent.failed, sent.unknown
+                    ),
+                );
+            }
         }
     };
     let faults = async {
@@ -222,7 +239,7 @@ pub async fn execute(
                 break;
             };
             tokio::time::sleep_until(start + event.at).await;
-            let observed = observe(cluster, &clients, event).await;
+            let observed = observe(cluster, &clients, &*backend, event).await;
             bar.set_message(format!(
                 "workload: {} {} at {:?}",
                 event.kind, event.target, event.at
@@ -267,12 +284,20 @@ pub async fn execute(
                 format!("drained: {received} messages received in all"),
             );
         }
-        Clients::Traces(_, reader) => {
+        Clients::Traces(_, reader) | Clients::Requests(_, reader) => {
             let drained = reader.drain(TRACE_DRAIN_DEADLINE).await;
+            let displaced = if drained.displaced > 0 {
+                format!(
+                    "; {} of the missing found filed outside the run's time window",
+                    drained.displaced
+                )
+            } else {
+                String::new()
+            };
             say(
                 progress,
                 format!(
-                    "drained: {} of {} emitted traces found through the query API, {} missing after {:.1}s",
+                    "drained: {} of {} emitted traces found through the query API, {} missing after {:.1}s{displaced}",
                     drained.found,
                     drained.emitted,
                     drained.missing,
@@ -306,6 +331,16 @@ fn trace_target(cluster: &Cluster) -> traces::Target {
         collector: format!("http://{collector}:{}", skywalking::GRPC_PORT),
         query,
         service: skywalking::SERVICE.to_string(),
+    }
+}
+
+/// Where the Pinpoint requesters send (the traced applications) and the reader asks (every web
+/// in turn).
+fn request_target(cluster: &Cluster) -> traces::RequestTarget {
+    traces::RequestTarget {
+        apps: cluster.of(SystemKind::PinpointApp),
+        webs: cluster.of(SystemKind::PinpointWeb),
+        application: crate::system::pinpoint::app::APPLICATION.to_string(),
     }
 }
 
@@ -383,9 +418,14 @@ fn upgrades(scenario: &Scenario, cluster: &Cluster) -> nemesis::Upgrades {
 }
 
 /// What a fault's target needs to know about the cluster right before it fires.
-async fn observe(cluster: &Cluster, clients: &Clients, event: &nemesis::Event) -> Observed {
+async fn observe(
+    cluster: &Cluster,
+    clients: &Clients,
+    backend: &impl Backend,
+    event: &nemesis::Event,
+) -> Observed {
     use crate::scenario::Target;
-    use crate::system::pulsar;
+    use crate::system::{pinpoint, pulsar};
     let mut observed = Observed::default();
     // An upgrade step orders its nodes by role (followers first, the leader last).
     let roles_matter =
@@ -413,6 +453,21 @@ async fn observe(cluster: &Cluster, clients: &Clients, event: &nemesis::Event) -
                 Err(e) => observed.problems.push(format!("ensemble lookup: {e:#}")),
             }
         }
+        (Target::AgentCollector, Clients::Requests(target, _)) => {
+            let collectors = cluster.of(SystemKind::PinpointCollector);
+            for (app, _) in &target.apps {
+                match pinpoint::app::span_collector(backend, app, &collectors).await {
+                    Ok(collector) => {
+                        observed.agent_collector = Some(collector);
+                        break;
+                    }
+                    Err(e) => observed.problems.push(format!("{e:#}")),
+                }
+            }
+        }
+        (Target::AgentCollector, _) => observed
+            .problems
+            .push("the agent-collector target needs the pinpoint-requests workload".into()),
         (Target::Owner | Target::Ensemble, Clients::Zk(_)) => observed
             .problems
             .push("owner and ensemble targets need the Pulsar workload's topic".into()),

@@ -302,6 +302,9 @@ pub enum WorkloadKind {
     /// Trace emitters on the SkyWalking agent reporting through the load balancer, and a reader
     /// that finds each trace through the OAP's GraphQL API.
     SkywalkingTraces,
+    /// Requesters sending HTTP requests, each with a unique id, to an application the Pinpoint
+    /// agent traces, and a reader that finds each request's transaction through the web's API.
+    PinpointRequests,
 }
 
 impl WorkloadKind {
@@ -310,6 +313,7 @@ impl WorkloadKind {
             WorkloadKind::ZkRegister => SystemKind::Zookeeper,
             WorkloadKind::PulsarProduceConsume => SystemKind::Pulsar,
             WorkloadKind::SkywalkingTraces => SystemKind::Skywalking,
+            WorkloadKind::PinpointRequests => SystemKind::PinpointApp,
         }
     }
 
@@ -318,6 +322,7 @@ impl WorkloadKind {
             WorkloadKind::ZkRegister => "zk-register",
             WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
             WorkloadKind::SkywalkingTraces => "skywalking-traces",
+            WorkloadKind::PinpointRequests => "pinpoint-requests",
         }
     }
 }
@@ -346,10 +351,12 @@ pub enum Target {
     Owner,
     /// A bookie in the ensemble of the topic's current ledger.
     Ensemble,
+    /// The Pinpoint collector the traced application's agent sends its spans to now.
+    AgentCollector,
 }
 
 impl Target {
-    pub const KEYWORDS: [&'static str; 10] = [
+    pub const KEYWORDS: [&'static str; 11] = [
         "one",
         "minority",
         "majority",
@@ -360,6 +367,7 @@ impl Target {
         "down",
         "owner",
         "ensemble",
+        "agent-collector",
     ];
 
     pub fn parse(text: &str) -> Self {
@@ -374,6 +382,7 @@ impl Target {
             "down" => Target::Down,
             "owner" => Target::Owner,
             "ensemble" => Target::Ensemble,
+            "agent-collector" => Target::AgentCollector,
             name => Target::Node(name.to_string()),
         }
     }
@@ -387,6 +396,7 @@ impl Target {
                 | Target::Followers
                 | Target::Owner
                 | Target::Ensemble
+                | Target::AgentCollector
         )
     }
 
@@ -396,6 +406,7 @@ impl Target {
             Target::Leader | Target::Follower | Target::Followers => Some(SystemKind::Zookeeper),
             Target::Owner => Some(SystemKind::Pulsar),
             Target::Ensemble => Some(SystemKind::Bookkeeper),
+            Target::AgentCollector => Some(SystemKind::PinpointCollector),
             _ => None,
         }
     }
@@ -415,6 +426,7 @@ impl fmt::Display for Target {
             Target::Down => f.write_str("down"),
             Target::Owner => f.write_str("owner"),
             Target::Ensemble => f.write_str("ensemble"),
+            Target::AgentCollector => f.write_str("agent-collector"),
         }
     }
 }
@@ -544,17 +556,18 @@ impl CheckSpec {
         "upgrade",
     ];
 
-    /// The workload whose operations this check reads, for checks only one workload feeds.
-    pub fn workload(&self) -> Option<WorkloadKind> {
+    /// The workloads whose operations this check reads; empty for checks any workload feeds.
+    pub fn workloads(&self) -> &'static [WorkloadKind] {
         match self {
             CheckSpec::Delivery { .. }
             | CheckSpec::SendLatency { .. }
-            | CheckSpec::TopicOwnership => Some(WorkloadKind::PulsarProduceConsume),
-            CheckSpec::NoLostWrites => Some(WorkloadKind::ZkRegister),
-            CheckSpec::Traces { .. } | CheckSpec::TraceQueries { .. } => {
-                Some(WorkloadKind::SkywalkingTraces)
-            }
-            _ => None,
+            | CheckSpec::TopicOwnership => &[WorkloadKind::PulsarProduceConsume],
+            CheckSpec::NoLostWrites => &[WorkloadKind::ZkRegister],
+            CheckSpec::Traces { .. } | CheckSpec::TraceQueries { .. } => &[
+                WorkloadKind::SkywalkingTraces,
+                WorkloadKind::PinpointRequests,
+            ],
+            _ => &[],
         }
     }
 

@@ -288,20 +288,20 @@ fn check_checks(scenario: &Scenario, out: &mut Diagnostics) {
         );
     }
     for check in &scenario.checks {
-        if let Some(needed) = check.get_ref().workload()
-            && needed != scenario.workload.kind
-        {
+        let feeding = check.get_ref().workloads();
+        if !feeding.is_empty() && !feeding.contains(&scenario.workload.kind) {
+            let names: Vec<&str> = feeding.iter().map(|w| w.name()).collect();
             out.error(
                 check.span(),
                 format!(
                     "the {} check reads what the {} workload records, but this scenario runs {}",
                     check.get_ref().name(),
-                    needed.name(),
+                    names.join(" or "),
                     scenario.workload.kind.name()
                 ),
                 Some(format!(
                     "use kind = \"{}\" in [workload], or drop this check",
-                    needed.name()
+                    names.join("\" or \"")
                 )),
             );
         }

@@ -153,7 +153,6 @@ mod tests {
             cluster: "c".into(),
             postgres: None,
             oap_nodes: Vec::new(),
-            collectors: Vec::new(),
         }
     }
 

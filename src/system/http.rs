@@ -1,6 +1,6 @@
 //! The HTTP client the system modules use for admin and query APIs (bookie and broker REST, the
-//! SkyWalking OAP's GraphQL): one pooled client, no proxy (nodes are reached at their bridge
-//! addresses), a deadline per request.
+//! SkyWalking OAP's GraphQL, the Pinpoint web's API): one pooled client, no proxy (nodes are
+//! reached at their bridge addresses), a deadline per request.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -65,11 +65,33 @@ pub async fn post_json(
     body: &serde_json::Value,
     timeout: Duration,
 ) -> anyhow::Result<Answer> {
+    post(url, "application/json", body.to_string(), timeout).await
+}
+
+/// POST `pairs` as an HTML form (`application/x-www-form-urlencoded`) to `url` within `timeout`;
+/// any status is an answer, only no answer is an error.
+pub async fn post_form<'a>(
+    url: &reqwest::Url,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    post(url, "application/x-www-form-urlencoded", body, timeout).await
+}
+
+async fn post(
+    url: &reqwest::Url,
+    content_type: &'static str,
+    body: String,
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
     let request = async {
         let response = client()
             .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
             .timeout(timeout)
             .send()
             .await?;

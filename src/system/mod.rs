@@ -144,8 +144,6 @@ pub struct Wiring {
     pub postgres: Option<String>,
     /// The OAP nodes the load balancer sends to.
     pub oap_nodes: Vec<String>,
-    /// The Pinpoint collectors; an application's agent reports to the first.
-    pub collectors: Vec<String>,
 }
 
 impl Wiring {
@@ -161,10 +159,6 @@ impl Wiring {
                 .into_iter()
                 .next(),
             oap_nodes: node_names(SystemKind::Skywalking, count(&topology.skywalking)),
-            collectors: node_names(
-                SystemKind::PinpointCollector,
-                count(&topology.pinpoint_collector),
-            ),
         }
     }
 }
@@ -229,7 +223,7 @@ pub fn container_spec(
             pinpoint::collector::container_spec(spec, image, index, wiring)
         }
         SystemKind::PinpointWeb => pinpoint::web::container_spec(spec, image, index, wiring),
-        SystemKind::PinpointApp => pinpoint::app::container_spec(spec, image, index, wiring),
+        SystemKind::PinpointApp => pinpoint::app::container_spec(spec, image, index),
     }
 }
 

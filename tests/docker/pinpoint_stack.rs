@@ -71,7 +71,6 @@ async fn exercise(
         cluster: String::new(),
         postgres: None,
         oap_nodes: Vec::new(),
-        collectors: system::node_names(SystemKind::PinpointCollector, 1),
     };
 
     let (zk, _) = start_ensemble(backend, &images.zookeeper).await?;
@@ -115,7 +114,7 @@ async fn exercise(
     println!("pinpoint-web ready in {elapsed:.1?} (counted from the collector's readiness)");
 
     let apps = start_nodes(backend, SystemKind::PinpointApp, 1, |index, _| {
-        app::container_spec(&one, &images.app, index, &wiring)
+        app::container_spec(&one, &images.app, index)
     })
     .await?;
     let elapsed = or_logs(
@@ -130,12 +129,12 @@ async fn exercise(
     let (app_name, app_address) = apps[0].clone();
     for i in 1..=5 {
         let id = format!("pinpoint-stack-{}-{i}", std::process::id());
-        let body = app::hello(app_address, &id, Duration::from_secs(10))
+        let answer = app::hello(app_address, &id, Duration::from_secs(10))
             .await
             .with_context(|| format!("request {i} to {app_name}"))?;
         ensure!(
-            body.contains(&id),
-            "{app_name} answered {body:?} to /hello?id={id}"
+            answer.is_success() && answer.body.contains(&id),
+            "{app_name} answered {answer:?} to /hello/{id}"
         );
     }
     println!("5 traced requests answered by {app_name}");

@@ -70,7 +70,6 @@ async fn exercise(
         cluster: String::new(),
         postgres: Some("pg-1".into()),
         oap_nodes: system::node_names(SystemKind::Skywalking, OAPS),
-        collectors: Vec::new(),
     };
 
     let (zk, zk_connect) = start_ensemble(backend, &images.zookeeper).await?;

@@ -100,7 +100,12 @@ impl DockerBackend {
             ..Default::default()
         };
         let endpoint = EndpointSettings {
-            aliases: Some(vec![spec.node.clone()]),
+            aliases: Some(
+                std::iter::once(&spec.node)
+                    .chain(&spec.aliases)
+                    .cloned()
+                    .collect(),
+            ),
             ipam_config: Some(EndpointIpamConfig {
                 ipv4_address: Some(address.to_string()),
                 ..Default::default()

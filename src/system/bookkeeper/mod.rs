@@ -104,6 +104,7 @@ pub fn container_spec(
         data_dir: Some(DATA_DIR.to_string()),
         data_size: None,
         cap_add: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 
@@ -129,6 +130,7 @@ pub fn init_spec(image: &str, zk_connect: &str) -> ContainerSpec {
         data_dir: None,
         data_size: None,
         cap_add: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 

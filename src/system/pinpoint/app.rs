@@ -1,12 +1,14 @@
 //! The traced application: embedded Tomcat with the Pinpoint Java agent, reporting over gRPC to
-//! one collector. GET /hello?id=<id> is traced; GET /health (excluded from tracing) is readiness.
+//! one collector. GET /hello/<id> is traced; GET /health (excluded from tracing) is readiness.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::{Wiring, http};
+use crate::system::http;
 
 /// The application's HTTP port (the image's APP_PORT default).
 pub const HTTP_PORT: u16 = 8080;
@@ -16,20 +18,12 @@ pub const APPLICATION: &str = "chaosbed-app";
 pub const DEFAULT_JAVA_OPTS: &str = "-Xms64m -Xmx256m -XX:+ExitOnOutOfMemoryError";
 
 /// The container of application node `index`: its agent id is its node name, it reports to the
-/// first collector, `heap` is JAVA_OPTS, `config` keys are the image's variables by their
-/// property names (`profiler.sampling.type` gives PROFILER_SAMPLING_TYPE).
-pub fn container_spec(
-    spec: &SystemSpec,
-    image: &str,
-    index: u32,
-    wiring: &Wiring,
-) -> ContainerSpec {
+/// collectors' service name (collector::SERVICE, which the network resolves to every collector,
+/// so the agent's gRPC channels move to another when theirs goes away), `heap` is JAVA_OPTS,
+/// `config` keys are the image's variables by their property names (`profiler.sampling.type`
+/// gives PROFILER_SAMPLING_TYPE; `COLLECTOR_IP = "collector-1"` pins one collector).
+pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSpec {
     let node = crate::system::node_name(SystemKind::PinpointApp, index);
-    let collector = wiring
-        .collectors
-        .first()
-        .cloned()
-        .unwrap_or_else(|| format!("{}-1", SystemKind::PinpointCollector.node_prefix()));
     let heap = spec
         .heap
         .clone()
@@ -37,7 +31,7 @@ pub fn container_spec(
     let env = [
         ("AGENT_ID", node),
         ("APP_NAME", APPLICATION.to_string()),
-        ("COLLECTOR_IP", collector),
+        ("COLLECTOR_IP", super::collector::SERVICE.to_string()),
         (super::HEAP_VARIABLE, heap),
     ]
     .into_iter()
@@ -61,11 +55,67 @@ pub async fn wait_ready(
     .await
 }
 
-/// GET /hello?id=`id`: one traced request; returns the body ("hello <id>").
-pub async fn hello(address: Ipv4Addr, id: &str, timeout: Duration) -> anyhow::Result<String> {
-    let mut url = http::url(address, HTTP_PORT, &["hello"])?;
-    url.query_pairs_mut().append_pair("id", id);
-    http::get_ok(&url, timeout).await
+/// GET /hello/`id`: one traced request, the id in its URI (which Pinpoint records as the
+/// transaction's); any status is an answer.
+pub async fn hello(address: Ipv4Addr, id: &str, timeout: Duration) -> anyhow::Result<http::Answer> {
+    http::get(&http::url(address, HTTP_PORT, &["hello", id])?, timeout).await
+}
+
+/// The remote addresses of the established TCP connections to `port` in a /proc/net/tcp or
+/// /proc/net/tcp6 listing (IPv4, or IPv4 mapped into IPv6).
+pub fn connected_to(listing: &str, port: u16) -> Vec<Ipv4Addr> {
+    const ESTABLISHED: &str = "01";
+    let mut addresses = Vec::new();
+    for line in listing.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(remote), Some(state)) = (fields.get(2), fields.get(3)) else {
+            continue;
+        };
+        if *state != ESTABLISHED {
+            continue;
+        }
+        let Some((address, remote_port)) = remote.split_once(':') else {
+            continue;
+        };
+        if u16::from_str_radix(remote_port, 16).ok() != Some(port) {
+            continue;
+        }
+        // The kernel prints each 32-bit word in host (little-endian) order; an IPv4-mapped
+        // IPv6 address keeps the IPv4 address in its last word.
+        let Some(word) = address.get(address.len().saturating_sub(8)..) else {
+            continue;
+        };
+        if let Ok(raw) = u32::from_str_radix(word, 16) {
+            addresses.push(Ipv4Addr::from(raw.swap_bytes()));
+        }
+    }
+    addresses.sort();
+    addresses.dedup();
+    addresses
+}
+
+/// The collector application `app`'s agent sends spans to now: the one its established
+/// connection to the span port leads to.
+pub async fn span_collector(
+    backend: &impl crate::backend::Backend,
+    app: &str,
+    collectors: &[(String, Ipv4Addr)],
+) -> anyhow::Result<String> {
+    let port = super::collector::GRPC_SPAN_PORT;
+    let out = backend
+        .exec(app, &["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+        .await
+        .with_context(|| format!("listing {app}'s TCP connections"))?;
+    let remote = connected_to(&out.stdout, port);
+    collectors
+        .iter()
+        .find(|(_, address)| remote.contains(address))
+        .map(|(name, _)| name.clone())
+        .with_context(|| {
+            format!(
+                "{app} has no span stream to a collector (connections to port {port}: {remote:?})"
+            )
+        })
 }
 
 #[cfg(test)]
@@ -73,22 +123,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reports_to_the_first_collector_under_its_node_name() {
-        let wiring = Wiring {
-            zk_connect: "zk-1:2181".into(),
-            cluster: String::new(),
-            postgres: None,
-            oap_nodes: Vec::new(),
-            collectors: vec!["collector-1".into(), "collector-2".into()],
-        };
+    fn finds_the_collector_a_span_stream_leads_to() {
+        let listing = "  sl  local_address rem_address   st tx_queue rx_queue
+   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000
+   1: 060012AC:A1B2 070012AC:2709 01 00000000:00000000 00:00000000 00000000
+   2: 060012AC:A1B4 070012AC:2707 01 00000000:00000000 00:00000000 00000000
+   3: 060012AC:A1B6 040012AC:2709 06 00000000:00000000 00:00000000 00000000
+  sl  local_address                         remote_address                        st
+   0: 0000000000000000FFFF0000060012AC:C350 0000000000000000FFFF0000050012AC:2709 01 0
+";
+        assert_eq!(
+            connected_to(listing, 9993),
+            ["172.18.0.5", "172.18.0.7"].map(|a| a.parse::<Ipv4Addr>().unwrap())
+        );
+        assert!(connected_to(listing, 9992).is_empty());
+    }
+
+    #[test]
+    fn reports_to_the_collectors_service_under_its_node_name() {
         let spec: SystemSpec =
             toml::from_str("nodes = 2\n[config]\n\"profiler.sampling.type\" = \"PERCENT\"\n")
                 .unwrap();
-        let c = container_spec(&spec, "img", 2, &wiring);
+        let c = container_spec(&spec, "img", 2);
         assert_eq!(c.node, "app-2");
         assert_eq!(c.env_var("AGENT_ID"), Some("app-2"));
         assert_eq!(c.env_var("APP_NAME"), Some(APPLICATION));
-        assert_eq!(c.env_var("COLLECTOR_IP"), Some("collector-1"));
+        assert_eq!(c.env_var("COLLECTOR_IP"), Some("pinpoint-collector"));
         assert_eq!(c.env_var("JAVA_OPTS"), Some(DEFAULT_JAVA_OPTS));
         assert_eq!(c.env_var("PROFILER_SAMPLING_TYPE"), Some("PERCENT"));
     }

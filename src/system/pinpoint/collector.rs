@@ -16,6 +16,9 @@ pub const HTTP_PORT: u16 = 8081;
 pub const GRPC_AGENT_PORT: u16 = 9991;
 pub const GRPC_STAT_PORT: u16 = 9992;
 pub const GRPC_SPAN_PORT: u16 = 9993;
+/// The name every collector also answers to on the run's network: agents report to it, and the
+/// network's DNS gives them all the collectors (a headless service, as Kubernetes would).
+pub const SERVICE: &str = "pinpoint-collector";
 
 /// The container of collector `index`: ZooKeeper and HBase's quorum by node name, cluster mode on.
 /// A scenario's `config` keys are Spring properties (`collector.receiver.grpc.span.worker.
@@ -26,13 +29,15 @@ pub fn container_spec(
     index: u32,
     wiring: &Wiring,
 ) -> ContainerSpec {
-    super::server_spec(
+    let mut container = super::server_spec(
         SystemKind::PinpointCollector,
         spec,
         image,
         index,
         &wiring.zk_connect,
-    )
+    );
+    container.aliases.push(SERVICE.to_string());
+    container
 }
 
 /// Polls until every collector answers GET /serverTime.
@@ -60,7 +65,6 @@ mod tests {
             cluster: String::new(),
             postgres: None,
             oap_nodes: Vec::new(),
-            collectors: vec!["collector-1".into()],
         }
     }
 

@@ -183,6 +183,7 @@ pub fn init_metadata_spec(
         data_dir: None,
         data_size: None,
         cap_add: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 
@@ -237,6 +238,7 @@ pub fn container_spec(
         data_dir: None,
         data_size: None,
         cap_add: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 

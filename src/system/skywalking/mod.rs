@@ -194,7 +194,6 @@ mod tests {
             cluster: "c".into(),
             postgres: Some("pg-1".into()),
             oap_nodes: vec!["oap-1".into(), "oap-2".into(), "oap-3".into()],
-            collectors: Vec::new(),
         }
     }
 

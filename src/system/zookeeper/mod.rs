@@ -76,6 +76,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
         data_dir: Some("/data".into()),
         data_size: None,
         cap_add: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 

@@ -3,8 +3,10 @@
 //! (the agent's plumbing is in `reporter`); a reader polls the GraphQL query API for the traces
 //! the OAP can show, and after heal a drain waits for the rest (`reader`).
 
+mod pinpoint;
 mod reader;
 mod reporter;
+mod skywalking_source;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -19,7 +21,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::history::Recorder;
 use crate::scenario::WorkloadSpec;
 
-pub use reader::{DrainSummary, Reader, start_reader};
+pub use pinpoint::{PinpointSource, RequestSummary, RequestTarget, request};
+pub use reader::{DrainSummary, Reader, TraceSource, start_reader};
 use reporter::{Hooks, Reporter};
 
 /// How long a gRPC connection attempt to the collector may take.

@@ -1,25 +1,59 @@
-//! The trace reader: polls the OAP's GraphQL query API for the traces it can show, recording
-//! each poll and each find; after heal, the drain waits for the traces not found yet.
+//! The trace reader: polls a query API (a [`TraceSource`]) for the traces it can show, recording
+//! each poll and each find; after heal, the drain waits for the traces not found yet, then asks
+//! the source once for any still missing that it stored far from when they were sent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::Target;
 use crate::history::{F, History, OpKind, Recorder};
-use crate::system::skywalking::graphql;
 
 /// The reader polls this often, each poll (all pages) within POLL_TIMEOUT.
 const POLL_EVERY: Duration = Duration::from_secs(1);
-const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The reader's window reaches this far before the run started and beyond now.
-const WINDOW_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+pub(super) const WINDOW_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// Where the reader finds traces: a query API asked through one node at a time.
+pub trait TraceSource: Send + 'static {
+    /// Every trace the API shows in the run's window, by the id the workload gave it, with how
+    /// many times it is stored (more than once is a duplicate).
+    fn list(
+        &mut self,
+        node: &str,
+        address: Ipv4Addr,
+    ) -> impl Future<Output = anyhow::Result<BTreeMap<String, u32>>> + Send;
+
+    /// Of `missing`, those stored outside the run's window, each with when the API says it was
+    /// stored (ms since the epoch): a trace filed under a wrong time is lost to a user looking
+    /// at when it happened. Sources that cannot search wider find none.
+    fn displaced(
+        &mut self,
+        node: &str,
+        address: Ipv4Addr,
+        missing: &BTreeSet<String>,
+    ) -> impl Future<Output = anyhow::Result<Vec<(String, i64)>>> + Send {
+        let _ = (node, address, missing);
+        async { Ok(Vec::new()) }
+    }
+}
+
+/// The start of the window a reader looks in: WINDOW_MARGIN before the run started.
+pub(super) fn window_start(recorder: &Recorder) -> DateTime<Utc> {
+    run_start(recorder) - WINDOW_MARGIN
+}
+
+/// When the run started, by this machine's clock.
+fn run_start(recorder: &Recorder) -> DateTime<Utc> {
+    Utc::now() - chrono::TimeDelta::from_std(recorder.start().elapsed()).unwrap_or_default()
+}
 
 /// The reader's phase, as its finds record it; `Stop` (which only follows the drain) ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,53 +81,65 @@ pub struct DrainSummary {
     pub found: u64,
     /// Of those, never found.
     pub missing: u64,
+    /// Of the missing, found stored outside the run's window.
+    pub displaced: u64,
     /// How long the drain took.
     pub elapsed: Duration,
 }
 
 /// The trace reader running in the background; `drain` ends it.
 pub struct Reader {
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<u64>,
     control: watch::Sender<Phase>,
-    /// Trace id → the most segments seen of it.
+    /// Trace id → the most copies seen of it.
     found: Arc<Mutex<HashMap<String, u32>>>,
     /// Polls done so far.
     polls: watch::Receiver<u64>,
     recorder: Recorder,
 }
 
-/// Starts the reader: every POLL_EVERY, lists the service's traces in the window from a minute
-/// before the run started to a minute from now (every page), through `target.query` in turn.
-/// Records each poll (TraceQuery) and each trace the first time it is seen and whenever more of
-/// its segments appear (TraceFound). Needs a Tokio runtime; dropping the reader stops it.
-pub fn start_reader(target: &Target, recorder: &Recorder) -> Reader {
-    let since_start = chrono::TimeDelta::from_std(recorder.start().elapsed()).unwrap_or_default();
-    let (control, control_rx) = watch::channel(Phase::Run);
-    let (polls_tx, polls) = watch::channel(0u64);
-    let found = Arc::new(Mutex::new(HashMap::new()));
-    let reader = ReadLoop {
-        query: target.query.clone(),
-        service: target.service.clone(),
-        recorder: recorder.clone(),
-        from: Utc::now() - since_start - WINDOW_MARGIN,
-        found: found.clone(),
-        control: control_rx,
-        polls: polls_tx,
-        timezone: None,
-    };
-    Reader {
-        task: tokio::spawn(reader.run()),
-        control,
-        found,
-        polls,
-        recorder: recorder.clone(),
-    }
+/// Starts the SkyWalking reader: the service's traces through GraphQL, `target.query` in turn.
+pub fn start_reader(target: &super::Target, recorder: &Recorder) -> Reader {
+    let source = super::skywalking_source::SkywalkingSource::new(
+        target.service.clone(),
+        window_start(recorder),
+    );
+    Reader::start(source, target.query.clone(), recorder)
 }
 
 impl Reader {
+    /// Starts a reader: every POLL_EVERY, asks `source` through the next of `query` in turn.
+    /// Records each poll (TraceQuery) and each trace the first time it is seen and whenever
+    /// more copies of it appear (TraceFound). Needs a Tokio runtime; dropping the reader stops
+    /// it.
+    pub fn start(
+        source: impl TraceSource,
+        query: Vec<(String, Ipv4Addr)>,
+        recorder: &Recorder,
+    ) -> Reader {
+        let (control, control_rx) = watch::channel(Phase::Run);
+        let (polls_tx, polls) = watch::channel(0u64);
+        let found = Arc::new(Mutex::new(HashMap::new()));
+        let reader = ReadLoop {
+            source,
+            query,
+            recorder: recorder.clone(),
+            found: found.clone(),
+            control: control_rx,
+            polls: polls_tx,
+        };
+        Reader {
+            task: tokio::spawn(reader.run()),
+            control,
+            found,
+            polls,
+            recorder: recorder.clone(),
+        }
+    }
+
     /// After heal: switches to the drain phase and keeps polling until every trace the emitters
     /// handed to the agent and the agent did not refuse has been found, or `deadline` passed;
-    /// then stops the reader.
+    /// then has the source look for the missing ones outside the window, and stops the reader.
     pub async fn drain(self, deadline: Duration) -> DrainSummary {
         let begin = Instant::now();
         let _ = self.control.send(Phase::Drain);
@@ -118,14 +164,19 @@ impl Reader {
             }
         }
         let _ = self.control.send(Phase::Stop);
-        if let Err(e) = self.task.await {
-            tracing::error!("the trace reader crashed: {e}");
-        }
+        let displaced = match self.task.await {
+            Ok(displaced) => displaced,
+            Err(e) => {
+                tracing::error!("the trace reader crashed: {e}");
+                0
+            }
+        };
         let missing = missing(&self.found);
         DrainSummary {
             emitted: expected.len() as u64,
             found: expected.len() as u64 - missing,
             missing,
+            displaced,
             elapsed: begin.elapsed(),
         }
     }
@@ -174,25 +225,47 @@ fn news(found: &mut HashMap<String, u32>, listing: &BTreeMap<String, u32>) -> Ve
     news
 }
 
-struct ReadLoop {
+/// How far from when it was emitted each displaced trace was stored, in ms; traces with no
+/// emission in the history are left out.
+fn offsets(
+    history: &History,
+    run_start: DateTime<Utc>,
+    displaced: &[(String, i64)],
+) -> Vec<(String, i64, i64)> {
+    let emitted: HashMap<&str, u64> = history
+        .with_f(F::Trace)
+        .filter(|op| op.kind == OpKind::Invoke)
+        .filter_map(|op| Some((op.value.get("id")?.as_str()?, op.time)))
+        .collect();
+    let start_ms = run_start.timestamp_millis();
+    displaced
+        .iter()
+        .filter_map(|(id, stored_ms)| {
+            let at = *emitted.get(id.as_str())?;
+            let emitted_ms = start_ms + i64::try_from(at / 1_000_000).ok()?;
+            Some((id.clone(), *stored_ms, stored_ms - emitted_ms))
+        })
+        .collect()
+}
+
+const PROCESS: &str = "reader";
+
+struct ReadLoop<S> {
+    source: S,
     query: Vec<(String, Ipv4Addr)>,
-    service: String,
     recorder: Recorder,
-    /// The window's start: a minute before the run started.
-    from: DateTime<Utc>,
     found: Arc<Mutex<HashMap<String, u32>>>,
     control: watch::Receiver<Phase>,
     polls: watch::Sender<u64>,
-    /// The OAP's time zone, once asked.
-    timezone: Option<FixedOffset>,
 }
 
-impl ReadLoop {
-    async fn run(mut self) {
-        const PROCESS: &str = "reader";
+impl<S: TraceSource> ReadLoop<S> {
+    /// Polls until told to stop; then searches for displaced traces and returns how many it
+    /// found.
+    async fn run(mut self) -> u64 {
         if self.query.is_empty() {
             tracing::error!("the trace reader has no node to ask");
-            return;
+            return 0;
         }
         let mut tick = tokio::time::interval(POLL_EVERY);
         // Delay: a slow poll is followed by a full period before the next, not by a catch-up.
@@ -219,7 +292,7 @@ impl ReadLoop {
             );
             // A poll in flight when the reader is told to stop finishes (POLL_TIMEOUT bounds
             // it): abandoning it would leave a query that neither failed nor succeeded.
-            let outcome = self.poll(&node, address).await;
+            let outcome = self.source.list(&node, address).await;
             match outcome {
                 Ok(listing) => {
                     self.recorder.record(
@@ -256,35 +329,55 @@ impl ReadLoop {
             }
             self.polls.send_modify(|n| *n += 1);
         }
+        self.search_displaced().await
     }
 
-    /// One poll: the service's traces in the window, through `node`.
-    async fn poll(
-        &mut self,
-        node: &str,
-        address: Ipv4Addr,
-    ) -> anyhow::Result<BTreeMap<String, u32>> {
-        let timezone = match self.timezone {
-            Some(zone) => zone,
-            None => {
-                let zone = graphql::time_info(node, address, POLL_TIMEOUT)
-                    .await?
-                    .timezone;
-                *self.timezone.insert(zone)
+    /// Asks for the traces still missing outside the window, through each node in turn until
+    /// one answers; records each found as a TraceFound of phase `displaced` with where it was
+    /// stored and how far that is from when it was emitted.
+    async fn search_displaced(&mut self) -> u64 {
+        let history = self.recorder.snapshot();
+        let missing: BTreeSet<String> = {
+            let found = self.found.lock().expect("found lock poisoned");
+            expected_ids(&history)
+                .into_iter()
+                .filter(|id| !found.contains_key(id))
+                .collect()
+        };
+        if missing.is_empty() {
+            return 0;
+        }
+        for (node, address) in self.query.clone() {
+            match self.source.displaced(&node, address, &missing).await {
+                Ok(displaced) => {
+                    let run_start = run_start(&self.recorder);
+                    let offsets = offsets(&history, run_start, &displaced);
+                    for (id, stored_ms, offset_ms) in &offsets {
+                        self.recorder.record(
+                            PROCESS,
+                            F::TraceFound,
+                            OpKind::Ok,
+                            json!({ "id": id, "segments": 1, "phase": "displaced",
+                                    "stored_at_ms": stored_ms, "offset_ms": offset_ms }),
+                            None,
+                        );
+                    }
+                    return offsets.len() as u64;
+                }
+                Err(e) => tracing::warn!(
+                    "looking for the {} missing traces outside the window through {node}: {e:#}",
+                    missing.len()
+                ),
             }
-        };
-        let window = graphql::Window {
-            start: self.from,
-            end: Utc::now() + WINDOW_MARGIN,
-            timezone,
-        };
-        graphql::trace_segments(node, address, &self.service, &window, POLL_TIMEOUT).await
+        }
+        0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::traces::Target;
 
     #[test]
     fn the_drain_waits_for_every_trace_the_agent_did_not_refuse() {
