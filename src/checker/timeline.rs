@@ -159,31 +159,44 @@ impl FaultWindow {
 pub(super) const ONE_SHOT_FAULTS: [&str; 3] = ["start", "restart", "upgrade"];
 
 /// Pairs every applied fault with the first later `Ok` heal of the same targets (and the same
-/// fault kind when the heal names one), in the order the faults were applied.
+/// fault kind when the heal names one), in the order the faults were applied. A fault recorded
+/// as an invoke when it was sent (kill, stop, pause) starts there, not when it completed: a
+/// graceful stop acts from its SIGTERM on, seconds before the node is down.
 pub(super) fn fault_windows(history: &History) -> Vec<FaultWindow> {
     let mut windows: Vec<FaultWindow> = Vec::new();
+    // (fault, sorted targets) → when its invoke was recorded, until its completion.
+    let mut sent: Vec<((String, Vec<String>), u64)> = Vec::new();
     for op in &history.ops {
-        if op.kind != OpKind::Ok {
-            continue;
-        }
         let fault = op.value["fault"].as_str();
         let Some(mut targets) = str_list(&op.value["targets"]) else {
             continue;
         };
         targets.sort();
-        match op.f {
-            F::Fault => {
+        match (op.f, op.kind) {
+            (F::Fault, OpKind::Invoke) => {
+                sent.push(((fault.unwrap_or("fault").to_string(), targets), op.time));
+            }
+            (F::Fault, OpKind::Ok) => {
                 let fault = fault.unwrap_or("fault");
+                let key = (fault.to_string(), targets);
+                let start = match sent.iter().position(|(k, _)| *k == key) {
+                    Some(at) => sent.remove(at).1,
+                    None => op.time,
+                };
                 if !ONE_SHOT_FAULTS.contains(&fault) {
                     windows.push(FaultWindow {
-                        fault: fault.to_string(),
-                        targets,
-                        start: op.time,
+                        fault: key.0,
+                        targets: key.1,
+                        start,
                         end: None,
                     });
                 }
             }
-            F::Heal => {
+            (F::Fault, _) => {
+                let key = (fault.unwrap_or("fault").to_string(), targets);
+                sent.retain(|(k, _)| *k != key);
+            }
+            (F::Heal, OpKind::Ok) => {
                 let open = windows.iter_mut().find(|w| {
                     w.end.is_none() && w.targets == targets && fault.is_none_or(|f| f == w.fault)
                 });
@@ -583,6 +596,30 @@ mod tests {
         );
         assert_eq!(windows[1].targets, ["zk-1", "zk-3"]);
         assert_eq!(windows[2].duration(7_000 * MS), 1_000 * MS);
+    }
+
+    #[test]
+    fn a_fault_sent_before_it_completed_opens_its_window_when_sent() {
+        let sent = |script: Script, ms: u64, fault: &str, node: &str| {
+            let value = json!({"fault": fault, "targets": [node]});
+            script.op(ms, "nemesis", F::Fault, OpKind::Invoke, value)
+        };
+        let script = sent(Script::new(), 1_000, "stop", "hbase-1")
+            .fault(7_500, "stop", &["hbase-1"], &["hbase-1"])
+            .heal(20_000, "stop", &["hbase-1"], &[]);
+        let script =
+            sent(script, 21_000, "kill", "zk-1").failed_fault(21_100, "kill", &["zk-1"], &[]);
+        let script =
+            sent(script, 22_000, "kill", "zk-2").fault(22_300, "kill", &["zk-2"], &["zk-2"]);
+        let windows = fault_windows(&script.build());
+        let summary: Vec<(&str, u64, Option<u64>)> = windows
+            .iter()
+            .map(|w| (w.fault.as_str(), w.start / MS, w.end.map(|e| e / MS)))
+            .collect();
+        assert_eq!(
+            summary,
+            [("stop", 1_000, Some(20_000)), ("kill", 22_000, None)]
+        );
     }
 
     #[rstest]

@@ -6,9 +6,10 @@ use serde_json::json;
 use super::Cluster;
 use crate::backend::Backend;
 use crate::diagnose::{
-    Cause, Diagnosis, NodeFacts, diagnose, expired_session, illegal_advertised_address,
+    Cause, Diagnosis, NodeFacts, clock_skew_explanation, diagnose, expired_session,
+    illegal_advertised_address,
 };
-use crate::history::{F, OpKind, Recorder};
+use crate::history::{F, History, OpKind, Recorder};
 use crate::scenario::{Scenario, SystemKind};
 use crate::system::{bookkeeper, hbase, pinpoint, pulsar, skywalking, zookeeper};
 
@@ -70,6 +71,10 @@ pub async fn diagnose_nodes(
         .map(|zk| zookeeper::tick_time_ms(zk.get_ref()));
     // A node that only failed readiness because of its advertised address is explained by that.
     let mut found = advertised_addresses(cluster, recorder).await;
+    for diagnosis in displaced_traces(&recorder.snapshot()) {
+        record(recorder, &diagnosis);
+        found.push(diagnosis);
+    }
     let explained: Vec<String> = found.iter().map(|d| d.node.clone()).collect();
     for node in &cluster.nodes {
         let Ok(state) = backend.state(&node.name).await else {
@@ -128,6 +133,46 @@ async fn advertised_addresses(cluster: &Cluster, recorder: &Recorder) -> Vec<Dia
     found
 }
 
+/// Traces the reader found only far outside the run's time window (filed under a time their
+/// collector's clock gave them): clock skew, on each node a clock-skew fault moved, else on
+/// whichever collector took them (Pinpoint files a transaction under its collector's clock).
+fn displaced_traces(history: &History) -> Vec<Diagnosis> {
+    let mut offsets: Vec<(i64, &str)> = history
+        .with_f(F::TraceFound)
+        .filter(|op| op.kind == OpKind::Ok && op.value["phase"] == "displaced")
+        .filter_map(|op| Some((op.value["offset_ms"].as_i64()?, op.value["id"].as_str()?)))
+        .collect();
+    if offsets.is_empty() {
+        return Vec::new();
+    }
+    offsets.sort_unstable();
+    let (median, example) = offsets[(offsets.len() - 1) / 2];
+    let evidence = format!(
+        "{} traces found filed {median:+} ms (median) from when they were sent, outside the run's \
+         time window (e.g. {example})",
+        offsets.len()
+    );
+    let mut skewed: Vec<String> = history
+        .with_f(F::Fault)
+        .filter(|op| op.kind == OpKind::Ok && op.value["fault"] == "clock-skew")
+        .filter_map(|op| op.value["targets"].as_array())
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    skewed.sort();
+    skewed.dedup();
+    if skewed.is_empty() {
+        skewed.push(format!(
+            "the collector that took them ({})",
+            pinpoint::collector::SERVICE
+        ));
+    }
+    skewed
+        .iter()
+        .map(|node| clock_skew_explanation(node, median, &evidence))
+        .collect()
+}
+
 fn record(recorder: &Recorder, diagnosis: &Diagnosis) {
     recorder.record(
         "diagnosis",
@@ -141,4 +186,44 @@ fn record(recorder: &Recorder, diagnosis: &Diagnosis) {
         }),
         None,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(recorder: &Recorder, id: &str, offset_ms: i64) {
+        let value = json!({"id": id, "segments": 1, "phase": "displaced",
+                           "stored_at_ms": 0, "offset_ms": offset_ms});
+        recorder.record("reader", F::TraceFound, OpKind::Ok, value, None);
+    }
+
+    #[test]
+    fn traces_filed_far_away_name_the_skewed_node() {
+        let recorder = Recorder::new();
+        assert!(displaced_traces(&recorder.snapshot()).is_empty());
+        let skew = json!({"fault": "clock-skew", "targets": ["collector-2"], "down": [],
+                          "evidence": {}});
+        recorder.record("nemesis", F::Fault, OpKind::Ok, skew, None);
+        found(&recorder, "r0-1", 3_600_100);
+        found(&recorder, "r0-2", 3_599_800);
+        found(&recorder, "r1-1", 3_600_300);
+        let found = displaced_traces(&recorder.snapshot());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].node, "collector-2");
+        assert_eq!(found[0].cause, Cause::ClockSkew);
+        assert!(found[0].explanation.contains("ahead"), "{}", found[0].explanation);
+        let evidence = found[0].evidence.join(" ");
+        assert!(evidence.contains("3 traces found filed +3600100 ms"), "{evidence}");
+    }
+
+    #[test]
+    fn without_a_skew_fault_the_collectors_are_named() {
+        let recorder = Recorder::new();
+        found(&recorder, "r0-1", -600_000);
+        let found = displaced_traces(&recorder.snapshot());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].node.contains("pinpoint-collector"), "{}", found[0].node);
+        assert!(found[0].explanation.contains("behind"), "{}", found[0].explanation);
+    }
 }

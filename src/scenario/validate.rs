@@ -228,6 +228,22 @@ fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
             );
             continue;
         };
+        if let Target::Node(name) = fault.target.get_ref()
+            && fault.system.is_none()
+            && let Some((owner, _, _)) = systems.iter().find(|(k, s, _)| {
+                *k != system && crate::system::node_names(*k, s.node_count()).contains(name)
+            })
+        {
+            out.error(
+                fault.target.span(),
+                format!(
+                    "`{name}` is a node of {owner}, but this fault is on the workload's system, \
+                     {system}"
+                ),
+                Some(format!("add system = \"{owner}\" to this [[fault]]")),
+            );
+            continue;
+        }
         check_target(system, spec, kind, &fault.target, out);
         super::validate_params::check_params(&systems, fault, system, out);
     }
@@ -348,6 +364,19 @@ mod tests {
         assert!(err.contains("v.toml:11:10"), "{err}");
         assert!(err.contains("zk-1, zk-2, zk-3"), "{err}");
         assert!(err.contains("leader"), "{err}");
+    }
+
+    #[test]
+    fn a_node_of_another_system_asks_for_its_system() {
+        let text = "name = \"t\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\n\
+            [topology.hbase]\nnodes = 1\n[topology.pinpoint-collector]\nnodes = 1\n\
+            [topology.pinpoint-web]\nnodes = 1\n[topology.pinpoint-agent-app]\nnodes = 1\n\
+            [workload]\nkind = \"pinpoint-requests\"\nduration = \"30s\"\n\
+            [[fault]]\nkind = \"stop\"\ntarget = \"hbase-1\"\nat = \"5s\"\n\
+            [[check]]\nkind = \"traces\"\n";
+        let err = error_of(text);
+        assert!(err.contains("`hbase-1` is a node of hbase"), "{err}");
+        assert!(err.contains("add system = \"hbase\""), "{err}");
     }
 
     #[test]
