@@ -31,6 +31,11 @@ pub struct FaultSpec {
     pub peers: Option<Spanned<Vec<String>>>,
     /// packet-loss: percent of incoming packets dropped, e.g. 30.
     pub loss: Option<Spanned<f64>>,
+    /// packet-loss: only packets coming in to these destination ports of the target (its
+    /// listening ports), e.g. [9995, 9996]. Integers here so 0 or 70000 get a clear error.
+    pub ports: Option<Spanned<Vec<i64>>>,
+    /// packet-loss: `tcp`, `udp` or `all` (default).
+    pub protocol: Option<Spanned<Protocol>>,
     /// bandwidth: a rate as tc writes it, e.g. "1mbit", "512kbit".
     pub rate: Option<Spanned<String>>,
     /// latency: delay added to each packet, and its jitter.
@@ -65,6 +70,8 @@ impl FaultSpec {
             shape: None,
             peers: None,
             loss: None,
+            ports: None,
+            protocol: None,
             rate: None,
             delay: None,
             jitter: None,
@@ -95,6 +102,13 @@ impl FaultSpec {
             shape: get(&self.shape),
             peers: get(&self.peers).unwrap_or_default(),
             loss: get(&self.loss),
+            // Validation keeps every port within 1..=65535.
+            ports: get(&self.ports)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| u16::try_from(p).ok())
+                .collect(),
+            protocol: get(&self.protocol),
             rate: get(&self.rate),
             delay: get(&self.delay).map(Dur::as_duration),
             jitter: get(&self.jitter).map(Dur::as_duration),
@@ -117,6 +131,9 @@ impl FaultSpec {
         self.shape = put(params.shape);
         self.peers = put((!params.peers.is_empty()).then(|| params.peers.clone()));
         self.loss = put(params.loss);
+        self.ports = put((!params.ports.is_empty())
+            .then(|| params.ports.iter().map(|&p| i64::from(p)).collect()));
+        self.protocol = put(params.protocol);
         self.rate = put(params.rate.clone());
         self.delay = put(params.delay.map(Dur));
         self.jitter = put(params.jitter.map(Dur));
@@ -147,7 +164,8 @@ pub enum FaultKind {
     Pause,
     /// Drop traffic between groups of nodes (iptables); healed by removing chaosbed's rules.
     Partition,
-    /// Drop a share of incoming packets (iptables statistic match).
+    /// Drop a share of incoming packets (iptables statistic match), optionally only those to
+    /// some destination ports or of one protocol.
     PacketLoss,
     /// Cap outgoing bandwidth (tc tbf).
     Bandwidth,
@@ -241,7 +259,7 @@ impl FaultKind {
     pub fn parameters(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             FaultKind::Partition => (&[], &["shape", "peers"]),
-            FaultKind::PacketLoss => (&["loss"], &["peers"]),
+            FaultKind::PacketLoss => (&["loss"], &["peers", "ports", "protocol"]),
             FaultKind::Bandwidth => (&["rate"], &["peers"]),
             FaultKind::Latency => (&["delay"], &["jitter", "peers"]),
             FaultKind::ClockSkew => (&["offset"], &["clock", "period"]),
@@ -287,6 +305,40 @@ impl PartitionShape {
     /// Whether the shape splits a whole system itself (its target must be `all`).
     pub fn splits_system(self) -> bool {
         matches!(self, PartitionShape::Halves | PartitionShape::Bridge)
+    }
+}
+
+/// Which packets a packet-loss fault drops, by transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    /// Every packet; with `ports`, TCP and UDP to those ports.
+    #[default]
+    All,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::All => "all",
+        }
+    }
+
+    pub fn is_all(self) -> bool {
+        self == Protocol::All
+    }
+
+    /// The transport protocols it covers, the ones that have ports.
+    pub fn transports(self) -> &'static [&'static str] {
+        match self {
+            Protocol::Tcp => &["tcp"],
+            Protocol::Udp => &["udp"],
+            Protocol::All => &["tcp", "udp"],
+        }
     }
 }
 
@@ -396,6 +448,10 @@ pub struct FaultParams {
     pub peers: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
@@ -482,6 +538,24 @@ mod tests {
         let json = serde_json::to_value(&params).unwrap();
         assert_eq!(json["period"], "5s");
         assert_eq!(serde_json::from_value::<FaultParams>(json).unwrap(), params);
+    }
+
+    #[test]
+    fn packet_loss_ports_and_protocol_round_trip() {
+        let params = FaultParams {
+            loss: Some(100.0),
+            ports: vec![9995, 9996],
+            protocol: Some(Protocol::Udp),
+            ..Default::default()
+        };
+        let spec = FaultSpec::new(FaultKind::PacketLoss, Target::One, Duration::ZERO, None)
+            .with_params(&params);
+        assert_eq!(spec.params(), params);
+        let json = serde_json::to_value(&params).unwrap();
+        assert_eq!(json["ports"], serde_json::json!([9995, 9996]));
+        assert_eq!(json["protocol"], "udp");
+        assert_eq!(serde_json::from_value::<FaultParams>(json).unwrap(), params);
+        assert_eq!(Protocol::All.transports(), ["tcp", "udp"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod validate_params;
 
 pub use error::ScenarioError;
 pub use fault::{
-    ClockMode, DEFAULT_REJOIN, FaultKind, FaultParams, FaultSpec, Offset, PartitionShape,
+    ClockMode, DEFAULT_REJOIN, FaultKind, FaultParams, FaultSpec, Offset, PartitionShape, Protocol,
     UpgradeOrder,
 };
 pub use model::{

@@ -1,4 +1,4 @@
-//! Semantic checks of a fault's kind-specific parameters (loss, rate, offset, peers, ...).
+//! Semantic checks of a fault's kind-specific parameters (loss, ports, rate, offset, peers, ...).
 
 use std::ops::Range;
 
@@ -19,6 +19,8 @@ fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
         ("shape", span(&fault.shape)),
         ("peers", span(&fault.peers)),
         ("loss", span(&fault.loss)),
+        ("ports", span(&fault.ports)),
+        ("protocol", span(&fault.protocol)),
         ("rate", span(&fault.rate)),
         ("delay", span(&fault.delay)),
         ("jitter", span(&fault.jitter)),
@@ -104,6 +106,9 @@ fn check_values(
                 Some("use a value above 0 and at most 100".into()),
             );
         }
+    }
+    if let Some(ports) = &fault.ports {
+        check_ports(ports.get_ref(), ports.span(), out);
     }
     if let Some(cpus) = &fault.cpus {
         let value = *cpus.get_ref();
@@ -255,6 +260,34 @@ fn check_peers(
     }
 }
 
+/// packet-loss `ports`: destination ports of the target, each once.
+fn check_ports(ports: &[i64], span: Range<usize>, out: &mut Diagnostics) {
+    if ports.is_empty() {
+        out.error(
+            span.clone(),
+            "`ports` is empty",
+            Some("leave it out to drop packets to every port".into()),
+        );
+    }
+    for (i, port) in ports.iter().enumerate() {
+        if !(1..=65535).contains(port) {
+            out.error(
+                span.clone(),
+                format!("port {port} is not a port number"),
+                Some(
+                    "use ports 1 to 65535 the target listens on, e.g. ports = [9995, 9996]".into(),
+                ),
+            );
+        } else if ports[..i].contains(port) {
+            out.error(
+                span.clone(),
+                format!("port {port} is listed twice in `ports`"),
+                None,
+            );
+        }
+    }
+}
+
 /// An upgrade's `version`: one the catalogue builds for the system it rolls (the one the
 /// topology already runs is allowed: that roll restarts every node on the same image).
 fn check_version(system: SystemKind, version: &str, span: Range<usize>, out: &mut Diagnostics) {
@@ -304,6 +337,11 @@ mod tests {
     #[case("kind = \"partition\"\ntarget = \"leader\"")]
     #[case("kind = \"partition\"\ntarget = \"all\"\nshape = \"halves\"")]
     #[case("kind = \"packet-loss\"\ntarget = \"one\"\nloss = 30\npeers = [\"zk-1\"]")]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nprotocol = \"udp\"\nports = [9995, 9996]"
+    )]
+    #[case("kind = \"packet-loss\"\ntarget = \"one\"\nloss = 50\nports = [1, 65535]")]
+    #[case("kind = \"packet-loss\"\ntarget = \"one\"\nloss = 50\nprotocol = \"tcp\"")]
     #[case("kind = \"bandwidth\"\ntarget = \"one\"\nrate = \"1mbit\"")]
     #[case("kind = \"latency\"\ntarget = \"one\"\ndelay = \"100ms\"\njitter = \"10ms\"")]
     #[case("kind = \"clock-skew\"\ntarget = \"zk-1\"\noffset = \"+1h\"")]
@@ -325,6 +363,34 @@ mod tests {
     #[case(
         "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 130",
         "not a percentage"
+    )]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nports = []",
+        "`ports` is empty"
+    )]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nports = [0]",
+        "port 0 is not a port number"
+    )]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nports = [9995, 70000]",
+        "port 70000 is not a port number"
+    )]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nports = [9995, 9995]",
+        "listed twice"
+    )]
+    #[case(
+        "kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nprotocol = \"sctp\"",
+        "`tcp`, `udp`, `all`"
+    )]
+    #[case(
+        "kind = \"partition\"\ntarget = \"one\"\nports = [2181]",
+        "`ports` does not apply to a partition fault"
+    )]
+    #[case(
+        "kind = \"latency\"\ntarget = \"one\"\ndelay = \"100ms\"\nprotocol = \"udp\"",
+        "`protocol` does not apply to a latency fault"
     )]
     #[case(
         "kind = \"bandwidth\"\ntarget = \"one\"\nrate = \"fast\"",
@@ -390,6 +456,16 @@ mod tests {
     fn bad_upgrade_steps_are_refused(#[case] step: &str, #[case] expected: &str) {
         let err = parse("p.toml", &zk_step(step)).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
+    }
+
+    #[test]
+    fn a_bad_port_points_at_the_ports_list() {
+        let text =
+            zk_fault("kind = \"packet-loss\"\ntarget = \"one\"\nloss = 100\nports = [9995, 0]");
+        let line = text.lines().position(|l| l.starts_with("ports")).unwrap() + 1;
+        let err = parse("p.toml", &text).unwrap_err().to_string();
+        assert!(err.contains(&format!("p.toml:{line}:9")), "{err}");
+        assert!(err.contains("1 to 65535"), "{err}");
     }
 
     #[test]

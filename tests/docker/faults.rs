@@ -1,6 +1,7 @@
 //! Each network, clock and resource fault against a real 3-node ZooKeeper ensemble: applied
 //! through the nemesis, its evidence shows it took effect, an independent probe sees the effect,
-//! and after the heal nothing of it is left (no rule, qdisc, offset, limit or fill file).
+//! and after the heal nothing of it is left (no rule, qdisc, offset, limit or fill file). Packet
+//! loss scoped to a UDP port runs against two bare netcat containers instead.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use futures_util::FutureExt as _;
 use libtest_mimic::Trial;
 
 use chaosbed::backend::docker::DockerBackend;
-use chaosbed::backend::{Backend, RunId};
+use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::history::{F, OpKind, Recorder};
 use chaosbed::nemesis::{self, Action, Nemesis, Observed};
 use chaosbed::proxy::LatencyProxy;
@@ -77,14 +78,18 @@ const CASES: [Case; 8] = [
 ];
 
 pub fn trials() -> Vec<Trial> {
-    CASES
+    let mut trials: Vec<Trial> = CASES
         .iter()
         .map(|case| {
             Trial::test(format!("faults::{}", case.name), move || {
                 block_on(exercise(case))
             })
         })
-        .collect()
+        .collect();
+    trials.push(Trial::test("faults::packet_loss_udp_port", || {
+        block_on(udp_port_loss())
+    }));
+    trials
 }
 
 fn scenario_text(case: &Case) -> String {
@@ -266,5 +271,182 @@ async fn nothing_left(backend: &DockerBackend, nodes: &[String]) -> anyhow::Resu
             out.stderr
         );
     }
+    Ok(())
+}
+
+/// zk-1's UDP and TCP listeners in the port-scoped loss test; what arrives over UDP is logged.
+const UDP_PORT: u16 = 9995;
+const TCP_PORT: u16 = 9993;
+const UDP_LOG: &str = "/tmp/udp.log";
+
+/// Packet loss with `protocol = "udp"` and `ports`: every UDP datagram to zk-1's UDP port is
+/// dropped while TCP to its other port still connects; after the heal UDP arrives again and no
+/// chaosbed rule is left.
+async fn udp_port_loss() -> anyhow::Result<()> {
+    let docker = docker().await?;
+    let case = Case {
+        name: "packet_loss_udp_port",
+        fault: "kind = \"packet-loss\"\ntarget = \"zk-1\"\nloss = 100\nprotocol = \"udp\"\nports = [9995]",
+        probe: None,
+    };
+    let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(&case))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut backend = DockerBackend::new(docker.clone(), RunId::new("fault-udp-port"));
+    let progress =
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let outcome = std::panic::AssertUnwindSafe(async {
+        let image = chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?;
+        let info = start_listeners(&mut backend, &image).await?;
+        udp_port_apply_and_heal(&scenario, &backend, info).await
+    })
+    .catch_unwind()
+    .await;
+    finish(
+        &docker,
+        &backend,
+        outcome,
+        "the packet_loss_udp_port fault test",
+    )
+    .await
+}
+
+/// zk-1 listens on the UDP and TCP ports (netcat-openbsd from the ZooKeeper image); zk-2 only
+/// sends. Returns their addresses once zk-2 can connect to zk-1's TCP port.
+async fn start_listeners(
+    backend: &mut DockerBackend,
+    image: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, chaosbed::nemesis::NodeInfo>> {
+    backend.create_network().await?;
+    let listen = format!("nc -lk {TCP_PORT} >/dev/null & exec nc -luk {UDP_PORT} > {UDP_LOG}");
+    let nodes = [
+        ("zk-1", listen.as_str(), vec!["NET_ADMIN".to_string()]),
+        ("zk-2", "exec sleep infinity", Vec::new()),
+    ];
+    let mut info = std::collections::BTreeMap::new();
+    for (node, script, cap_add) in nodes {
+        let spec = ContainerSpec {
+            node: node.into(),
+            image: image.into(),
+            cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
+            cap_add,
+            ..Default::default()
+        };
+        let address = backend.create(&spec).await?;
+        backend.start(node).await?;
+        info.insert(
+            node.to_string(),
+            chaosbed::nemesis::NodeInfo {
+                address: Some(address),
+                ..Default::default()
+            },
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !tcp_reaches(backend).await? {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "zk-2 could not connect to zk-1:{TCP_PORT} within 30s: did `nc -lk` start in zk-1?"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(info)
+}
+
+async fn tcp_reaches(backend: &DockerBackend) -> anyhow::Result<bool> {
+    let probe = format!("nc -z -w 2 zk-1 {TCP_PORT}");
+    Ok(backend.exec("zk-2", &["sh", "-c", &probe]).await?.exit_code == 0)
+}
+
+/// Sends `word` from zk-2 to zk-1's UDP port (three datagrams) and reports whether zk-1 logged it.
+async fn udp_arrives(backend: &DockerBackend, word: &str) -> anyhow::Result<bool> {
+    let send = format!("for i in 1 2 3; do echo {word} | nc -u -w 1 zk-1 {UDP_PORT}; done");
+    let out = backend.exec("zk-2", &["sh", "-c", &send]).await?;
+    ensure!(
+        out.exit_code == 0,
+        "sending UDP from zk-2 to zk-1:{UDP_PORT} failed: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let check = format!("grep -c {word} {UDP_LOG} || true");
+    let out = backend.exec("zk-1", &["sh", "-c", &check]).await?;
+    Ok(out.stdout.trim() != "0")
+}
+
+async fn udp_port_apply_and_heal(
+    scenario: &chaosbed::scenario::Scenario,
+    backend: &DockerBackend,
+    info: std::collections::BTreeMap<String, chaosbed::nemesis::NodeInfo>,
+) -> anyhow::Result<()> {
+    ensure!(
+        udp_arrives(backend, "before").await?,
+        "UDP from zk-2 did not reach zk-1:{UDP_PORT} before any fault: the probe itself is broken"
+    );
+    let nodes: Vec<String> = info.keys().cloned().collect();
+    let recorder = Recorder::new();
+    let mut nemesis =
+        Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 7).with_info(info);
+    let events: Vec<_> = nemesis::plan(&scenario.faults[..1], SystemKind::Zookeeper);
+    let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
+    let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
+
+    nemesis
+        .run_event(backend, apply, &Observed::default())
+        .await;
+    let applied = recorder
+        .snapshot()
+        .with_f(F::Fault)
+        .last()
+        .cloned()
+        .context("no fault recorded")?;
+    let evidence = &applied.value["evidence"];
+    println!("packet_loss_udp_port applied: {evidence}");
+    ensure!(
+        applied.kind == OpKind::Ok && evidence["took_effect"] == true,
+        "applying UDP packet loss to zk-1 failed or showed no effect: {evidence} {:?}",
+        applied.error
+    );
+    ensure!(
+        evidence["protocol"] == "udp" && evidence["ports"] == serde_json::json!([UDP_PORT]),
+        "the fault's record does not name its protocol and ports: {evidence}"
+    );
+    ensure!(
+        !udp_arrives(backend, "during").await?,
+        "UDP to zk-1:{UDP_PORT} still arrived while every such packet was to be dropped"
+    );
+    ensure!(
+        tcp_reaches(backend).await?,
+        "TCP to zk-1:{TCP_PORT} was cut by packet loss scoped to UDP port {UDP_PORT}"
+    );
+
+    nemesis.run_event(backend, heal, &Observed::default()).await;
+    let healed = recorder
+        .snapshot()
+        .with_f(F::Heal)
+        .last()
+        .cloned()
+        .context("no heal recorded")?;
+    println!("packet_loss_udp_port healed: {}", healed.value["evidence"]);
+    ensure!(
+        healed.kind == OpKind::Ok && healed.value["evidence"]["took_effect"] == true,
+        "healing UDP packet loss left something or dropped nothing: {} {:?}",
+        healed.value["evidence"],
+        healed.error
+    );
+    ensure!(
+        udp_arrives(backend, "after").await?,
+        "UDP to zk-1:{UDP_PORT} still does not arrive after the heal"
+    );
+    let out = backend
+        .exec(
+            "zk-1",
+            &["sh", "-c", "iptables -w -S | grep -c cb-f || true"],
+        )
+        .await?;
+    ensure!(
+        out.stdout.trim() == "0",
+        "zk-1 still has {} of chaosbed's iptables rules after the heal",
+        out.stdout.trim()
+    );
     Ok(())
 }

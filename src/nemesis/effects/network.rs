@@ -1,6 +1,7 @@
-//! Network faults inside a node's namespace: partitions and packet loss as iptables chains named
-//! after the fault (so healing removes exactly chaosbed's rules), bandwidth and latency as a
-//! root qdisc (tc tbf; tc netem where the kernel has it).
+//! Network faults inside a node's namespace: partitions and packet loss (optionally only to some
+//! ports or of one protocol) as iptables chains named after the fault (so healing removes exactly
+//! chaosbed's rules), bandwidth and latency as a root qdisc (tc tbf; tc netem where the kernel
+//! has it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -96,27 +97,61 @@ fn chain(fault: usize) -> String {
     format!("{CHAIN_PREFIX}{fault}")
 }
 
-/// The script that creates fault `fault`'s chains on one node and hooks them in first.
+/// The protocol and destination-port matches of a packet-loss fault's incoming rules: `[""]`
+/// (every packet) unless the fault names a protocol or ports. iptables matches a port only
+/// with `-p`, so `all` with ports is a tcp and a udp rule for each port.
+fn packet_matches(params: &FaultParams) -> Vec<String> {
+    let protocol = params.protocol.unwrap_or_default();
+    if params.ports.is_empty() {
+        if protocol.is_all() {
+            return vec![String::new()];
+        }
+        return protocol
+            .transports()
+            .iter()
+            .map(|p| format!(" -p {p}"))
+            .collect();
+    }
+    protocol
+        .transports()
+        .iter()
+        .flat_map(|p| {
+            params
+                .ports
+                .iter()
+                .map(move |port| format!(" -p {p} --dport {port}"))
+        })
+        .collect()
+}
+
+/// The script that creates fault `fault`'s chains on one node and hooks them in first. Incoming
+/// packets get one rule per source and match (see [`packet_matches`]); the matches are
+/// disjoint, so a packet meets the statistic match at most once and `probability` holds.
 fn rules_script(
     fault: usize,
     drops_in: &[String],
     drops_out: &[String],
+    matches: &[String],
     probability: Option<f64>,
 ) -> String {
     let chain = chain(fault);
-    let matcher = probability
+    let statistic = probability
         .map(|p| format!(" -m statistic --mode random --probability {p:.4}"))
         .unwrap_or_default();
+    let sources: Vec<String> = if drops_in.is_empty() {
+        vec![String::new()]
+    } else {
+        drops_in.iter().map(|s| format!(" -s {s}")).collect()
+    };
     let mut script = String::from("set -e\n");
     let _ = writeln!(script, "iptables -w -N {chain}");
-    if drops_in.is_empty() {
-        let _ = writeln!(script, "iptables -w -A {chain}{matcher} -j DROP");
-    }
-    for source in drops_in {
-        let _ = writeln!(
-            script,
-            "iptables -w -A {chain} -s {source}{matcher} -j DROP"
-        );
+    for source in &sources {
+        for matcher in matches {
+            let _ = writeln!(
+                script,
+                "iptables -w -A {chain}{source}{matcher}{statistic} -j DROP"
+            );
+        }
     }
     let _ = writeln!(script, "iptables -w -I INPUT 1 -j {chain}");
     if !drops_out.is_empty() {
@@ -132,7 +167,7 @@ fn rules_script(
 
 /// Partition or packet loss: one chain per fault on each affected node.
 pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outcome {
-    let (node_cuts, probability) = match request.kind {
+    let (node_cuts, probability, matches) = match request.kind {
         FaultKind::Partition => (
             cuts(
                 request.params,
@@ -142,6 +177,7 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
                 request.seed,
             ),
             None,
+            vec![String::new()],
         ),
         _ => {
             // Packet loss: from the named peers only, or from everything.
@@ -159,7 +195,11 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
                     to: Vec::new(),
                 })
                 .collect();
-            (cuts, request.params.loss.map(|l| l / 100.0))
+            (
+                cuts,
+                request.params.loss.map(|l| l / 100.0),
+                packet_matches(request.params),
+            )
         }
     };
     let address = |node: &String| -> Result<String, String> {
@@ -186,7 +226,7 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
             cut.node.clone(),
             json!({ "drops_from": cut.from, "drops_to": cut.to }),
         );
-        let script = rules_script(request.fault, &drops_in, &drops_out, probability);
+        let script = rules_script(request.fault, &drops_in, &drops_out, &matches, probability);
         match sh(backend, &cut.node, &script).await {
             Ok(_) => installed.push(cut.node.clone()),
             Err(e) => errors.push(format!("{e:#}")),
@@ -194,18 +234,24 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
     }
     let listed = list_chains(backend, request.fault, &installed).await;
     let took_effect = !installed.is_empty() && installed.len() == node_cuts.len();
+    let mut evidence = json!({
+        "took_effect": took_effect,
+        "mechanism": "iptables",
+        "loss_percent": request.params.loss,
+        "cuts": plan,
+        "rules": listed,
+    });
+    if request.kind == FaultKind::PacketLoss {
+        // Empty ports: every destination port.
+        evidence["protocol"] = json!(request.params.protocol.unwrap_or_default().name());
+        evidence["ports"] = json!(request.params.ports);
+    }
     Outcome {
         undo: (!installed.is_empty()).then_some(Undo::Rules {
             fault: request.fault,
             nodes: installed,
         }),
-        evidence: json!({
-            "took_effect": took_effect,
-            "mechanism": "iptables",
-            "loss_percent": request.params.loss,
-            "cuts": plan,
-            "rules": listed,
-        }),
+        evidence,
         error: first_error(&errors),
     }
 }
@@ -497,12 +543,77 @@ mod tests {
 
     #[test]
     fn rules_live_in_a_chain_named_after_the_fault() {
-        let script = rules_script(3, &["10.0.0.2".into()], &["10.0.0.2".into()], None);
+        let every = [String::new()];
+        let script = rules_script(3, &["10.0.0.2".into()], &["10.0.0.2".into()], &every, None);
         assert!(script.contains("iptables -w -N cb-f3\n"));
         assert!(script.contains("-A cb-f3 -s 10.0.0.2 -j DROP"));
         assert!(script.contains("-I OUTPUT 1 -j cb-f3-o"));
-        let loss = rules_script(4, &[], &[], Some(0.3));
+        let loss = rules_script(4, &[], &[], &every, Some(0.3));
         assert!(loss.contains("-A cb-f4 -m statistic --mode random --probability 0.3000 -j DROP"));
+    }
+
+    fn loss_params(extra: Value) -> FaultParams {
+        let mut params = json!({ "loss": 100.0 });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(params).unwrap()
+    }
+
+    /// The `-A` lines of a rules script, without `iptables -w`.
+    fn appended(script: &str) -> Vec<&str> {
+        script
+            .lines()
+            .filter_map(|l| l.strip_prefix("iptables -w "))
+            .filter(|l| l.starts_with("-A "))
+            .collect()
+    }
+
+    #[test]
+    fn udp_ports_get_one_rule_each_in_the_faults_chain() {
+        let params = loss_params(json!({ "protocol": "udp", "ports": [9995, 9996] }));
+        let script = rules_script(5, &[], &[], &packet_matches(&params), Some(1.0));
+        assert_eq!(
+            appended(&script),
+            [
+                "-A cb-f5 -p udp --dport 9995 -m statistic --mode random --probability 1.0000 -j DROP",
+                "-A cb-f5 -p udp --dport 9996 -m statistic --mode random --probability 1.0000 -j DROP",
+            ]
+        );
+        // Hooked into INPUT only: packets the node sends from these ports are left alone.
+        assert!(script.contains("iptables -w -I INPUT 1 -j cb-f5\n"));
+        assert!(!script.contains("OUTPUT"));
+    }
+
+    #[test]
+    fn all_protocols_with_ports_is_a_tcp_and_a_udp_rule_per_port_and_peer() {
+        let params = loss_params(json!({ "ports": [9993] }));
+        let script = rules_script(
+            2,
+            &["10.0.0.3".into(), "10.0.0.4".into()],
+            &[],
+            &packet_matches(&params),
+            None,
+        );
+        assert_eq!(
+            appended(&script),
+            [
+                "-A cb-f2 -s 10.0.0.3 -p tcp --dport 9993 -j DROP",
+                "-A cb-f2 -s 10.0.0.3 -p udp --dport 9993 -j DROP",
+                "-A cb-f2 -s 10.0.0.4 -p tcp --dport 9993 -j DROP",
+                "-A cb-f2 -s 10.0.0.4 -p udp --dport 9993 -j DROP",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_protocol_without_ports_matches_every_port_of_it() {
+        let tcp = loss_params(json!({ "protocol": "tcp" }));
+        assert_eq!(packet_matches(&tcp), [" -p tcp"]);
+        assert_eq!(packet_matches(&loss_params(json!({}))), [""]);
+        let all = loss_params(json!({ "protocol": "all" }));
+        assert_eq!(packet_matches(&all), [""]);
     }
 
     #[test]
