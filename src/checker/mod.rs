@@ -138,13 +138,17 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
         }
         CheckSpec::Traces {
             max_lost,
+            expect_lost,
             late_after,
             max_late,
             p99_max,
         } => traces::check(
             history,
             ctx,
-            *max_lost,
+            traces::Lost {
+                max: *max_lost,
+                expected: *expect_lost,
+            },
             late_after.as_duration(),
             *max_late,
             p99_max.map(|d| d.as_duration()),

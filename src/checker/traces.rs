@@ -158,10 +158,17 @@ fn emissions(history: &History) -> Emissions<'_> {
     emissions
 }
 
+/// How lost traces are judged: at most `max`, or, when `expected`, at least one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lost {
+    pub max: u64,
+    pub expected: bool,
+}
+
 pub fn check(
     history: &History,
     ctx: &CheckContext,
-    max_lost: u64,
+    lost_limit: Lost,
     late_after: Duration,
     max_late: Option<u64>,
     p99_max: Option<Duration>,
@@ -335,7 +342,8 @@ pub fn check(
         },
         "windows": windows.iter().map(|w| w.json(until)).collect::<Vec<_>>(),
         "queries": {"total": queries, "ok": ok_queries},
-        "max_lost": max_lost,
+        "max_lost": lost_limit.max,
+        "expect_lost": lost_limit.expected,
         "max_late": max_late,
         "p99_max": p99_max.map(|d| secs(nanos(d))),
         "repeated_ids": emissions.repeated,
@@ -366,7 +374,9 @@ pub fn check(
     }
 
     // The summary, and why it is invalid.
-    let too_many_lost = lost.count as u64 > max_lost;
+    let max_lost = lost_limit.max;
+    let too_many_lost = !lost_limit.expected && lost.count as u64 > max_lost;
+    let none_lost_though_expected = lost_limit.expected && lost.count == 0;
     let too_many_late = max_late.is_some_and(|max| late.count as u64 > max);
     let too_slow = match (p99, p99_max.map(nanos)) {
         (Some(p99), Some(max)) => p99 > max,
@@ -374,7 +384,9 @@ pub fn check(
     };
     let mut lost_notes: Vec<String> = Vec::new();
     if lost.count > 0 {
-        if max_lost > 0 {
+        if lost_limit.expected {
+            lost_notes.push("caught, as the faults should lose some".to_string());
+        } else if max_lost > 0 {
             let judged = if too_many_lost { "over" } else { "within" };
             lost_notes.push(format!("{judged} the {max_lost} allowed"));
         }
@@ -445,7 +457,17 @@ pub fn check(
         ));
     }
 
-    let invalid = too_many_lost || too_many_late || too_slow || unexpected.count > 0;
+    if none_lost_though_expected {
+        summary.push_str(
+            "; the faults were expected to lose traces and none was lost: the fault did not act, \
+             or the system kept everything after all",
+        );
+    }
+    let invalid = too_many_lost
+        || none_lost_though_expected
+        || too_many_late
+        || too_slow
+        || unexpected.count > 0;
     let verdict = if invalid {
         Verdict::Invalid
     } else {
@@ -454,7 +476,6 @@ pub fn check(
     Ok(CheckResult::new(NAME, verdict, summary).with_details(details))
 }
 
-/// Builds trace histories for the checker tests, on top of [`Script`](super::timeline::script).
 /// The middle of `values` (the lower one of an even count), if any.
 fn median(values: impl Iterator<Item = i64>) -> Option<i64> {
     let mut values: Vec<i64> = values.collect();
@@ -474,6 +495,7 @@ fn displaced_text(displaced: &HashMap<&str, i64>) -> Option<String> {
     ))
 }
 
+/// Builds trace histories for the checker tests, on top of [`Script`](super::timeline::script).
 #[cfg(test)]
 pub(super) mod script {
     use serde_json::json;
@@ -615,10 +637,27 @@ mod tests {
         max_late: Option<u64>,
         p99_max: Option<u64>,
     ) -> CheckResult {
+        judge_lost(
+            script,
+            Lost {
+                max: max_lost,
+                expected: false,
+            },
+            max_late,
+            p99_max,
+        )
+    }
+
+    fn judge_lost(
+        script: Script,
+        lost: Lost,
+        max_late: Option<u64>,
+        p99_max: Option<u64>,
+    ) -> CheckResult {
         check(
             &script.build(),
             &ctx(),
-            max_lost,
+            lost,
             LATE_AFTER,
             max_late,
             p99_max.map(Duration::from_millis),
@@ -706,6 +745,32 @@ mod tests {
         assert_eq!(
             result.details["displaced"],
             json!({"count": 2, "median_offset_ms": 3_599_900})
+        );
+    }
+
+    #[test]
+    fn expected_losses_hold_only_when_caught() {
+        let expect = Lost {
+            max: 0,
+            expected: true,
+        };
+        let caught = judge_lost(clean().ok_emit(1, 7, 12_000), expect, None, None);
+        assert_eq!(caught.verdict, Verdict::Valid, "{}", caught.summary);
+        assert!(
+            caught
+                .summary
+                .contains("1 lost (caught, as the faults should lose some"),
+            "{}",
+            caught.summary
+        );
+        let missed = judge_lost(clean(), expect, None, None);
+        assert_eq!(missed.verdict, Verdict::Invalid, "{}", missed.summary);
+        assert!(
+            missed
+                .summary
+                .contains("expected to lose traces and none was lost"),
+            "{}",
+            missed.summary
         );
     }
 

@@ -511,6 +511,11 @@ pub enum CheckSpec {
         /// Lost traces tolerated (default 0).
         #[serde(default)]
         max_lost: u64,
+        /// The faults are meant to lose traces (a port dropped, spans vanishing silently): the
+        /// check holds when it catches losses, and fails when it sees none. `max_lost` then
+        /// does not apply.
+        #[serde(default)]
+        expect_lost: bool,
         /// Default 30 s.
         #[serde(default = "default_late_after")]
         late_after: Dur,
