@@ -582,12 +582,8 @@ mod tests {
             .fault(6_000, "stop", &["zk-1"], &["zk-1"])
             .build();
         let windows = fault_windows(&history);
-        let summary: Vec<(&str, u64, Option<u64>)> = windows
-            .iter()
-            .map(|w| (w.fault.as_str(), w.start / MS, w.end.map(|e| e / MS)))
-            .collect();
         assert_eq!(
-            summary,
+            spans_ms(&windows),
             [
                 ("pause", 1_000, Some(4_500)),
                 ("kill", 1_500, Some(4_000)),
@@ -611,15 +607,18 @@ mod tests {
             sent(script, 21_000, "kill", "zk-1").failed_fault(21_100, "kill", &["zk-1"], &[]);
         let script =
             sent(script, 22_000, "kill", "zk-2").fault(22_300, "kill", &["zk-2"], &["zk-2"]);
-        let windows = fault_windows(&script.build());
-        let summary: Vec<(&str, u64, Option<u64>)> = windows
-            .iter()
-            .map(|w| (w.fault.as_str(), w.start / MS, w.end.map(|e| e / MS)))
-            .collect();
         assert_eq!(
-            summary,
+            spans_ms(&fault_windows(&script.build())),
             [("stop", 1_000, Some(20_000)), ("kill", 22_000, None)]
         );
+    }
+
+    /// Each window's fault, start and end in ms.
+    fn spans_ms(windows: &[FaultWindow]) -> Vec<(&str, u64, Option<u64>)> {
+        windows
+            .iter()
+            .map(|w| (w.fault.as_str(), w.start / MS, w.end.map(|e| e / MS)))
+            .collect()
     }
 
     #[rstest]
