@@ -96,11 +96,25 @@ pub struct Stamp {
 
 impl Stamp {
     pub fn encode(&self, size: usize) -> Vec<u8> {
-        let mut payload = format!("{}|{}|{}|", self.id, self.producer, self.seq).into_bytes();
+        use std::io::Write as _;
+        // One allocation of the final size, as this runs for every message sent (the stamp is
+        // the names, three separators and at most 20 digits).
+        let mut payload = Vec::with_capacity(size.max(self.id.len() + self.producer.len() + 23));
+        write!(payload, "{}|{}|{}|", self.id, self.producer, self.seq)
+            .expect("writing to a Vec cannot fail");
         if payload.len() < size {
             payload.resize(size, b'.');
         }
         payload
+    }
+
+    /// The send's value in the history: id, producer and sequence.
+    fn value(self) -> serde_json::Value {
+        let mut value = serde_json::Map::new();
+        value.insert("id".into(), self.id.into());
+        value.insert("producer".into(), self.producer.into());
+        value.insert("seq".into(), self.seq.into());
+        value.into()
     }
 
     pub fn decode(payload: &[u8]) -> Option<Self> {
@@ -377,8 +391,11 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
 /// The producers run on a runtime of their own, on one thread: each message hops between
 /// several tasks (send, the connection's writer and reader, the receipt), and on a machine whose
 /// cores the cluster keeps busy, every hop to another worker thread waited for that thread to be
-/// scheduled (measured with `cargo xtask bench pulsar`: 0.61x of pulsar-perf's throughput on the
-/// shared runtime, 0.73x on a thread of its own).
+/// scheduled (`cargo xtask bench pulsar` measured a fifth more throughput on a thread of its own
+/// than on the shared runtime). Most of a message's CPU time is spent in the pulsar crate and the
+/// kernel (a write system call per message, commands moved by value between tasks, several
+/// allocations and a spawned task per receipt), so the bench's ratio to pulsar-perf follows how
+/// much CPU this one thread gets on a busy machine.
 pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
     let (spec, target, recorder) = (spec.clone(), target.clone(), recorder.clone());
     let ran = tokio::task::spawn_blocking(move || {
@@ -458,7 +475,8 @@ impl ProducerLoop {
                 seq,
             };
             seq += 1;
-            let value = json!({ "id": stamp.id, "producer": stamp.producer, "seq": stamp.seq });
+            let payload = stamp.encode(self.size);
+            let value = stamp.value();
             self.recorder
                 .record(&process, F::Send, OpKind::Invoke, value.clone(), None);
             if failures.load(Ordering::Relaxed) >= FAILURES_BEFORE_RECONNECT {
@@ -482,7 +500,7 @@ impl ProducerLoop {
                 }
             }
             let p = producer.as_mut().expect("a producer was just made");
-            match p.send_non_blocking(stamp.encode(self.size)).await {
+            match p.send_non_blocking(payload).await {
                 Ok(receipt) => {
                     let pending = async move {
                         let outcome = tokio::time::timeout(SEND_TIMEOUT, receipt).await;
@@ -611,6 +629,19 @@ mod tests {
         let payload = stamp.encode(100);
         assert_eq!(payload.len(), 100);
         assert_eq!(Stamp::decode(&payload), Some(stamp));
+    }
+
+    #[test]
+    fn a_send_is_recorded_under_its_id_producer_and_sequence() {
+        let stamp = Stamp {
+            id: "p0-0000007".into(),
+            producer: "p0".into(),
+            seq: 7,
+        };
+        assert_eq!(
+            stamp.value(),
+            json!({ "id": "p0-0000007", "producer": "p0", "seq": 7 })
+        );
     }
 
     #[test]
