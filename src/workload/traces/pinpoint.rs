@@ -61,8 +61,8 @@ struct Counts {
 }
 
 /// The id request `seq` of requester `n` carries.
-fn request_id(n: u32, seq: u64) -> String {
-    format!("r{n}-{seq}")
+fn request_id(prefix: &str, n: u32, seq: u64) -> String {
+    format!("{prefix}r{n}-{seq}")
 }
 
 /// The request id a transaction's URI carries (`/hello/<id>`), if it is one of the workload's.
@@ -75,6 +75,30 @@ fn id_of_uri(uri: &str) -> Option<&str> {
 pub async fn request(
     spec: &WorkloadSpec,
     target: &RequestTarget,
+    recorder: &Recorder,
+) -> RequestSummary {
+    target.request_with_id_prefix(spec, "", recorder).await
+}
+
+impl RequestTarget {
+    /// Runs the requesters as [`request`] does, every request id starting with `id_prefix`
+    /// (`k3-` gives `k3-r0-0`, ...): ids restart with each run, so runs that send to the same
+    /// application and read the same webs (a benchmark's rounds) keep their transactions apart
+    /// this way. A method rather than a field so the struct's literals elsewhere stay valid.
+    pub async fn request_with_id_prefix(
+        &self,
+        spec: &WorkloadSpec,
+        id_prefix: &str,
+        recorder: &Recorder,
+    ) -> RequestSummary {
+        requests(spec, self, id_prefix, recorder).await
+    }
+}
+
+async fn requests(
+    spec: &WorkloadSpec,
+    target: &RequestTarget,
+    id_prefix: &str,
     recorder: &Recorder,
 ) -> RequestSummary {
     let Some(period) = pacing(spec.clients, spec.rate) else {
@@ -97,7 +121,7 @@ pub async fn request(
         let app = target.apps[n as usize % target.apps.len()].clone();
         let first = start + stagger(n, spec.clients, period);
         requesters.spawn(run_requester(
-            n,
+            (n, id_prefix.to_string()),
             app,
             (first, period, end),
             recorder.clone(),
@@ -120,7 +144,7 @@ pub async fn request(
 /// Sends one request every `period` from `first` until `end`, each on a task of its own so a
 /// slow answer does not hold the pace; waits for them all.
 async fn run_requester(
-    n: u32,
+    (n, id_prefix): (u32, String),
     (app_name, address): (String, Ipv4Addr),
     (first, period, end): (Instant, Duration, Instant),
     recorder: Recorder,
@@ -136,7 +160,7 @@ async fn run_requester(
         if Instant::now() >= end {
             break;
         }
-        let id = request_id(n, seq);
+        let id = request_id(&id_prefix, n, seq);
         let value = json!({ "id": id, "emitter": n, "seq": seq, "app": app_name });
         recorder.record(&process, F::Trace, OpKind::Invoke, value.clone(), None);
         counts.sent.fetch_add(1, Ordering::Relaxed);
@@ -208,7 +232,17 @@ impl PinpointSource {
             .collect();
         let mut transactions = Vec::new();
         for batch in fresh.chunks(METADATA_BATCH) {
-            for transaction in web::transaction_metadata(address, batch, POLL_TIMEOUT).await? {
+            let answer = match web::transaction_metadata(address, batch, POLL_TIMEOUT).await {
+                Ok(answer) => answer,
+                // What the earlier batches resolved is kept (the caller counts it); the rest is
+                // asked about again next poll.
+                Err(e) if !transactions.is_empty() => {
+                    tracing::debug!("transaction metadata through {address}: {e:#}");
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            for transaction in answer {
                 let id = id_of_uri(&transaction.application).map(str::to_string);
                 self.resolved.insert(transaction.trace_id.clone(), id);
                 transactions.push(transaction);
@@ -273,9 +307,11 @@ mod tests {
 
     #[test]
     fn request_ids_travel_in_the_uri() {
-        let id = request_id(2, 17);
+        let id = request_id("", 2, 17);
         assert_eq!(id, "r2-17");
         assert_eq!(id_of_uri(&format!("/hello/{id}")), Some("r2-17"));
+        let id = request_id("k3-", 2, 17);
+        assert_eq!(id_of_uri(&format!("/hello/{id}")), Some("k3-r2-17"));
         assert_eq!(id_of_uri("/hello/"), None);
         assert_eq!(id_of_uri("/health"), None);
     }
@@ -310,5 +346,31 @@ mod tests {
         let first = history.with_f(F::Trace).next().unwrap();
         assert_eq!(first.value["id"], "r0-0");
         assert_eq!(first.value["app"], "app-1");
+    }
+
+    #[tokio::test]
+    async fn an_id_prefix_starts_every_request_id() {
+        let recorder = Recorder::new();
+        let spec: WorkloadSpec = toml::from_str(
+            "kind = \"pinpoint-requests\"\nclients = 2\nrate = 20\nduration = \"300ms\"",
+        )
+        .unwrap();
+        let target = RequestTarget {
+            apps: vec![("app-1".into(), Ipv4Addr::LOCALHOST)],
+            webs: Vec::new(),
+            application: app::APPLICATION.into(),
+        };
+        let summary = target.request_with_id_prefix(&spec, "k3-", &recorder).await;
+        assert!(summary.sent > 0, "{summary:?}");
+        let history = recorder.snapshot();
+        let ids: BTreeSet<&str> = history
+            .with_f(F::Trace)
+            .map(|op| op.value["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            ids.contains("k3-r0-0") && ids.contains("k3-r1-0"),
+            "{ids:?}"
+        );
+        assert!(ids.iter().all(|id| id.starts_with("k3-r")), "{ids:?}");
     }
 }

@@ -1,18 +1,24 @@
-//! `cargo xtask bench [zookeeper|pulsar|skywalking|all]`: benchmarks against a baseline in the
+//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|all]`: benchmarks against a baseline in the
 //! same run.
 
+mod pinpoint;
 mod pulsar;
 mod skywalking;
+mod stack;
+mod stats;
 mod zookeeper;
 
 use std::process::ExitCode;
+
+use anyhow::Context as _;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Which benchmark to run.
     #[arg(value_enum, default_value_t = Which::All)]
     which: Which,
-    /// Measured seconds of each producer run (pulsar) and of each emitter round (skywalking).
+    /// Measured seconds of each producer run (pulsar), of each emitter round (skywalking) and of
+    /// each requester round (pinpoint).
     #[arg(long, default_value_t = 20)]
     duration_secs: u64,
     #[command(flatten)]
@@ -21,6 +27,8 @@ pub struct Args {
     pulsar: pulsar::Args,
     #[command(flatten)]
     skywalking: skywalking::Args,
+    #[command(flatten)]
+    pinpoint: pinpoint::Args,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -31,29 +39,45 @@ enum Which {
     Pulsar,
     /// SkyWalking stack-ready time; trace rate and delivery latency, through NGINX vs one OAP.
     Skywalking,
-    /// All of them: ZooKeeper, Pulsar, SkyWalking.
+    /// Pinpoint stack-ready time; request latency with the agent vs without, delivery latency.
+    Pinpoint,
+    /// All of them: ZooKeeper, Pulsar, SkyWalking, Pinpoint.
     All,
 }
 
 /// Set by the release re-run, and by anyone who wants to measure a debug build on purpose.
 const IN_RELEASE: &str = "CHAOSBED_BENCH_BUILD_CHECKED";
 
-/// Benchmarks measure a release build: a debug build of the harness (and of the pulsar crate)
+/// The Cargo profile the benchmarks re-run themselves in (Cargo.toml: release plus fat LTO).
+const BENCH_PROFILE: &str = "bench-release";
+
+/// Benchmarks measure an optimized build: a debug build of the harness (and of the pulsar crate)
 /// spends a millisecond of CPU per message and would measure the compiler's settings.
 fn rerun_in_release() -> anyhow::Result<Option<ExitCode>> {
     if !cfg!(debug_assertions) || std::env::var_os(IN_RELEASE).is_some() {
         return Ok(None);
     }
     println!(
-        "building xtask in release mode for the benchmarks (set {IN_RELEASE}=1 to measure this debug build)"
+        "re-running as `cargo run --profile {BENCH_PROFILE}` (release, fat LTO) to measure an \
+         optimized build (set {IN_RELEASE}=1 to measure this debug build)"
     );
-    let status =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["run", "--quiet", "--release", "--package", "xtask", "--"])
-            .args(std::env::args().skip(1))
-            .env(IN_RELEASE, "1")
-            .current_dir(crate::root())
-            .status()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(&cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--profile",
+            BENCH_PROFILE,
+            "--package",
+            "xtask",
+            "--",
+        ])
+        .args(std::env::args().skip(1))
+        .env(IN_RELEASE, "1")
+        .current_dir(crate::root())
+        .status()
+        .with_context(|| format!("running {cargo} for the {BENCH_PROFILE} build"))?;
+    // A child killed by a signal has no code; 2 is what a failed benchmark setup returns.
     Ok(Some(ExitCode::from(status.code().unwrap_or(2) as u8)))
 }
 
@@ -87,6 +111,17 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         let skywalking = skywalking::run(args.skywalking, duration).await?;
         if skywalking != ExitCode::SUCCESS {
             code = skywalking;
+        }
+    }
+    if matches!(args.which, Which::Pinpoint | Which::All) {
+        if all {
+            println!();
+        }
+        println!("== pinpoint");
+        let duration = std::time::Duration::from_secs(args.duration_secs);
+        let pinpoint = pinpoint::run(args.pinpoint, duration).await?;
+        if pinpoint != ExitCode::SUCCESS {
+            code = pinpoint;
         }
     }
     Ok(code)
@@ -123,5 +158,17 @@ mod tests {
         .args;
         assert!(sw.which == Which::Skywalking);
         assert_eq!(sw.duration_secs, 5);
+        let pp = Cli::try_parse_from([
+            "bench",
+            "pinpoint",
+            "--duration-secs",
+            "5",
+            "--pinpoint-rates",
+            "10,20",
+        ])
+        .unwrap()
+        .args;
+        assert!(pp.which == Which::Pinpoint);
+        assert_eq!(pp.duration_secs, 5);
     }
 }

@@ -13,19 +13,18 @@
 //! takes the listing's own time), so latencies have about one second of resolution and include
 //! up to a second of waiting for the next poll.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use futures_util::FutureExt as _;
 use indicatif::MultiProgress;
 
+use super::stack;
+use super::stats::{TraceRound, percentile_duration, ratio, secs};
+use chaosbed::backend::RunId;
 use chaosbed::backend::docker::DockerBackend;
-use chaosbed::backend::{Backend, RunId};
-use chaosbed::history::{F, History, OpKind, Recorder};
+use chaosbed::history::{History, Recorder};
 use chaosbed::scenario::{Scenario, SystemKind, WorkloadSpec};
 use chaosbed::system::skywalking::{GRPC_PORT, HTTP_PORT};
 use chaosbed::workload::traces::{self, EmitSummary, Target};
@@ -135,19 +134,17 @@ pub async fn run(args: Args, duration: Duration) -> anyhow::Result<ExitCode> {
     let progress = MultiProgress::new();
     let scenario = chaosbed::scenario::parse("bench-skywalking.toml", SCENARIO)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Built (or found) before the clock starts: the ready time is the stack's, not the image
-    // pipeline's content hashing.
-    for system in [
-        SystemKind::Zookeeper,
-        SystemKind::Postgres,
-        SystemKind::Skywalking,
-        SystemKind::Nginx,
-    ] {
-        let version = chaosbed::system::default_version(system);
-        chaosbed::image::ensure(&docker, system.name(), version, &progress)
-            .await
-            .with_context(|| format!("building the {system} {version} image"))?;
-    }
+    stack::ensure_images(
+        &docker,
+        &[
+            SystemKind::Zookeeper,
+            SystemKind::Postgres,
+            SystemKind::Skywalking,
+            SystemKind::Nginx,
+        ],
+        &progress,
+    )
+    .await?;
     println!(
         "rates {:?} traces/s, {} emitters, {} s per round, drain up to {} s, {} s warm-up",
         args.rates,
@@ -158,41 +155,11 @@ pub async fn run(args: Args, duration: Duration) -> anyhow::Result<ExitCode> {
     );
 
     let mut backend = DockerBackend::new(docker.clone(), RunId::new("bench-skywalking"));
-    // Whatever way the measurement ends (done, error, panic, Ctrl-C), the stack is removed.
-    let outcome = {
-        let body = AssertUnwindSafe(measure(
-            &args,
-            duration,
-            &scenario,
-            &docker,
-            &mut backend,
-            &progress,
-        ))
-        .catch_unwind();
-        tokio::select! {
-            outcome = body => match outcome {
-                Ok(result) => result,
-                Err(panic) => Err(anyhow::anyhow!("the bench panicked: {}", panic_message(&*panic))),
-            },
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
-        }
-    };
-    match backend.cleanup().await {
-        Ok(removed) => println!("removed the bench stack: {removed}"),
-        Err(e) => eprintln!("cleanup of the bench run failed: {e:#}; run `cargo xtask clean`"),
-    }
-    outcome?;
+    stack::measure_then_remove(&mut backend, async |backend| {
+        measure(&args, duration, &scenario, &docker, backend, &progress).await
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
 }
 
 async fn measure(
@@ -332,98 +299,21 @@ async fn round(
 
 /// A round's numbers from its history: Trace invoke/ok/fail/info and TraceFound.
 fn summarize(history: &History) -> Sample {
-    let mut sample = Sample::default();
-    let mut invoked: HashMap<&str, u64> = HashMap::new();
-    let mut refused: Vec<&str> = Vec::new();
-    let mut found: HashMap<&str, u64> = HashMap::new();
-    let (mut first_invoke, mut last_taken) = (u64::MAX, 0u64);
-    // The reader has one poll open at a time.
-    let mut poll_start = None;
-    let mut polls: Vec<u64> = Vec::new();
-    for op in &history.ops {
-        if op.f == F::TraceQuery {
-            match op.kind {
-                OpKind::Invoke => poll_start = Some(op.time),
-                OpKind::Ok => {
-                    if let Some(start) = poll_start.take() {
-                        polls.push(op.time.saturating_sub(start));
-                    }
-                }
-                OpKind::Fail | OpKind::Info => {
-                    poll_start = None;
-                    sample.failed_polls += 1;
-                }
-            }
-            continue;
-        }
-        let Some(id) = op.value.get("id").and_then(|v| v.as_str()) else {
-            continue;
-        };
-        match (op.f, op.kind) {
-            (F::Trace, OpKind::Invoke) => {
-                sample.emitted += 1;
-                first_invoke = first_invoke.min(op.time);
-                invoked.insert(id, op.time);
-            }
-            (F::Trace, OpKind::Ok) => {
-                sample.taken += 1;
-                last_taken = last_taken.max(op.time);
-            }
-            (F::Trace, OpKind::Fail) => {
-                sample.refused += 1;
-                refused.push(id);
-            }
-            (F::Trace, OpKind::Info) => sample.unknown += 1,
-            (F::TraceFound, _) => {
-                let first = found.entry(id).or_insert(op.time);
-                *first = (*first).min(op.time);
-            }
-            _ => {}
-        }
-    }
-    for id in refused {
-        invoked.remove(id);
-    }
-    let mut latencies: Vec<u64> = Vec::new();
-    for (id, invoke) in &invoked {
-        match found.get(id) {
-            Some(seen) => latencies.push(seen.saturating_sub(*invoke)),
-            None => sample.lost += 1,
-        }
-    }
-    sample.found = latencies.len() as u64;
-    if sample.taken > 0 && last_taken > first_invoke {
-        sample.sustained =
-            sample.taken as f64 / Duration::from_nanos(last_taken - first_invoke).as_secs_f64();
-    }
-    latencies.sort_unstable();
-    sample.p50 = percentile(&latencies, 0.50).map(Duration::from_nanos);
-    sample.p99 = percentile(&latencies, 0.99).map(Duration::from_nanos);
-    polls.sort_unstable();
-    sample.poll_p50 = percentile(&polls, 0.50).map(Duration::from_nanos);
-    sample.poll_max = polls.last().copied().map(Duration::from_nanos);
-    sample
-}
-
-/// The nearest-rank percentile of sorted values: the smallest value with at least `p` of all
-/// values at or below it.
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
-fn secs(d: Option<Duration>) -> String {
-    d.map_or_else(|| "-".to_string(), |d| format!("{:.2}s", d.as_secs_f64()))
-}
-
-fn ratio(lb: f64, direct: f64) -> String {
-    if direct > 0.0 && lb.is_finite() {
-        format!("{:.2}x", lb / direct)
-    } else {
-        "-".to_string()
+    let round = TraceRound::of(history);
+    let (latencies, lost) = round.deliveries();
+    Sample {
+        emitted: round.invoked.len() as u64,
+        taken: round.ok.len() as u64,
+        refused: round.failed.len() as u64,
+        unknown: round.unknown,
+        sustained: round.sustained(),
+        found: latencies.len() as u64,
+        lost,
+        p50: percentile_duration(&latencies, 0.50),
+        p99: percentile_duration(&latencies, 0.99),
+        poll_p50: percentile_duration(&round.polls, 0.50),
+        poll_max: round.polls.last().copied().map(Duration::from_nanos),
+        failed_polls: round.failed_polls,
     }
 }
 
@@ -467,14 +357,14 @@ fn print_table(ready: Duration, rows: &[(f64, Sample, Sample)], clients: u32, du
                 secs(s.poll_p50)
             );
         }
-        let p50 = |s: &Sample| s.p50.map_or(f64::NAN, |d| d.as_secs_f64());
+        let p50 = |s: &Sample| s.p50.map(|d| d.as_secs_f64());
         println!(
             "{:>7}  {:<9} {:>8} {:>8} {:>12} {:>8} {:>6} {:>8}",
             "",
             "lb/direct",
             "",
             "",
-            ratio(lb.sustained, direct.sustained),
+            ratio(Some(lb.sustained), Some(direct.sustained)),
             "",
             "",
             ratio(p50(lb), p50(direct)),
@@ -494,52 +384,9 @@ fn print_table(ready: Duration, rows: &[(f64, Sample, Sample)], clients: u32, du
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    fn op(
-        index: u64,
-        time_ms: u64,
-        process: &str,
-        f: F,
-        kind: OpKind,
-        id: &str,
-    ) -> chaosbed::history::Op {
-        chaosbed::history::Op {
-            index,
-            time: time_ms * 1_000_000,
-            process: process.into(),
-            f,
-            kind,
-            value: json!({ "id": id }),
-            error: None,
-        }
-    }
-
-    fn poll(index: u64, time_ms: u64, kind: OpKind) -> chaosbed::history::Op {
-        chaosbed::history::Op {
-            index,
-            time: time_ms * 1_000_000,
-            process: "reader".into(),
-            f: F::TraceQuery,
-            kind,
-            value: json!({"via": "lb-1"}),
-            error: None,
-        }
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let values: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&values, 0.50), Some(50));
-        assert_eq!(percentile(&values, 0.99), Some(99));
-        assert_eq!(percentile(&values, 1.0), Some(100));
-        assert_eq!(percentile(&values, 0.0), Some(1));
-        assert_eq!(percentile(&[7], 0.99), Some(7));
-        assert_eq!(percentile(&[1, 2, 3], 0.5), Some(2));
-        assert_eq!(percentile(&[], 0.5), None);
-    }
+    use crate::bench::stats::ops::{op, poll};
+    use chaosbed::history::{F, OpKind};
 
     #[test]
     fn a_round_is_summarized_from_its_history() {
@@ -566,12 +413,12 @@ mod tests {
             op(13, 3500, r, TraceFound, Ok, "d"),
             op(14, 3600, r, TraceFound, Ok, "x"),
             // Polls carry no id: one of 300 ms, one failed, one of 100 ms.
-            poll(15, 3000, Invoke),
-            poll(16, 3300, Ok),
-            poll(17, 4000, Invoke),
-            poll(18, 4100, Fail),
-            poll(19, 5000, Invoke),
-            poll(20, 5100, Ok),
+            poll(15, 3000, Invoke, "lb-1"),
+            poll(16, 3300, Ok, "lb-1"),
+            poll(17, 4000, Invoke, "lb-1"),
+            poll(18, 4100, Fail, "lb-1"),
+            poll(19, 5000, Invoke, "lb-1"),
+            poll(20, 5100, Ok, "lb-1"),
         ];
         let s = summarize(&History::new(ops));
         assert_eq!(
