@@ -197,18 +197,21 @@ pub async fn wait_ready(
             ))
         }
         SystemKind::PinpointCollector => {
+            let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
             let elapsed =
-                crate::system::pinpoint::collector::wait_ready(&started_nodes(), timeout).await?;
+                crate::system::pinpoint::collector::wait_ready(&started_nodes(), &zk, timeout)
+                    .await?;
             Ok(format!(
-                "pinpoint-collector ready in {:.1}s",
+                "pinpoint-collector ready in {:.1}s (registered in ZooKeeper)",
                 elapsed.as_secs_f64()
             ))
         }
         SystemKind::PinpointWeb => {
+            let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
             let elapsed =
-                crate::system::pinpoint::web::wait_ready(&started_nodes(), timeout).await?;
+                crate::system::pinpoint::web::wait_ready(&started_nodes(), &zk, timeout).await?;
             Ok(format!(
-                "pinpoint-web ready in {:.1}s",
+                "pinpoint-web ready in {:.1}s (registered in ZooKeeper)",
                 elapsed.as_secs_f64()
             ))
         }

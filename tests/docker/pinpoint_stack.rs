@@ -73,7 +73,7 @@ async fn exercise(
         oap_nodes: Vec::new(),
     };
 
-    let (zk, _) = start_ensemble(backend, &images.zookeeper).await?;
+    let (zk, zk_connect) = start_ensemble(backend, &images.zookeeper).await?;
 
     let one = spec(1)?;
     let hbases = start_nodes(backend, SystemKind::Hbase, 1, |index, _| {
@@ -101,14 +101,14 @@ async fn exercise(
     let elapsed = or_logs(
         backend,
         &collectors,
-        collector::wait_ready(&collectors, Duration::from_secs(180)),
+        collector::wait_ready(&collectors, &zk_connect, Duration::from_secs(180)),
     )
     .await?;
     println!("pinpoint-collector ready in {elapsed:.1?}");
     let elapsed = or_logs(
         backend,
         &webs,
-        web::wait_ready(&webs, Duration::from_secs(180)),
+        web::wait_ready(&webs, &zk_connect, Duration::from_secs(180)),
     )
     .await?;
     println!("pinpoint-web ready in {elapsed:.1?} (counted from the collector's readiness)");

@@ -48,8 +48,8 @@ pub async fn wait_ready(
     super::wait_http(
         "the Pinpoint applications",
         nodes,
-        HTTP_PORT,
-        &["health"],
+        (HTTP_PORT, &["health"]),
+        None,
         timeout,
     )
     .await

@@ -40,16 +40,25 @@ pub fn container_spec(
     container
 }
 
-/// Polls until every collector answers GET /serverTime.
+/// Polls until every collector answers GET /serverTime and is registered in ZooKeeper (at
+/// `zk_connect`, as the harness reaches it) under membership::COLLECTOR_PATH.
 pub async fn wait_ready(
     nodes: &[(String, Ipv4Addr)],
+    zk_connect: &str,
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
+    let registration = super::Registration {
+        zk_connect,
+        path: super::membership::COLLECTOR_PATH,
+        is_registered: |registered, name, _| {
+            super::membership::collector_registered(registered, name)
+        },
+    };
     super::wait_http(
         "the Pinpoint collectors",
         nodes,
-        HTTP_PORT,
-        &["serverTime"],
+        (HTTP_PORT, &["serverTime"]),
+        Some(registration),
         timeout,
     )
     .await

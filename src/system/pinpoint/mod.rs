@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod collector;
+pub mod membership;
 pub mod web;
 
 use std::net::Ipv4Addr;
@@ -98,24 +99,59 @@ fn node_spec(
     }
 }
 
-/// Polls until GET `path` on `port` answers 2xx on every node.
+/// Where the servers of one role register in cluster mode, and how to find a node there.
+struct Registration<'a> {
+    /// The ensemble as the harness reaches it (`address:port,...`).
+    zk_connect: &'a str,
+    path: &'static str,
+    is_registered: fn(&[String], &str, Ipv4Addr) -> bool,
+}
+
+/// Polls until GET `path` on `port` answers 2xx on every node and, with a `registration`, every
+/// node is registered in ZooKeeper.
 async fn wait_http(
     what: &str,
     nodes: &[(String, Ipv4Addr)],
-    port: u16,
-    path: &[&str],
+    (port, path): (u16, &[&str]),
+    registration: Option<Registration<'_>>,
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
     super::poll_ready(what, timeout, POLL, || async {
         let mut waiting = Vec::new();
+        let mut answering = Vec::new();
         for (name, address) in nodes {
             let answer = match http::url(*address, port, path) {
                 Ok(url) => http::get_ok(&url, ASK_TIMEOUT).await.map(|_| ()),
                 Err(e) => Err(e),
             };
-            if let Err(e) = answer {
-                waiting.push(format!("{name}: {e:#}"));
+            match answer {
+                Ok(()) => answering.push((name, *address)),
+                Err(e) => waiting.push(format!("{name}: {e:#}")),
             }
+        }
+        let Some(registration) = &registration else {
+            return waiting;
+        };
+        if answering.is_empty() {
+            return waiting;
+        }
+        match membership::registered(registration.zk_connect, registration.path).await {
+            Ok(registered) => {
+                for (name, address) in answering {
+                    if !(registration.is_registered)(&registered, name, address) {
+                        waiting.push(format!(
+                            "{name}: not registered under {} in ZooKeeper yet (there: {})",
+                            registration.path,
+                            if registered.is_empty() {
+                                "nobody".to_string()
+                            } else {
+                                registered.join(", ")
+                            }
+                        ));
+                    }
+                }
+            }
+            Err(e) => waiting.push(format!("cluster membership: {e:#}")),
         }
         waiting
     })

@@ -35,16 +35,25 @@ pub fn container_spec(
     )
 }
 
-/// Polls until every web answers GET /serverTime.pinpoint.
+/// Polls until every web answers GET /serverTime.pinpoint and is registered in ZooKeeper (at
+/// `zk_connect`, as the harness reaches it) under membership::WEB_PATH.
 pub async fn wait_ready(
     nodes: &[(String, Ipv4Addr)],
+    zk_connect: &str,
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
+    let registration = super::Registration {
+        zk_connect,
+        path: super::membership::WEB_PATH,
+        is_registered: |registered, _, address| {
+            super::membership::web_registered(registered, address)
+        },
+    };
     super::wait_http(
         "the Pinpoint webs",
         nodes,
-        HTTP_PORT,
-        &["serverTime.pinpoint"],
+        (HTTP_PORT, &["serverTime.pinpoint"]),
+        Some(registration),
         timeout,
     )
     .await
