@@ -6,6 +6,7 @@ mod bookies;
 mod delivery;
 mod diagnosis;
 pub mod faults_applied;
+mod healed;
 mod latency;
 mod lost_writes;
 mod ownership;
@@ -165,6 +166,7 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
         CheckSpec::Upgrade { max_rejoin } => {
             upgrade::check(history, ctx, max_rejoin.map(|d| d.as_duration()))
         }
+        CheckSpec::Healed { expect_unhealed } => healed::check(history, *expect_unhealed),
     }));
     match outcome {
         Ok(Ok(result)) => result,

@@ -64,6 +64,9 @@ pub enum F {
     /// One poll of the query API by the trace reader: Invoke, then Ok (`{"via": node,
     /// "traces": n}`) or Fail with the error.
     TraceQuery,
+    /// A system's readiness once every fault was healed, by the runner's own probes (one op per
+    /// system): Ok `{"system", "detail"}`, or Fail `{"system"}` with why as the error.
+    Healed,
 }
 
 /// One entry in a history.

@@ -11,7 +11,7 @@ use super::cluster::{self, Cluster};
 use super::{monitor, systems};
 use crate::backend::Backend;
 use crate::checker::{self, CheckContext, CheckResult};
-use crate::history::Recorder;
+use crate::history::{F, OpKind, Recorder};
 use crate::nemesis::{self, Nemesis, Observed};
 use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
@@ -267,9 +267,24 @@ pub async fn execute(
     let mut whole = Vec::new();
     for (kind, _, _) in declared(scenario) {
         let names = cluster.names(kind);
+        let system = serde_json::json!({ "system": kind.name() });
         match systems::wait_ready(kind, cluster, &names, RECOVERY_TIMEOUT).await {
-            Ok(line) => whole.push(line),
-            Err(e) => whole.push(format!("{kind} did not recover: {e:#}")),
+            Ok(line) => {
+                let mut value = system;
+                value["detail"] = serde_json::json!(line);
+                recorder.record("runner", F::Healed, OpKind::Ok, value, None);
+                whole.push(line);
+            }
+            Err(e) => {
+                recorder.record(
+                    "runner",
+                    F::Healed,
+                    OpKind::Fail,
+                    system,
+                    Some(format!("{e:#}")),
+                );
+                whole.push(format!("{kind} did not recover: {e:#}"));
+            }
         }
     }
     done(progress, bar, format!("after heal: {}", whole.join("; ")));

@@ -534,6 +534,10 @@ pub enum CheckSpec {
     /// Upgrade steps: every rolled node rejoined (within `max_rejoin` when set); reports the
     /// rejoin time per node and the mixed-version windows.
     Upgrade { max_rejoin: Option<Dur> },
+    /// Every system passed its readiness probe again after the heal (a Pinpoint collector also
+    /// registered in ZooKeeper again). With `expect_unhealed`, that system must not have: the
+    /// finding the scenario reproduces.
+    Healed { expect_unhealed: Option<SystemKind> },
 }
 
 fn default_late_after() -> Dur {
@@ -545,7 +549,7 @@ fn default_grace() -> Dur {
 }
 
 impl CheckSpec {
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "quorum",
         "availability",
         "recovery",
@@ -559,6 +563,7 @@ impl CheckSpec {
         "traces",
         "trace-queries",
         "upgrade",
+        "healed",
     ];
 
     /// The workloads whose operations this check reads; empty for checks any workload feeds.
@@ -591,6 +596,7 @@ impl CheckSpec {
             CheckSpec::Traces { .. } => "traces",
             CheckSpec::TraceQueries { .. } => "trace-queries",
             CheckSpec::Upgrade { .. } => "upgrade",
+            CheckSpec::Healed { .. } => "healed",
         }
     }
 }
