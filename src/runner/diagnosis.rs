@@ -212,9 +212,16 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].node, "collector-2");
         assert_eq!(found[0].cause, Cause::ClockSkew);
-        assert!(found[0].explanation.contains("ahead"), "{}", found[0].explanation);
+        assert!(
+            found[0].explanation.contains("ahead"),
+            "{}",
+            found[0].explanation
+        );
         let evidence = found[0].evidence.join(" ");
-        assert!(evidence.contains("3 traces found filed +3600100 ms"), "{evidence}");
+        assert!(
+            evidence.contains("3 traces found filed +3600100 ms"),
+            "{evidence}"
+        );
     }
 
     #[test]
@@ -223,7 +230,15 @@ mod tests {
         found(&recorder, "r0-1", -600_000);
         let found = displaced_traces(&recorder.snapshot());
         assert_eq!(found.len(), 1);
-        assert!(found[0].node.contains("pinpoint-collector"), "{}", found[0].node);
-        assert!(found[0].explanation.contains("behind"), "{}", found[0].explanation);
+        assert!(
+            found[0].node.contains("pinpoint-collector"),
+            "{}",
+            found[0].node
+        );
+        assert!(
+            found[0].explanation.contains("behind"),
+            "{}",
+            found[0].explanation
+        );
     }
 }
