@@ -2,43 +2,27 @@
 //! `<hostname>@<pid>` under /pinpoint-cluster/collector, each web as `<address>:9997` (its
 //! cluster port) under /pinpoint-cluster/web.
 
-use std::net::Ipv4Addr;
-use std::time::Duration;
-
 use anyhow::Context as _;
+use std::net::Ipv4Addr;
 use zookeeper_client as zk;
 
 pub const COLLECTOR_PATH: &str = "/pinpoint-cluster/collector";
 pub const WEB_PATH: &str = "/pinpoint-cluster/web";
-const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
-const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The names registered under `path` in the ensemble at `connect` (`host:port,...`), sorted;
 /// none when the path does not exist yet.
 pub async fn registered(connect: &str, path: &str) -> anyhow::Result<Vec<String>> {
-    let ask = async {
-        let client = zk::Client::connector()
-            .with_session_timeout(SESSION_TIMEOUT)
-            .with_connection_timeout(ASK_TIMEOUT)
-            .connect(connect)
-            .await
-            .with_context(|| format!("opening a ZooKeeper session to {connect}"))?;
+    let what = format!("listing {path}");
+    crate::system::zookeeper::ask(connect, &what, async |client| {
         let mut children = match client.list_children(path).await {
             Ok(children) => children,
             Err(zk::Error::NoNode) => Vec::new(),
-            Err(e) => return Err(e).with_context(|| format!("listing {path} in ZooKeeper")),
+            Err(e) => return Err(e).with_context(|| format!("{what} in ZooKeeper")),
         };
         children.sort();
         Ok(children)
-    };
-    tokio::time::timeout(ASK_TIMEOUT * 2, ask)
-        .await
-        .with_context(|| {
-            format!(
-                "no answer from ZooKeeper at {connect} within {:?} while listing {path}",
-                ASK_TIMEOUT * 2
-            )
-        })?
+    })
+    .await
 }
 
 /// Whether collector `node` is among `registered` (`collector-2@1`: hostname, then its pid).

@@ -2,7 +2,6 @@
 //! under the cluster's base path with the address it advertises to its peers.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -10,8 +9,6 @@ use zookeeper_client as zk;
 
 /// Where the OAP nodes register (`/skywalking` plus the `remote` service), with no namespace.
 pub const REMOTE_PATH: &str = "/skywalking/remote";
-const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
-const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// One registered OAP: the address its peers will dial.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,13 +56,7 @@ pub fn parse_member(data: &[u8]) -> anyhow::Result<Member> {
 
 /// The OAP nodes registered in the ensemble at `connect` (`host:port,...`), sorted.
 pub async fn members(connect: &str) -> anyhow::Result<Vec<Member>> {
-    let ask = async {
-        let client = zk::Client::connector()
-            .with_session_timeout(SESSION_TIMEOUT)
-            .with_connection_timeout(ASK_TIMEOUT)
-            .connect(connect)
-            .await
-            .with_context(|| format!("opening a ZooKeeper session to {connect}"))?;
+    crate::system::zookeeper::ask(connect, "listing OAP members", async |client| {
         let children = match client.list_children(REMOTE_PATH).await {
             Ok(children) => children,
             Err(zk::Error::NoNode) => return Ok(Vec::new()),
@@ -85,15 +76,8 @@ pub async fn members(connect: &str) -> anyhow::Result<Vec<Member>> {
         }
         members.sort();
         Ok(members)
-    };
-    tokio::time::timeout(ASK_TIMEOUT * 2, ask)
-        .await
-        .with_context(|| {
-            format!(
-                "no answer from ZooKeeper at {connect} within {:?} while listing OAP members",
-                ASK_TIMEOUT * 2
-            )
-        })?
+    })
+    .await
 }
 
 #[cfg(test)]

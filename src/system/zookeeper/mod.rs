@@ -1,6 +1,7 @@
 //! ZooKeeper: the official image's environment contract, ensemble config, four-letter-word
 //! readiness and role discovery.
 
+mod ask;
 mod four_letter;
 mod ready;
 
@@ -9,6 +10,7 @@ use std::net::Ipv4Addr;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+pub use ask::ask;
 pub use four_letter::{Role, Srvr, four_letter, roles, srvr};
 pub use ready::{Readiness, Rejoined, judge_rejoin, rejoined, wait_ready};
 
