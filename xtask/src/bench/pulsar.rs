@@ -1,7 +1,8 @@
 //! `cargo xtask bench pulsar`: the time until a ZooKeeper + BookKeeper + Pulsar cluster is ready,
 //! then chaosbed's producer against pulsar-perf (org.apache.pulsar:pulsar-testclient, run in a
 //! one-shot container on the run's network) on the same cluster, message size, rate, batching
-//! and outstanding-message cap, in alternating order, printed as ratios.
+//! and outstanding-message cap, in alternating order, printed as ratios. Both are measured over
+//! the same stretch: after a warm-up, acknowledged messages per second.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -23,14 +24,17 @@ pub struct Args {
     /// `bench::run` (the SkyWalking bench takes the same flag).
     #[arg(skip = 20u64)]
     pub(super) duration_secs: u64,
-    /// Seconds of warm-up before each measured run (not counted).
-    #[arg(long, default_value_t = 5)]
+    /// Seconds of warm-up before each measured run (not counted). pulsar-perf prints its counts
+    /// every 10 s, so its warm-up is its first PERF_STATS_INTERVAL_SECS whatever this says.
+    #[arg(long, default_value_t = PERF_STATS_INTERVAL_SECS)]
     warmup_secs: u64,
     /// Message sizes in bytes, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "100,1024")]
     sizes: Vec<usize>,
-    /// Target rate in msg/s given to both producers (high enough that neither reaches it).
-    #[arg(long, default_value_t = 20_000)]
+    /// Rate cap in msg/s given to both producers: far above what either reaches, so each sends as
+    /// fast as its 500 outstanding messages allow. A side that reaches 90% of it is reported as
+    /// capped (its ratio then says nothing).
+    #[arg(long, default_value_t = 200_000)]
     rate: u32,
     /// Rounds per message size (medians are printed); the order alternates.
     #[arg(long, default_value_t = 3)]
@@ -50,6 +54,9 @@ const PERF_CONTAINER_MEMORY: u64 = 900 << 20;
 /// chaosbed::workload::pulsar); pulsar-perf gets the same cap with `-o`.
 const MAX_OUTSTANDING: usize = 500;
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
+/// pulsar-perf logs its acknowledged count every 10 s (a fixed sleep in PerformanceProducer);
+/// the bench measures it over those intervals, skipping the first (client start and warm-up).
+const PERF_STATS_INTERVAL_SECS: u64 = 10;
 
 const SCENARIO: &str = r#"
 name = "bench-pulsar"
@@ -78,6 +85,14 @@ duration = "20s"
 kind = "send-latency"
 "#;
 
+impl Args {
+    /// The measured seconds of each side: `duration_secs` rounded up to whole pulsar-perf
+    /// intervals.
+    fn measured_secs(&self) -> u64 {
+        self.duration_secs.div_ceil(PERF_STATS_INTERVAL_SECS).max(1) * PERF_STATS_INTERVAL_SECS
+    }
+}
+
 /// One producer run's result.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -95,9 +110,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scenario = chaosbed::scenario::parse("bench-pulsar.toml", SCENARIO)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "pulsar-perf image {perf_image}; sizes {:?} B, {} s measured after {} s warm-up, rate {}/s, \
-         one producer, no batching, {MAX_OUTSTANDING} outstanding",
-        args.sizes, args.duration_secs, args.warmup_secs, args.rate
+        "pulsar-perf image {perf_image}; sizes {:?} B, {} s measured after {} s warm-up (pulsar-perf: \
+         {PERF_STATS_INTERVAL_SECS} s), rate cap {}/s, one producer, no batching, \
+         {MAX_OUTSTANDING} outstanding",
+        args.sizes,
+        args.measured_secs(),
+        args.warmup_secs,
+        args.rate
     );
 
     let mut backend = DockerBackend::new(docker.clone(), RunId::new("bench-pulsar"));
@@ -167,6 +186,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             rows.push((size, median_sample(&mut ours), median_sample(&mut theirs)));
         }
         print_table(ready, &rows);
+        let cap = 0.9 * f64::from(args.rate);
+        for (size, o, t) in &rows {
+            for (side, sample) in [("chaosbed", o), ("pulsar-perf", t)] {
+                if sample.msg_per_sec >= cap {
+                    println!(
+                        "{side} at {size} B reached 90% of the rate cap ({}/s): its throughput \
+                         is the cap's, not its own; raise --rate",
+                        args.rate
+                    );
+                }
+            }
+        }
         anyhow::Ok(
             rows.iter()
                 .all(|(_, o, t)| o.msg_per_sec >= 0.9 * t.msg_per_sec),
@@ -253,7 +284,12 @@ async fn chaosbed_round(
         let warm = workload(args, size, Duration::from_secs(args.warmup_secs), &topic)?;
         produce(&warm, &Target::new(urls.clone(), &warm), &Recorder::new()).await;
     }
-    let spec = workload(args, size, Duration::from_secs(args.duration_secs), &topic)?;
+    let spec = workload(
+        args,
+        size,
+        Duration::from_secs(args.measured_secs()),
+        &topic,
+    )?;
     let recorder = Recorder::new();
     produce(&spec, &Target::new(urls, &spec), &recorder).await;
     let history = recorder.snapshot();
@@ -293,7 +329,9 @@ async fn chaosbed_round(
 }
 
 /// The flags pulsar-perf gets: the same rate, size, single producer, no batching and
-/// outstanding cap as chaosbed's producer, for warm-up plus the measured time.
+/// outstanding cap as chaosbed's producer, for its first stats interval (the warm-up) plus the
+/// measured intervals, and a second more so that the last interval's line is logged before the
+/// producer stops.
 fn perf_command(args: &Args, service_url: &str, size: usize, topic: &str) -> Vec<String> {
     [
         "produce".to_string(),
@@ -309,9 +347,9 @@ fn perf_command(args: &Args, service_url: &str, size: usize, topic: &str) -> Vec
         "--max-outstanding".into(),
         MAX_OUTSTANDING.to_string(),
         "--warmup-time".into(),
-        args.warmup_secs.to_string(),
+        PERF_STATS_INTERVAL_SECS.to_string(),
         "--test-duration".into(),
-        (args.warmup_secs + args.duration_secs).to_string(),
+        (PERF_STATS_INTERVAL_SECS + args.measured_secs() + 1).to_string(),
         topic.into(),
     ]
     .into()
@@ -339,7 +377,7 @@ async fn perf_round(
         memory: Some(PERF_CONTAINER_MEMORY),
         ..Default::default()
     };
-    let timeout = Duration::from_secs(args.warmup_secs + args.duration_secs + 120);
+    let timeout = Duration::from_secs(PERF_STATS_INTERVAL_SECS * 2 + args.measured_secs() + 120);
     let out = backend.run_once(&spec, timeout).await?;
     if out.exit_code != 0 {
         bail!(
@@ -348,7 +386,7 @@ async fn perf_round(
             tail(&out.stdout, 40)
         );
     }
-    parse_perf(&out.stdout).with_context(|| {
+    parse_perf(&out.stdout, args.measured_secs() / PERF_STATS_INTERVAL_SECS).with_context(|| {
         format!(
             "no summary in pulsar-perf's output:\n{}",
             tail(&out.stdout, 40)
@@ -361,22 +399,28 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The numbers of pulsar-perf's final lines:
-/// `Aggregated throughput stats --- N records sent --- X msg/s --- Y Mbit/s` and
+/// pulsar-perf's rate over `intervals` stats intervals after its first, and its latency after
+/// warm-up, from its lines
+/// `Throughput produced: N msg --- X msg/s --- ...` (every 10 s; N counts from the start) and
 /// `Aggregated latency stats --- Latency: mean: A ms - med: B - 95pct: C - 99pct: D - ...`.
-fn parse_perf(output: &str) -> Option<Sample> {
-    let throughput = output
+///
+/// Its own `Aggregated throughput stats` line is not used: it divides every message, warm-up
+/// included, by the time since before the client was created until after it closed.
+fn parse_perf(output: &str, intervals: u64) -> Option<Sample> {
+    let rates: Vec<f64> = output
         .lines()
-        .find(|l| l.contains("Aggregated throughput stats"))?;
+        .filter_map(|l| l.split_once("Throughput produced:"))
+        .map(|(_, rest)| number_after(rest, "---"))
+        .collect::<Option<_>>()?;
+    let measured = rates.get(1..=intervals as usize)?;
+    let msg_per_sec = measured.iter().sum::<f64>() / measured.len() as f64;
     let latency = output
         .lines()
         .find(|l| l.contains("Aggregated latency stats"))?;
-    let parts: Vec<&str> = throughput.split("---").map(str::trim).collect();
-    let sent = parts.iter().find(|p| p.ends_with("records sent"))?;
-    let rate = parts.iter().find(|p| p.ends_with("msg/s"))?;
     Some(Sample {
-        sent: first_number(sent)? as u64,
-        msg_per_sec: first_number(rate)?,
+        sent: (msg_per_sec * (measured.len() as u64 * PERF_STATS_INTERVAL_SECS) as f64).round()
+            as u64,
+        msg_per_sec,
         p50_ms: number_after(latency, "med:")?,
         p99_ms: number_after(latency, " 99pct:")?,
     })
@@ -398,15 +442,43 @@ fn number_after(text: &str, key: &str) -> Option<f64> {
 mod tests {
     use super::*;
 
+    const PERF_OUTPUT: &str = "\
+08:00:10.000 INFO  PerformanceProducer - Throughput produced:   90000 msg ---   9000.0 msg/s ---     70.3 Mbit/s  --- failure      0.0 msg/s --- Latency: mean:  30.000 ms - med:  25.000 - 95pct:  50.000 - 99pct:  60.000 - 99.9pct:  70.000 - 99.99pct:  80.000 - Max:  90.000
+08:00:20.000 INFO  PerformanceProducer - Throughput produced:  290000 msg ---  20000.0 msg/s ---    156.3 Mbit/s  --- failure      0.0 msg/s --- Latency: mean:  12.000 ms - med:  10.000 - 95pct:  20.000 - 99pct:  30.000 - 99.9pct:  40.000 - 99.99pct:  50.000 - Max:  60.000
+08:00:30.000 INFO  PerformanceProducer - Throughput produced:  470000 msg ---  18000.0 msg/s ---    140.6 Mbit/s  --- failure      0.0 msg/s --- Latency: mean:  12.000 ms - med:  10.000 - 95pct:  20.000 - 99pct:  30.000 - 99.9pct:  40.000 - 99.99pct:  50.000 - Max:  60.000
+08:00:31.500 INFO  PerformanceProducer - Aggregated throughput stats --- 488000 records sent --- 15000.5 msg/s --- 117.2 Mbit/s
+08:00:31.501 INFO  PerformanceProducer - Aggregated latency stats --- Latency: mean:  12.345 ms - med:  10.100 - 95pct:  20.000 - 99pct:  31.500 - 99.9pct:  40.000 - 99.99pct:  50.000 - 99.999pct:  60.000 - Max:  70.000
+";
+
     #[test]
-    fn parses_pulsar_perf_summary() {
-        let out = "08:00:01.000 INFO  PerformanceProducer - Aggregated throughput stats --- 120345 records sent --- 6017.2 msg/s --- 4.7 Mbit/s\n\
-                   08:00:01.001 INFO  PerformanceProducer - Aggregated latency stats --- Latency: mean:  12.345 ms - med:  10.100 - 95pct:  20.000 - 99pct:  31.500 - 99.9pct:  40.000 - 99.99pct:  50.000 - 99.999pct:  60.000 - Max:  70.000\n";
-        let s = parse_perf(out).unwrap();
-        assert_eq!(s.sent, 120345);
-        assert!((s.msg_per_sec - 6017.2).abs() < 1e-9);
+    fn pulsar_perf_is_measured_over_the_intervals_after_its_first() {
+        let s = parse_perf(PERF_OUTPUT, 2).unwrap();
+        assert!((s.msg_per_sec - 19000.0).abs() < 1e-9);
+        assert_eq!(s.sent, 380_000);
         assert!((s.p50_ms - 10.1).abs() < 1e-9);
         assert!((s.p99_ms - 31.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn too_few_pulsar_perf_intervals_are_no_measurement() {
+        assert!(parse_perf(PERF_OUTPUT, 3).is_none());
+    }
+
+    #[test]
+    fn measured_time_is_whole_pulsar_perf_intervals() {
+        let mut args = Args {
+            duration_secs: 5,
+            warmup_secs: 10,
+            sizes: vec![100],
+            rate: 1000,
+            pulsar_rounds: 1,
+            cluster_warmup_secs: 0,
+        };
+        assert_eq!(args.measured_secs(), 10);
+        args.duration_secs = 20;
+        assert_eq!(args.measured_secs(), 20);
+        args.duration_secs = 21;
+        assert_eq!(args.measured_secs(), 30);
     }
 
     #[test]
