@@ -392,10 +392,11 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
 /// several tasks (send, the connection's writer and reader, the receipt), and on a machine whose
 /// cores the cluster keeps busy, every hop to another worker thread waited for that thread to be
 /// scheduled (`cargo xtask bench pulsar` measured a fifth more throughput on a thread of its own
-/// than on the shared runtime). Most of a message's CPU time is spent in the pulsar crate and the
-/// kernel (a write system call per message, commands moved by value between tasks, several
-/// allocations and a spawned task per receipt), so the bench's ratio to pulsar-perf follows how
-/// much CPU this one thread gets on a busy machine.
+/// than on the shared runtime; two worker threads measured no better). Most of a message's CPU
+/// time is spent in the pulsar crate and the kernel (commands of 4.8 KB moved by value between
+/// tasks, several allocations and a spawned task per receipt; the patched crate in
+/// vendor/pulsar writes queued commands with one system call), so the bench's ratio to
+/// pulsar-perf follows how much CPU this one thread gets on a busy machine.
 pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
     let (spec, target, recorder) = (spec.clone(), target.clone(), recorder.clone());
     let ran = tokio::task::spawn_blocking(move || {

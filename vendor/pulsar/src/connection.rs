@@ -107,7 +107,7 @@ impl crate::authentication::Authentication for Authentication {
 
 pub(crate) struct Receiver<S: Stream<Item = Result<Message, ConnectionError>>> {
     inbound: Pin<Box<S>>,
-    control_tx: async_channel::Sender<Message>,
+    control_tx: async_channel::Sender<Box<Message>>,
     error: SharedError,
     pending_requests: BTreeMap<RequestKey, oneshot::Sender<Message>>,
     consumers: BTreeMap<u64, mpsc::UnboundedSender<Message>>,
@@ -123,7 +123,7 @@ impl<S: Stream<Item = Result<Message, ConnectionError>>> Receiver<S> {
     #[cfg_attr(feature = "telemetry", tracing::instrument(skip_all))]
     pub fn new(
         inbound: S,
-        control_tx: async_channel::Sender<Message>,
+        control_tx: async_channel::Sender<Box<Message>>,
         error: SharedError,
         registrations: mpsc::UnboundedReceiver<Register>,
         shutdown: oneshot::Receiver<()>,
@@ -212,7 +212,7 @@ impl<S: Stream<Item = Result<Message, ConnectionError>>> Future for Receiver<S> 
                             command: BaseCommand { ping: Some(_), .. },
                             ..
                         } => {
-                            if self.control_tx.try_send(messages::pong()).is_err() {
+                            if self.control_tx.try_send(Box::new(messages::pong())).is_err() {
                                 error!("failed to send pong: control channel closed");
                                 self.error.set(ConnectionError::Disconnected);
                             }
@@ -367,8 +367,8 @@ enum SendChannel {
 //#[derive(Clone)]
 pub struct ConnectionSender<Exe: Executor> {
     connection_id: Uuid,
-    data_tx: async_channel::Sender<Message>,
-    control_tx: async_channel::Sender<Message>,
+    data_tx: async_channel::Sender<Box<Message>>,
+    control_tx: async_channel::Sender<Box<Message>>,
     registrations: mpsc::UnboundedSender<Register>,
     receiver_shutdown: Option<oneshot::Sender<()>>,
     request_id: SerialId,
@@ -382,8 +382,8 @@ impl<Exe: Executor> ConnectionSender<Exe> {
     #[cfg_attr(feature = "telemetry", tracing::instrument(skip_all))]
     pub(crate) fn new(
         connection_id: Uuid,
-        data_tx: async_channel::Sender<Message>,
-        control_tx: async_channel::Sender<Message>,
+        data_tx: async_channel::Sender<Box<Message>>,
+        control_tx: async_channel::Sender<Box<Message>>,
         registrations: mpsc::UnboundedSender<Register>,
         receiver_shutdown: oneshot::Sender<()>,
         request_id: SerialId,
@@ -440,7 +440,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         match (
             self.registrations
                 .unbounded_send(Register::Ping { resolver }),
-            self.control_tx.send(messages::ping()).await?,
+            self.control_tx.send(Box::new(messages::ping())).await?,
         ) {
             (Ok(_), ()) => {
                 debug!("set timeout to {:?} for ping-pong", self.operation_timeout);
@@ -628,7 +628,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         message_permits: u32,
     ) -> Result<(), ConnectionError> {
         self.control_tx
-            .send(messages::flow(consumer_id, message_permits))
+            .send(Box::new(messages::flow(consumer_id, message_permits)))
             .await?;
         Ok(())
     }
@@ -641,7 +641,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         cumulative: bool,
     ) -> Result<(), ConnectionError> {
         self.control_tx
-            .send(messages::ack(consumer_id, message_ids, cumulative))
+            .send(Box::new(messages::ack(consumer_id, message_ids, cumulative)))
             .await?;
         Ok(())
     }
@@ -653,10 +653,10 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         message_ids: Vec<proto::MessageIdData>,
     ) -> Result<(), ConnectionError> {
         self.control_tx
-            .send(messages::redeliver_unacknowleged_messages(
+            .send(Box::new(messages::redeliver_unacknowleged_messages(
                 consumer_id,
                 message_ids,
-            ))
+            )))
             .await?;
         Ok(())
     }
@@ -783,7 +783,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
             })?;
         match via {
             SendChannel::Control => {
-                self.control_tx.try_send(msg).map_err(|e| {
+                self.control_tx.try_send(Box::new(msg)).map_err(|e| {
                     warn!(
                         "connection {} disconnected when sending the message: {}",
                         self.connection_id, e
@@ -792,7 +792,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
                 })?;
             }
             SendChannel::DataBlocking => {
-                self.data_tx.send(msg).await.map_err(|e| {
+                self.data_tx.send(Box::new(msg)).await.map_err(|e| {
                     warn!(
                         "connection {} disconnected when sending the message: {}",
                         self.connection_id, e
@@ -801,7 +801,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
                 })?;
             }
             SendChannel::DataTrySend => {
-                self.data_tx.try_send(msg).map_err(|e| {
+                self.data_tx.try_send(Box::new(msg)).map_err(|e| {
                     if e.is_full() {
                         ConnectionError::SlowDown
                     } else {
@@ -1397,7 +1397,7 @@ impl<Exe: Executor> Connection<Exe> {
                 let mut msg = msg;
                 let mut queued = 0;
                 let written = loop {
-                    if let Err(e) = sink.feed(msg).await {
+                    if let Err(e) = sink.feed(*msg).await {
                         break Err(e);
                     }
                     queued += 1;
@@ -1435,7 +1435,7 @@ impl<Exe: Executor> Connection<Exe> {
                     while auth_challenge_rx.next().await.is_some() {
                         match Self::prepare_auth_data(auth.clone()).await {
                             Ok(Some(auth_data)) => {
-                                let _ = control_tx.send(messages::auth_challenge(auth_data)).await;
+                                let _ = control_tx.send(Box::new(messages::auth_challenge(auth_data))).await;
                             }
                             Ok(None) => (),
                             Err(e) => {
