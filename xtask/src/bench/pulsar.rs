@@ -280,8 +280,8 @@ fn median_sample(samples: &mut [Sample]) -> Sample {
     samples[samples.len() / 2]
 }
 
-/// The topic both sides write in a round, one after the other: its owner broker, which changes
-/// from topic to topic and moves throughput by a third, is then the same for both.
+/// The topic both sides write in a round, one after the other, so that its owner broker (which
+/// differs from topic to topic) is the same for both sides of a round.
 fn topic(size: usize, round: usize) -> String {
     format!("persistent://public/default/bench-{size}-{round}")
 }
