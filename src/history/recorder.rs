@@ -22,10 +22,16 @@ pub struct Recorder {
 #[derive(Default)]
 struct Chunks {
     chunks: Vec<Vec<Op>>,
-    len: usize,
 }
 
 impl Chunks {
+    /// Every chunk but the last is full.
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
+    }
+
     fn push(&mut self, op: Op) {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => chunk.push(op),
@@ -35,11 +41,10 @@ impl Chunks {
                 self.chunks.push(chunk);
             }
         }
-        self.len += 1;
     }
 
     fn to_vec(&self) -> Vec<Op> {
-        let mut all = Vec::with_capacity(self.len);
+        let mut all = Vec::with_capacity(self.len());
         for chunk in &self.chunks {
             all.extend_from_slice(chunk);
         }
@@ -83,7 +88,7 @@ impl Recorder {
         let mut ops = self.ops.lock().expect("history lock poisoned");
         // Stamp under the lock so that history order and time order agree.
         let time = self.now();
-        let index = ops.len as u64;
+        let index = ops.len() as u64;
         ops.push(Op {
             index,
             time,

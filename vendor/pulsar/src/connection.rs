@@ -58,13 +58,12 @@ pub(crate) enum Register {
     },
 }
 
-/// identifier for a message
-
 /// chaosbed patch: the most commands written to the socket in one flush.
 const MAX_COMMANDS_PER_FLUSH: usize = 128;
 /// chaosbed patch: the connection's write (and read) buffer; a flush happens when it is full.
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
+/// identifier for a message
 #[derive(Debug, Clone, PartialEq, Ord, PartialOrd, Eq)]
 pub enum RequestKey {
     RequestId(u64),
@@ -1382,7 +1381,7 @@ impl<Exe: Executor> Connection<Exe> {
                 // Drain the control plane ahead of the data plane so that broker
                 // keepalive pongs and other RPCs are flushed promptly even when
                 // producer fan-in has saturated the data channel.
-                let msg = futures::select_biased! {
+                let mut msg = futures::select_biased! {
                     msg = control_rx.recv().fuse() => match msg {
                         Ok(msg) => msg,
                         Err(_) => break,
@@ -1392,26 +1391,20 @@ impl<Exe: Executor> Connection<Exe> {
                         Err(_) => break,
                     },
                 };
-                // chaosbed patch: feed every command already queued, then flush once, so a
-                // burst of sends costs one write system call instead of one each.
-                let mut msg = msg;
+                // chaosbed patch: feed every command already queued (up to
+                // MAX_COMMANDS_PER_FLUSH), then flush once, so a burst of sends costs one write
+                // system call instead of one each.
                 let mut queued = 0;
                 let written = loop {
                     if let Err(e) = sink.feed(*msg).await {
                         break Err(e);
                     }
                     queued += 1;
-                    let next = control_rx.try_recv().or_else(|_| data_rx.try_recv());
-                    match next {
-                        Ok(next) if queued < MAX_COMMANDS_PER_FLUSH => msg = next,
-                        Ok(next) => {
-                            // Full: flush, then carry on with the command taken.
-                            if let Err(e) = sink.flush().await {
-                                break Err(e);
-                            }
-                            queued = 0;
-                            msg = next;
-                        }
+                    if queued == MAX_COMMANDS_PER_FLUSH {
+                        break sink.flush().await;
+                    }
+                    match control_rx.try_recv().or_else(|_| data_rx.try_recv()) {
+                        Ok(next) => msg = next,
                         Err(_) => break sink.flush().await,
                     }
                 };
@@ -1435,7 +1428,8 @@ impl<Exe: Executor> Connection<Exe> {
                     while auth_challenge_rx.next().await.is_some() {
                         match Self::prepare_auth_data(auth.clone()).await {
                             Ok(Some(auth_data)) => {
-                                let _ = control_tx.send(Box::new(messages::auth_challenge(auth_data))).await;
+                                let challenge = Box::new(messages::auth_challenge(auth_data));
+                                let _ = control_tx.send(challenge).await;
                             }
                             Ok(None) => (),
                             Err(e) => {
