@@ -12,3 +12,18 @@ pub mod runner;
 pub mod scenario;
 pub mod system;
 pub mod workload;
+
+/// Makes jemalloc the allocator of the binary whose root calls it (`chaosbed`, `xtask` and the
+/// Docker tests do): the Pulsar producer allocates several small objects per message, and
+/// `cargo xtask bench pulsar` measured glibc's malloc and free at a quarter of the producer
+/// thread's time.
+#[macro_export]
+macro_rules! use_jemalloc {
+    () => {
+        #[global_allocator]
+        static ALLOCATOR: $crate::Jemalloc = $crate::Jemalloc;
+    };
+}
+
+#[doc(hidden)]
+pub use tikv_jemallocator::Jemalloc;

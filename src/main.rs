@@ -10,6 +10,8 @@ use indicatif::MultiProgress;
 use chaosbed::runner::{self, RunOptions};
 use chaosbed::scenario;
 
+chaosbed::use_jemalloc!();
+
 #[derive(Parser)]
 #[command(
     name = "chaosbed",

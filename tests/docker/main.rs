@@ -15,6 +15,8 @@ mod support;
 
 use libtest_mimic::{Arguments, Trial};
 
+chaosbed::use_jemalloc!();
+
 fn main() {
     let mut args = Arguments::from_args();
     if args.test_threads.is_none() {

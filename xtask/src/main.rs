@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+chaosbed::use_jemalloc!();
+
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
 struct Cli {

@@ -729,7 +729,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         extract: F,
     ) -> Result<R, ConnectionError>
     where
-        F: FnOnce(Message) -> Option<R> + 'static,
+        F: FnOnce(Message) -> Option<Box<R>> + 'static,
     {
         // RPCs other than CommandSend go through the unbounded control channel so they are
         // never throttled by producer-side backpressure on the bounded data channel.
@@ -747,7 +747,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         via: SendChannel,
     ) -> Result<impl Future<Output = Result<R, ConnectionError>>, ConnectionError>
     where
-        F: FnOnce(Message) -> Option<R> + 'static,
+        F: FnOnce(Message) -> Option<Box<R>> + 'static,
     {
         let (resolver, response) = oneshot::channel();
         trace!("sending message(key = {:?}): {:?}", key, msg);
@@ -863,7 +863,7 @@ impl<Exe: Executor> ConnectionSender<Exe> {
         extract: F,
     ) -> Result<R, ConnectionError>
     where
-        F: FnOnce(Message) -> Option<R>,
+        F: FnOnce(Message) -> Option<Box<R>>,
     {
         let (resolver, response) = oneshot::channel();
 
@@ -1509,9 +1509,12 @@ impl<Exe: Executor> Drop for Connection<Exe> {
 }
 
 #[cfg_attr(feature = "telemetry", tracing::instrument(skip_all))]
+/// chaosbed patch: the commands are boxed (see build.rs), `extract` returns one of them; and
+/// the response is not cloned anymore for an error message that is rarely needed, which names
+/// the response's type instead.
 fn extract_message<T: Debug, F>(message: Message, extract: F) -> Result<T, ConnectionError>
 where
-    F: FnOnce(Message) -> Option<T>,
+    F: FnOnce(Message) -> Option<Box<T>>,
 {
     if let Some(e) = message.command.error {
         Err(ConnectionError::PulsarError(
@@ -1519,12 +1522,17 @@ where
             Some(e.message),
         ))
     } else {
-        let cmd = message.command.clone();
+        let kind = message.command.r#type;
         if let Some(extracted) = extract(message) {
             trace!("extracted message: {:?}", extracted);
-            Ok(extracted)
+            Ok(*extracted)
         } else {
-            Err(ConnectionError::UnexpectedResponse(format!("{cmd:?}")))
+            let kind = proto::base_command::Type::try_from(kind)
+                .map(|kind| format!("{kind:?}"))
+                .unwrap_or_else(|_| format!("type {kind}"));
+            Err(ConnectionError::UnexpectedResponse(format!(
+                "unexpected response: {kind}"
+            )))
         }
     }
 }
@@ -1553,14 +1561,14 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Connect as i32,
-                connect: Some(proto::CommandConnect {
+                connect: Some(Box::new(proto::CommandConnect {
                     auth_method_name,
                     auth_data,
                     proxy_to_broker_url,
                     client_version: proto::client_version(),
                     protocol_version: Some(12),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1572,7 +1580,7 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Ping as i32,
-                ping: Some(proto::CommandPing {}),
+                ping: Some(Box::new(proto::CommandPing {})),
                 ..Default::default()
             },
             payload: None,
@@ -1584,7 +1592,7 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Pong as i32,
-                pong: Some(proto::CommandPong {}),
+                pong: Some(Box::new(proto::CommandPong {})),
                 ..Default::default()
             },
             payload: None,
@@ -1602,7 +1610,7 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Producer as i32,
-                producer: Some(proto::CommandProducer {
+                producer: Some(Box::new(proto::CommandProducer {
                     topic,
                     producer_id,
                     request_id,
@@ -1619,7 +1627,7 @@ pub(crate) mod messages {
                     schema: options.schema,
                     producer_access_mode: options.access_mode,
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1635,12 +1643,12 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::GetTopicsOfNamespace as i32,
-                get_topics_of_namespace: Some(proto::CommandGetTopicsOfNamespace {
+                get_topics_of_namespace: Some(Box::new(proto::CommandGetTopicsOfNamespace {
                     request_id,
                     namespace,
                     mode: Some(mode as i32),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1652,11 +1660,11 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::GetSchema as i32,
-                get_schema: Some(proto::CommandGetSchema {
+                get_schema: Some(Box::new(proto::CommandGetSchema {
                     request_id,
                     topic: topic.to_string(),
                     schema_version: version,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1679,12 +1687,12 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Send as i32,
-                send: Some(proto::CommandSend {
+                send: Some(Box::new(proto::CommandSend {
                     producer_id,
                     sequence_id,
                     num_messages: message.num_messages_in_batch,
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: Some(Payload {
@@ -1719,12 +1727,12 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Lookup as i32,
-                lookup_topic: Some(proto::CommandLookupTopic {
+                lookup_topic: Some(Box::new(proto::CommandLookupTopic {
                     topic,
                     request_id,
                     authoritative: Some(authoritative),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1736,11 +1744,11 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::PartitionedMetadata as i32,
-                partition_metadata: Some(proto::CommandPartitionedTopicMetadata {
+                partition_metadata: Some(Box::new(proto::CommandPartitionedTopicMetadata {
                     topic,
                     request_id,
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1752,10 +1760,10 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::ConsumerStats as i32,
-                consumer_stats: Some(proto::CommandConsumerStats {
+                consumer_stats: Some(Box::new(proto::CommandConsumerStats {
                     request_id,
                     consumer_id,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1767,10 +1775,10 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::GetLastMessageId as i32,
-                get_last_message_id: Some(proto::CommandGetLastMessageId {
+                get_last_message_id: Some(Box::new(proto::CommandGetLastMessageId {
                     consumer_id,
                     request_id,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1782,10 +1790,10 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::CloseProducer as i32,
-                close_producer: Some(proto::CommandCloseProducer {
+                close_producer: Some(Box::new(proto::CommandCloseProducer {
                     producer_id,
                     request_id,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1805,7 +1813,7 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Subscribe as i32,
-                subscribe: Some(proto::CommandSubscribe {
+                subscribe: Some(Box::new(proto::CommandSubscribe {
                     topic,
                     subscription,
                     sub_type: sub_type as i32,
@@ -1827,7 +1835,7 @@ pub(crate) mod messages {
                     schema: options.schema,
                     start_message_id: options.start_message_id,
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1839,10 +1847,10 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Flow as i32,
-                flow: Some(proto::CommandFlow {
+                flow: Some(Box::new(proto::CommandFlow {
                     consumer_id,
                     message_permits,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1858,7 +1866,7 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Ack as i32,
-                ack: Some(proto::CommandAck {
+                ack: Some(Box::new(proto::CommandAck {
                     consumer_id,
                     ack_type: if cumulative {
                         proto::command_ack::AckType::Cumulative as i32
@@ -1869,7 +1877,7 @@ pub(crate) mod messages {
                     validation_error: None,
                     properties: Vec::new(),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1884,13 +1892,13 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::RedeliverUnacknowledgedMessages as i32,
-                redeliver_unacknowledged_messages: Some(
+                redeliver_unacknowledged_messages: Some(Box::new(
                     proto::CommandRedeliverUnacknowledgedMessages {
                         consumer_id,
                         message_ids,
                         ..Default::default()
                     },
-                ),
+                )),
                 ..Default::default()
             },
             payload: None,
@@ -1902,10 +1910,10 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::CloseConsumer as i32,
-                close_consumer: Some(proto::CommandCloseConsumer {
+                close_consumer: Some(Box::new(proto::CommandCloseConsumer {
                     consumer_id,
                     request_id,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1922,12 +1930,12 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Seek as i32,
-                seek: Some(proto::CommandSeek {
+                seek: Some(Box::new(proto::CommandSeek {
                     consumer_id,
                     request_id,
                     message_id,
                     message_publish_time,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1939,10 +1947,10 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::Unsubscribe as i32,
-                unsubscribe: Some(proto::CommandUnsubscribe {
+                unsubscribe: Some(Box::new(proto::CommandUnsubscribe {
                     consumer_id,
                     request_id,
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -1954,13 +1962,13 @@ pub(crate) mod messages {
         Message {
             command: proto::BaseCommand {
                 r#type: CommandType::AuthResponse as i32,
-                auth_response: Some(proto::CommandAuthResponse {
+                auth_response: Some(Box::new(proto::CommandAuthResponse {
                     response: Some(proto::AuthData {
                         auth_method_name: Some(auth.name),
                         auth_data: Some(auth.data),
                     }),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -2013,9 +2021,9 @@ mod tests {
         let _ = message_tx.unbounded_send(Ok(Message {
             command: BaseCommand {
                 r#type: 36,
-                auth_challenge: Some(CommandAuthChallenge {
+                auth_challenge: Some(Box::new(CommandAuthChallenge {
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,
@@ -2189,9 +2197,9 @@ mod tests {
         server_stream
             .send(Message {
                 command: BaseCommand {
-                    connected: Some(CommandConnected {
+                    connected: Some(Box::new(CommandConnected {
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 },
                 payload: None,
@@ -2203,9 +2211,9 @@ mod tests {
             .send(Message {
                 command: BaseCommand {
                     r#type: 36,
-                    auth_challenge: Some(CommandAuthChallenge {
+                    auth_challenge: Some(Box::new(CommandAuthChallenge {
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 },
                 payload: None,
@@ -2231,22 +2239,14 @@ mod tests {
 
         assert!(connection.is_ok());
         assert_eq!(*auth_count.read().await, 2);
-        match auth_challenge {
-            Ok(Message {
-                command:
-                    BaseCommand {
-                        auth_response:
-                            Some(CommandAuthResponse {
-                                response:
-                                    Some(AuthData {
-                                        auth_method_name,
-                                        auth_data,
-                                    }),
-                                ..
-                            }),
-                        ..
-                    },
-                ..
+        let response = auth_challenge
+            .ok()
+            .and_then(|message| message.command.auth_response)
+            .and_then(|response| response.response);
+        match response {
+            Some(AuthData {
+                auth_method_name,
+                auth_data,
             }) => {
                 assert_eq!(auth_method_name.unwrap(), "test_auth");
                 assert_eq!(

@@ -34,203 +34,89 @@ impl Message {
     /// returns the message's RequestKey if present
     #[cfg_attr(feature = "telemetry", tracing::instrument(skip_all))]
     pub fn request_key(&self) -> Option<RequestKey> {
-        match &self.command {
-            BaseCommand {
-                subscribe: Some(CommandSubscribe { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                partition_metadata: Some(CommandPartitionedTopicMetadata { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                partition_metadata_response:
-                    Some(CommandPartitionedTopicMetadataResponse { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                lookup_topic: Some(CommandLookupTopic { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                lookup_topic_response: Some(CommandLookupTopicResponse { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                producer: Some(CommandProducer { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                producer_success: Some(CommandProducerSuccess { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                unsubscribe: Some(CommandUnsubscribe { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                seek: Some(CommandSeek { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                success: Some(CommandSuccess { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                error: Some(CommandError { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                consumer_stats: Some(CommandConsumerStats { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                consumer_stats_response: Some(CommandConsumerStatsResponse { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                get_last_message_id: Some(CommandGetLastMessageId { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                get_last_message_id_response:
-                    Some(CommandGetLastMessageIdResponse { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                get_topics_of_namespace: Some(CommandGetTopicsOfNamespace { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                get_topics_of_namespace_response:
-                    Some(CommandGetTopicsOfNamespaceResponse { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                get_schema: Some(CommandGetSchema { request_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                get_schema_response: Some(CommandGetSchemaResponse { request_id, .. }),
-                ..
-            } => Some(RequestKey::RequestId(*request_id)),
-            // the broker fails the sends it gets after fencing the topic (e.g. to unload it),
-            // right before closing the producer: handle both alike
-            BaseCommand {
-                send_error:
-                    Some(CommandSendError {
-                        producer_id, error, ..
-                    }),
-                ..
-            } if *error == ServerError::PersistenceError as i32 => {
-                Some(RequestKey::CloseProducer {
+        // chaosbed patch: the commands are boxed (see build.rs), which patterns cannot see
+        // through, so each field is looked at in turn, in the order the match arms had.
+        let c = &self.command;
+        macro_rules! first_of {
+            ($($field:ident),+ => $get:expr) => {
+                None$(.or_else(|| c.$field.as_deref().map($get)))+
+            };
+        }
+        let request_id = first_of!(
+            subscribe, partition_metadata, partition_metadata_response, lookup_topic,
+            lookup_topic_response, producer, producer_success, unsubscribe, seek, success,
+            error, consumer_stats, consumer_stats_response, get_last_message_id,
+            get_last_message_id_response, get_topics_of_namespace,
+            get_topics_of_namespace_response, get_schema, get_schema_response
+            => |command| command.request_id
+        );
+        if let Some(request_id) = request_id {
+            return Some(RequestKey::RequestId(request_id));
+        }
+        // the broker fails the sends it gets after fencing the topic (e.g. to unload it),
+        // right before closing the producer: handle both alike
+        if let Some(CommandSendError {
+            producer_id, error, ..
+        }) = c.send_error.as_deref()
+        {
+            if *error == ServerError::PersistenceError as i32 {
+                return Some(RequestKey::CloseProducer {
                     producer_id: *producer_id,
-                })
-            }
-            BaseCommand {
-                send:
-                    Some(CommandSend {
-                        producer_id,
-                        sequence_id,
-                        ..
-                    }),
-                ..
-            }
-            | BaseCommand {
-                send_error:
-                    Some(CommandSendError {
-                        producer_id,
-                        sequence_id,
-                        ..
-                    }),
-                ..
-            }
-            | BaseCommand {
-                send_receipt:
-                    Some(CommandSendReceipt {
-                        producer_id,
-                        sequence_id,
-                        ..
-                    }),
-                ..
-            } => Some(RequestKey::ProducerSend {
-                producer_id: *producer_id,
-                sequence_id: *sequence_id,
-            }),
-            BaseCommand {
-                active_consumer_change: Some(CommandActiveConsumerChange { consumer_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                message: Some(CommandMessage { consumer_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                flow: Some(CommandFlow { consumer_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                redeliver_unacknowledged_messages:
-                    Some(CommandRedeliverUnacknowledgedMessages { consumer_id, .. }),
-                ..
-            }
-            | BaseCommand {
-                reached_end_of_topic: Some(CommandReachedEndOfTopic { consumer_id }),
-                ..
-            }
-            | BaseCommand {
-                ack: Some(CommandAck { consumer_id, .. }),
-                ..
-            } => Some(RequestKey::Consumer {
-                consumer_id: *consumer_id,
-            }),
-            BaseCommand {
-                close_consumer:
-                    Some(CommandCloseConsumer {
-                        consumer_id,
-                        request_id,
-                    }),
-                ..
-            } => Some(RequestKey::CloseConsumer {
-                consumer_id: *consumer_id,
-                request_id: *request_id,
-            }),
-            BaseCommand {
-                close_producer: Some(CommandCloseProducer { producer_id, .. }),
-                ..
-            } => Some(RequestKey::CloseProducer {
-                producer_id: *producer_id,
-            }),
-            BaseCommand {
-                auth_challenge: Some(CommandAuthChallenge { .. }),
-                ..
-            } => Some(RequestKey::AuthChallenge),
-            BaseCommand {
-                connect: Some(_), ..
-            }
-            | BaseCommand {
-                connected: Some(_), ..
-            }
-            | BaseCommand { ping: Some(_), .. }
-            | BaseCommand { pong: Some(_), .. } => None,
-            _ => {
-                match base_command::Type::try_from(self.command.r#type) {
-                    Ok(type_) => {
-                        warn!(
-                            "Unexpected payload for command of type {:?}. This is likely a bug!",
-                            type_
-                        );
-                    }
-                    Err(unknown_enum) => {
-                        warn!(
-                            "Received BaseCommand of unexpected type {}: {}",
-                            self.command.r#type, unknown_enum
-                        );
-                    }
-                }
-                None
+                });
             }
         }
+        let send = c
+            .send
+            .as_deref()
+            .map(|s| (s.producer_id, s.sequence_id))
+            .or_else(|| c.send_error.as_deref().map(|s| (s.producer_id, s.sequence_id)))
+            .or_else(|| c.send_receipt.as_deref().map(|s| (s.producer_id, s.sequence_id)));
+        if let Some((producer_id, sequence_id)) = send {
+            return Some(RequestKey::ProducerSend {
+                producer_id,
+                sequence_id,
+            });
+        }
+        let consumer_id = first_of!(
+            active_consumer_change, message, flow, redeliver_unacknowledged_messages,
+            reached_end_of_topic, ack
+            => |command| command.consumer_id
+        );
+        if let Some(consumer_id) = consumer_id {
+            return Some(RequestKey::Consumer { consumer_id });
+        }
+        if let Some(close) = c.close_consumer.as_deref() {
+            return Some(RequestKey::CloseConsumer {
+                consumer_id: close.consumer_id,
+                request_id: close.request_id,
+            });
+        }
+        if let Some(close) = c.close_producer.as_deref() {
+            return Some(RequestKey::CloseProducer {
+                producer_id: close.producer_id,
+            });
+        }
+        if c.auth_challenge.is_some() {
+            return Some(RequestKey::AuthChallenge);
+        }
+        if c.connect.is_some() || c.connected.is_some() || c.ping.is_some() || c.pong.is_some() {
+            return None;
+        }
+        match base_command::Type::try_from(c.r#type) {
+            Ok(type_) => {
+                warn!(
+                    "Unexpected payload for command of type {:?}. This is likely a bug!",
+                    type_
+                );
+            }
+            Err(unknown_enum) => {
+                warn!(
+                    "Received BaseCommand of unexpected type {}: {}",
+                    c.r#type, unknown_enum
+                );
+            }
+        }
+        None
     }
 }
 
@@ -647,12 +533,12 @@ mod tests {
     fn send_persistence_error_is_handled_as_producer_close() {
         let send_error = |error: ServerError| Message {
             command: BaseCommand {
-                send_error: Some(CommandSendError {
+                send_error: Some(Box::new(CommandSendError {
                     producer_id: 1,
                     sequence_id: 2,
                     error: error as i32,
                     message: "fenced".to_string(),
-                }),
+                })),
                 ..Default::default()
             },
             payload: None,

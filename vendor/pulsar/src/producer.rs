@@ -621,7 +621,14 @@ impl<Exe: Executor> TopicProducer<Exe> {
             &options,
         )
         .await?;
+        // chaosbed patch: one task waits for all receipts of this producer, see `receipts`
+        let (receipts, waiting) = mpsc::unbounded();
+        client
+            .executor
+            .spawn(Box::pin(wait_for_receipts(waiting)))
+            .map_err(|_| Error::Executor)?;
         let connection = Arc::new(ProducerConnection {
+            receipts,
             client: client.clone(),
             topic: topic.clone(),
             id: producer_id,
@@ -881,6 +888,37 @@ struct ProducerConnection<Exe: Executor> {
     /// re-creation holds `state`
     pending: std::sync::Mutex<Pending>,
     state: Mutex<ProducerState<Exe>>,
+    /// chaosbed patch: the waits for receipts, run together by one task
+    /// ([wait_for_receipts]) rather than each by a task of its own: a spawned task per message
+    /// cost a cache-aligned allocation and a trip through the scheduler.
+    receipts: mpsc::UnboundedSender<ReceiptWait>,
+}
+
+/// Waiting for one message's receipt, and settling it (see [ProducerConnection::wait_for_receipt]).
+type ReceiptWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// chaosbed patch: runs the receipt waits of one producer until the producer is gone and every
+/// wait has ended. The waits do not hold this task, so dropping the producer's last reference
+/// closes the channel.
+async fn wait_for_receipts(mut incoming: mpsc::UnboundedReceiver<ReceiptWait>) {
+    let mut waiting = futures::stream::FuturesUnordered::new();
+    let mut open = true;
+    future::poll_fn(move |cx| {
+        while open {
+            match incoming.poll_next_unpin(cx) {
+                Poll::Ready(Some(wait)) => waiting.push(wait),
+                Poll::Ready(None) => open = false,
+                Poll::Pending => break,
+            }
+        }
+        while let Poll::Ready(Some(())) = waiting.poll_next_unpin(cx) {}
+        if !open && waiting.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 struct ProducerState<Exe: Executor> {
@@ -900,7 +938,9 @@ struct Pending {
     /// set on close, so that the producer is not re-created anymore
     closed: bool,
     /// messages sent but not acknowledged yet, by sequence id, resent in order on re-creation
-    messages: BTreeMap<u64, PendingMessage>,
+    /// (chaosbed patch: boxed, so that the map's nodes stay small: their entries are shifted
+    /// on every insertion and removal)
+    messages: BTreeMap<u64, Box<PendingMessage>>,
 }
 
 struct PendingMessage {
@@ -948,11 +988,11 @@ impl<Exe: Executor> ProducerConnection<Exe> {
                         let (tx, rx) = oneshot::channel();
                         let epoch = {
                             let mut pending = self.pending.lock().unwrap();
-                            let message = PendingMessage {
+                            let message = Box::new(PendingMessage {
                                 message,
                                 tx,
                                 deadline,
-                            };
+                            });
                             pending.messages.insert(sequence_id, message);
                             pending.epoch
                         };
@@ -1187,9 +1227,8 @@ impl<Exe: Executor> ProducerConnection<Exe> {
         receipt: impl Future<Output = Result<CommandSendReceipt, ConnectionError>> + Send + 'static,
     ) -> Result<(), Error> {
         let this = self.clone();
-        self.client
-            .executor
-            .spawn(Box::pin(async move {
+        self.receipts
+            .unbounded_send(Box::pin(async move {
                 // The first send keeps the connection's receipt timeout, which marks the
                 // connection broken when it expires; a resend gets what is left before the
                 // deadline.
@@ -1216,7 +1255,9 @@ impl<Exe: Executor> ProducerConnection<Exe> {
                     return this
                         .complete(sequence_id, Err(ProducerError::Connection(error).into()));
                 }
-                this.recover(sequence_id, epoch, deadline).await;
+                // chaosbed patch: boxed, as every wait would otherwise be as large as a
+                // re-creation, which only few of them need
+                Box::pin(this.recover(sequence_id, epoch, deadline)).await;
             }))
             .map_err(|_| Error::Executor)
     }

@@ -391,7 +391,7 @@ impl<Exe: Executor> ConsumerEngine<Exe> {
                     },
                 payload: Some(payload),
             } => {
-                self.process_payload(message, payload).await?;
+                self.process_payload(*message, payload).await?;
             }
             RawMessage {
                 command: BaseCommand {
@@ -407,14 +407,14 @@ impl<Exe: Executor> ConsumerEngine<Exe> {
             RawMessage {
                 command:
                     BaseCommand {
-                        close_consumer: Some(CommandCloseConsumer { consumer_id, .. }),
+                        close_consumer: Some(close),
                         ..
                     },
                 ..
             } => {
                 error!(
                     "Broker notification of closed consumer {}: {}",
-                    consumer_id,
+                    close.consumer_id,
                     self.debug_format()
                 );
 
