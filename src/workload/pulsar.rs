@@ -393,10 +393,9 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
 /// cores the cluster keeps busy, every hop to another worker thread waited for that thread to be
 /// scheduled (`cargo xtask bench pulsar` measured a fifth more throughput on a thread of its own
 /// than on the shared runtime; two worker threads measured no better). Most of a message's CPU
-/// time is spent in the pulsar crate and the kernel (commands of 4.8 KB moved by value between
-/// tasks, several allocations and a spawned task per receipt; the patched crate in
-/// vendor/pulsar writes queued commands with one system call), so the bench's ratio to
-/// pulsar-perf follows how much CPU this one thread gets on a busy machine.
+/// time is spent in the pulsar crate (patched in vendor/pulsar: one flush for every queued
+/// command, small boxed commands, one task for every receipt) and in recording the history, so
+/// the bench's ratio to pulsar-perf follows how much CPU this one thread gets on a busy machine.
 pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
     let (spec, target, recorder) = (spec.clone(), target.clone(), recorder.clone());
     let ran = tokio::task::spawn_blocking(move || {

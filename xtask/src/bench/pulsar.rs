@@ -4,6 +4,7 @@
 //! and outstanding-message cap, in alternating order, printed as ratios. Both are measured over
 //! the same stretch: after a warm-up, acknowledged messages per second.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -326,6 +327,7 @@ async fn chaosbed_round(
     let mut latencies = Vec::new();
     let (mut first, mut last) = (u64::MAX, 0u64);
     let mut failed = 0u64;
+    let mut why: BTreeMap<String, u64> = BTreeMap::new();
     for (invoke, done) in history.pairs() {
         if invoke.f != F::Send || invoke.kind != OpKind::Invoke {
             continue;
@@ -336,14 +338,22 @@ async fn chaosbed_round(
                 last = last.max(done.time);
                 latencies.push(done.time - invoke.time);
             }
-            _ => failed += 1,
+            _ => {
+                failed += 1;
+                let error = done.and_then(|done| done.error.clone());
+                *why.entry(error.unwrap_or_else(|| "no outcome".into()))
+                    .or_default() += 1;
+            }
         }
     }
     if latencies.is_empty() {
         bail!("chaosbed's producer got no send acknowledged on {topic}");
     }
     if failed > 0 {
-        println!("  chaosbed: {failed} sends on {topic} not acknowledged");
+        println!("  chaosbed: {failed} sends on {topic} not acknowledged:");
+        for (error, count) in &why {
+            println!("    {count} × {error}");
+        }
     }
     latencies.sort_unstable();
     let pct = |p: f64| {
