@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod signal;
 pub mod system;
 pub mod workload;
 

@@ -88,7 +88,7 @@ impl Outcome {
 }
 
 /// The error text of a run stopped by Ctrl-C.
-pub const INTERRUPTED: &str = "interrupted (Ctrl-C)";
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM)";
 
 /// Why a run stopped early.
 #[derive(Debug)]
@@ -135,7 +135,7 @@ pub async fn run(
                 Ok(Err(error)) => Err(Stop::Error(error)),
                 Err(panic) => Err(Stop::Panic(panic_message(panic))),
             },
-            _ = tokio::signal::ctrl_c() => Err(Stop::Interrupted),
+            _ = crate::signal::stop_requested() => Err(Stop::Interrupted),
             _ = tokio::time::sleep(options.timeout) => Err(Stop::TimedOut(options.timeout)),
         }
     };

@@ -130,7 +130,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     let mut backend = DockerBackend::new(docker.clone(), RunId::new("bench-pulsar"));
-    let result = async {
+    let measure = async {
         let begin = Instant::now();
         let (cluster, _lines) =
             chaosbed::runner::stand_up(&scenario, &docker, &mut backend, READY_TIMEOUT, &progress)
@@ -217,8 +217,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             rows.iter()
                 .all(|(_, o, t)| o.msg_per_sec >= 0.9 * t.msg_per_sec),
         )
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        result = measure => result,
+        _ = chaosbed::signal::stop_requested() => Err(anyhow::anyhow!(chaosbed::runner::INTERRUPTED)),
+    };
     if let Err(e) = backend.cleanup().await {
         eprintln!("cleanup of the bench run failed: {e:#}; run `cargo xtask clean`");
     }

@@ -43,7 +43,7 @@ where
                 Ok(result) => result,
                 Err(panic) => Err(anyhow::anyhow!("the bench panicked: {}", panic_message(&*panic))),
             },
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
+            _ = chaosbed::signal::stop_requested() => Err(anyhow::anyhow!(chaosbed::runner::INTERRUPTED)),
         }
     };
     match backend.cleanup().await {
