@@ -18,6 +18,8 @@ use chaosbed::scenario::{SystemKind, WorkloadSpec};
 use chaosbed::system::pulsar;
 use chaosbed::workload::pulsar::{Target, produce};
 
+use super::stack;
+
 #[derive(clap::Args, Clone)]
 #[group(id = "pulsar-bench")]
 pub struct Args {
@@ -130,10 +132,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     let mut backend = DockerBackend::new(docker.clone(), RunId::new("bench-pulsar"));
-    let measure = async {
+    let result = stack::measure_then_remove(&mut backend, async |backend| {
         let begin = Instant::now();
         let (cluster, _lines) =
-            chaosbed::runner::stand_up(&scenario, &docker, &mut backend, READY_TIMEOUT, &progress)
+            chaosbed::runner::stand_up(&scenario, &docker, backend, READY_TIMEOUT, &progress)
                 .await
                 .context("standing up the cluster")?;
         let ready = begin.elapsed();
@@ -167,14 +169,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let chaosbed_first = (i + round) % 2 == 0;
                 if !chaosbed_first {
                     theirs.push(
-                        perf_round(&mut backend, &perf_image, &addresses, &args, size, round)
+                        perf_round(backend, &perf_image, &addresses, &args, size, round)
                             .await?,
                     );
                 }
                 ours.push(chaosbed_round(&addresses, &args, size, round).await?);
                 if chaosbed_first {
                     theirs.push(
-                        perf_round(&mut backend, &perf_image, &addresses, &args, size, round)
+                        perf_round(backend, &perf_image, &addresses, &args, size, round)
                             .await?,
                     );
                 }
@@ -217,14 +219,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             rows.iter()
                 .all(|(_, o, t)| o.msg_per_sec >= 0.9 * t.msg_per_sec),
         )
-    };
-    let result = tokio::select! {
-        result = measure => result,
-        _ = chaosbed::signal::stop_requested() => Err(anyhow::anyhow!(chaosbed::runner::INTERRUPTED)),
-    };
-    if let Err(e) = backend.cleanup().await {
-        eprintln!("cleanup of the bench run failed: {e:#}; run `cargo xtask clean`");
-    }
+    })
+    .await;
     Ok(if result? {
         ExitCode::SUCCESS
     } else {

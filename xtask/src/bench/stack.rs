@@ -32,9 +32,9 @@ pub async fn ensure_images(
 
 /// Runs `measure` on `backend`, then removes everything labelled with the backend's run,
 /// whatever way the measurement ended; returns the measurement's outcome.
-pub async fn measure_then_remove<F>(backend: &mut DockerBackend, measure: F) -> anyhow::Result<()>
+pub async fn measure_then_remove<F, T>(backend: &mut DockerBackend, measure: F) -> anyhow::Result<T>
 where
-    F: AsyncFnOnce(&mut DockerBackend) -> anyhow::Result<()>,
+    F: AsyncFnOnce(&mut DockerBackend) -> anyhow::Result<T>,
 {
     let outcome = {
         let body = AssertUnwindSafe(measure(&mut *backend)).catch_unwind();
