@@ -34,16 +34,31 @@ fn client() -> &'static reqwest::Client {
 
 /// GET `url` within `timeout`; any status is an answer, only no answer is an error.
 pub async fn get(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<Answer> {
-    let request = async {
-        let response = client().get(url.clone()).timeout(timeout).send().await?;
+    answer(client().get(url.clone()), "GET", url, timeout).await
+}
+
+/// DELETE `url` within `timeout`; any status is an answer, only no answer is an error.
+pub async fn delete(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<Answer> {
+    answer(client().delete(url.clone()), "DELETE", url, timeout).await
+}
+
+/// Sends `request` (a `method` to `url`) and reads its answer, all within `timeout`.
+async fn answer(
+    request: reqwest::RequestBuilder,
+    method: &str,
+    url: &reqwest::Url,
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let exchange = async {
+        let response = request.timeout(timeout).send().await?;
         let status = response.status().as_u16();
         let body = response.text().await?;
         Ok::<_, reqwest::Error>(Answer { status, body })
     };
-    tokio::time::timeout(timeout, request)
+    tokio::time::timeout(timeout, exchange)
         .await
-        .with_context(|| format!("no answer from GET {url} within {timeout:?}"))?
-        .with_context(|| format!("GET {url}"))
+        .with_context(|| format!("no answer from {method} {url} within {timeout:?}"))?
+        .with_context(|| format!("{method} {url}"))
 }
 
 /// GET `url` and fail unless the status is 2xx; returns the body.
@@ -87,22 +102,11 @@ async fn post(
     body: String,
     timeout: Duration,
 ) -> anyhow::Result<Answer> {
-    let request = async {
-        let response = client()
-            .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .timeout(timeout)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let body = response.text().await?;
-        Ok::<_, reqwest::Error>(Answer { status, body })
-    };
-    tokio::time::timeout(timeout, request)
-        .await
-        .with_context(|| format!("no answer from POST {url} within {timeout:?}"))?
-        .with_context(|| format!("POST {url}"))
+    let request = client()
+        .post(url.clone())
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body);
+    answer(request, "POST", url, timeout).await
 }
 
 /// `http://address:port/` with `segments` appended, each percent-encoded as one path segment.

@@ -1,6 +1,6 @@
 //! The broker's REST API: readiness (`/admin/v2/brokers/ready`), health (`/admin/v2/brokers/health`,
 //! which writes and reads a heartbeat topic through the bookies), topic lookup for "the broker
-//! that owns a topic", and a topic's current ledger.
+//! that owns a topic", a topic's current ledger, and topic deletion.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(15);
 /// A lookup may first have to assign the topic's bundle to a broker.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
 const BOOKIE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Deleting a topic closes its clients and deletes its ledgers from the bookies.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A topic name split as the REST API paths want it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +147,34 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Deletes `topic` through the broker at `address`, closing its producers and consumers
+/// (`DELETE /admin/v2/{domain}/{tenant}/{namespace}/{name}?force=true`): its ledgers are deleted
+/// too, and the bookies reclaim their space at their next garbage collection. A topic that does
+/// not exist (404) counts as deleted.
+pub async fn delete_topic(address: Ipv4Addr, topic: &str) -> anyhow::Result<()> {
+    let topic = Topic::parse(topic)?;
+    let url = delete_url(address, &topic)?;
+    let answer = http::delete(&url, DELETE_TIMEOUT)
+        .await
+        .with_context(|| format!("deleting {topic} through broker {address}"))?;
+    if !answer.is_success() && answer.status != 404 {
+        bail!(
+            "deleting {topic} through broker {address}: {} {}",
+            answer.status,
+            answer.body.trim()
+        );
+    }
+    Ok(())
+}
+
+fn delete_url(address: Ipv4Addr, topic: &Topic) -> anyhow::Result<reqwest::Url> {
+    let mut segments = vec!["admin", "v2"];
+    segments.extend(topic.segments());
+    let mut url = http::url(address, HTTP_PORT, &segments)?;
+    url.set_query(Some("force=true"));
+    Ok(url)
 }
 
 /// A lookup answer; `brokerUrl` is the owner's advertised `pulsar://host:6650`.
@@ -309,6 +339,16 @@ fn ensemble_to_nodes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_is_deleted_by_its_admin_path_with_force() {
+        let topic = Topic::parse("persistent://public/default/bench-1024-0").unwrap();
+        let url = delete_url([172, 18, 0, 9].into(), &topic).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://172.18.0.9:8080/admin/v2/persistent/public/default/bench-1024-0?force=true"
+        );
+    }
 
     #[test]
     fn topic_names_parse_in_every_client_form() {

@@ -16,8 +16,8 @@ mod rejoin;
 mod stats;
 
 pub use admin::{
-    Readiness, Topic, current_ledger, ensemble_nodes, health, is_ready, lookup_owner, topic_owner,
-    wait_ready,
+    Readiness, Topic, current_ledger, delete_topic, ensemble_nodes, health, is_ready, lookup_owner,
+    topic_owner, wait_ready,
 };
 pub use rejoin::rejoined;
 pub use stats::owned_bundles;
