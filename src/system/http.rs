@@ -83,6 +83,20 @@ pub async fn post_json(
     post(url, "application/json", body.to_string(), timeout).await
 }
 
+/// PUT `body` as JSON to `url` within `timeout`; any status is an answer, only no answer is an
+/// error.
+pub async fn put_json(
+    url: &reqwest::Url,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let request = client()
+        .put(url.clone())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    answer(request, "PUT", url, timeout).await
+}
+
 /// POST `pairs` as an HTML form (`application/x-www-form-urlencoded`) to `url` within `timeout`;
 /// any status is an answer, only no answer is an error.
 pub async fn post_form<'a>(

@@ -1,6 +1,7 @@
 //! The bookie's HTTP admin API: readiness (`/api/v1/bookie/is_ready`), the registered bookies
-//! (`/api/v1/bookie/list_bookies`), ledger metadata (`/api/v1/ledger/metadata`), and waiting until
-//! every started bookie is ready and registered.
+//! (`/api/v1/bookie/list_bookies`), ledger metadata (`/api/v1/ledger/metadata`), garbage
+//! collection on demand (`/api/v1/bookie/gc`), and waiting until every started bookie is ready and
+//! registered.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -20,6 +21,45 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 pub async fn is_ready(address: Ipv4Addr, timeout: Duration) -> anyhow::Result<bool> {
     let url = http::url(address, HTTP_PORT, &["api", "v1", "bookie", "is_ready"])?;
     Ok(http::get(&url, timeout).await?.is_success())
+}
+
+/// Starts a garbage collection with major and minor compaction on the bookie at `address` (`PUT
+/// /api/v1/bookie/gc`): entry logs whose ledgers were deleted are removed, and logs mostly of
+/// deleted ledgers are compacted, instead of at the next `gcWaitTime` or compaction interval.
+pub async fn force_gc(address: Ipv4Addr) -> anyhow::Result<()> {
+    let url = http::url(address, HTTP_PORT, &["api", "v1", "bookie", "gc"])?;
+    let body = serde_json::json!({ "forceMajor": true, "forceMinor": true });
+    let answer = http::put_json(&url, &body, ASK_TIMEOUT)
+        .await
+        .with_context(|| format!("starting a garbage collection on the bookie at {address}"))?;
+    if !answer.is_success() {
+        bail!(
+            "the bookie at {address} refused a garbage collection: {} {}",
+            answer.status,
+            answer.body.trim()
+        );
+    }
+    Ok(())
+}
+
+/// Whether a garbage collection started by [`force_gc`] still runs on the bookie at `address`
+/// (`GET /api/v1/bookie/gc`).
+pub async fn gc_running(address: Ipv4Addr) -> anyhow::Result<bool> {
+    let url = http::url(address, HTTP_PORT, &["api", "v1", "bookie", "gc"])?;
+    let body = http::get_ok(&url, ASK_TIMEOUT)
+        .await
+        .with_context(|| format!("asking the bookie at {address} about its garbage collection"))?;
+    parse_gc_status(&body).with_context(|| format!("reading the gc status of {address}: {body}"))
+}
+
+/// `{"is_in_force_gc": "true"}` (a string in the versions seen) or a boolean.
+fn parse_gc_status(body: &str) -> anyhow::Result<bool> {
+    let status: serde_json::Value = serde_json::from_str(body)?;
+    match &status["is_in_force_gc"] {
+        serde_json::Value::Bool(running) => Ok(*running),
+        serde_json::Value::String(running) => Ok(running == "true"),
+        _ => bail!("no is_in_force_gc"),
+    }
 }
 
 /// The bookies registered in the cluster's metadata, as the bookie at `address` reads them.
@@ -244,6 +284,14 @@ pub async fn wait_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gc_status_is_read_as_a_string_or_a_boolean() {
+        assert!(parse_gc_status(r#"{"is_in_force_gc":"true"}"#).unwrap());
+        assert!(!parse_gc_status(r#"{"is_in_force_gc":"false"}"#).unwrap());
+        assert!(parse_gc_status(r#"{"is_in_force_gc":true}"#).unwrap());
+        assert!(parse_gc_status(r#"{"other":1}"#).is_err());
+    }
 
     #[test]
     fn bookie_lists_parse_with_or_without_hostnames() {

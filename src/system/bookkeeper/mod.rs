@@ -15,8 +15,8 @@ use crate::scenario::{SystemKind, SystemSpec};
 use super::pulsar::env;
 
 pub use admin::{
-    Readiness, Registered, Registration, is_ready, ledger_ensemble, list_bookies, registration,
-    wait_ready,
+    Readiness, Registered, Registration, force_gc, gc_running, is_ready, ledger_ensemble,
+    list_bookies, registration, wait_ready,
 };
 pub use rejoin::rejoined;
 

@@ -15,7 +15,7 @@ use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::history::{F, OpKind, Recorder};
 use chaosbed::scenario::{SystemKind, WorkloadSpec};
-use chaosbed::system::pulsar;
+use chaosbed::system::{bookkeeper, pulsar};
 use chaosbed::workload::pulsar::{Target, produce};
 
 use super::stack;
@@ -57,6 +57,8 @@ const PERF_CONTAINER_MEMORY: u64 = 900 << 20;
 /// chaosbed's producer keeps at most this many sends awaiting receipts (MAX_IN_FLIGHT of
 /// chaosbed::workload::pulsar); pulsar-perf gets the same cap with `-o`.
 const MAX_OUTSTANDING: usize = 500;
+/// The longest wait for the bookies' garbage collection between rounds.
+const GC_TIMEOUT: Duration = Duration::from_secs(180);
 /// The topic of the cluster's warm-up, before the first round.
 const WARMUP_TOPIC: &str = "persistent://public/default/bench-cluster-warmup";
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -77,17 +79,12 @@ nodes = 3
 version = "4.16"
 
 # The bench writes about 100 MB/s to the bookies' volumes: with Pulsar's defaults (five 2 GiB
-# journal files kept, 1 GiB entry logs collected every 15 min) a full run filled tens of GB and
-# the bookies turned read-only at 95% disk use ("Not enough non-faulty bookies"). Small journals
-# and entry logs, collected and compacted often, and each round's topic deleted keep the disk
-# use bounded.
+# journal files kept, entry logs collected every 15 min) a full run filled tens of GB and the
+# bookies turned read-only at 95% disk use ("Not enough non-faulty bookies"). Small journals, and
+# each round's topic deleted then collected between rounds (delete_round_topic), bound it.
 [topology.bookkeeper.config]
 journalMaxSizeMB = 256
 journalMaxBackups = 1
-entryLogSizeLimit = 134217728
-gcWaitTime = 15000
-minorCompactionInterval = 60
-majorCompactionInterval = 120
 
 [topology.pulsar]
 nodes = 3
@@ -164,6 +161,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(|(_, a)| a)
             .collect();
+        let bookies: Vec<_> = cluster
+            .of(SystemKind::Bookkeeper)
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
         // A fresh cluster's JVMs are cold: whichever side ran first was measured against a
         // slower broker (seen: the same producer 0.77x when first, 0.88x when second).
         if args.cluster_warmup_secs > 0 {
@@ -176,7 +178,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let urls = pulsar::service_urls(&addresses);
             produce(&warm, &Target::new(urls, &warm), &Recorder::new()).await;
             println!("cluster warmed up for {} s", args.cluster_warmup_secs);
-            delete_topic(&addresses, WARMUP_TOPIC).await;
+            delete_round_topic(&addresses, &bookies, WARMUP_TOPIC).await;
         }
         let mut rows = Vec::new();
         for (i, &size) in args.sizes.iter().enumerate() {
@@ -197,7 +199,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                             .await?,
                     );
                 }
-                delete_topic(&addresses, &topic(size, round)).await;
+                delete_round_topic(&addresses, &bookies, &topic(size, round)).await;
                 let (o, t) = (ours[round], theirs[round]);
                 println!(
                     "{size} B round {}: chaosbed {:.0} msg/s ({} sent, mean {:.2} ms, p50 {:.2} ms, \
@@ -281,12 +283,47 @@ impl Row {
     }
 }
 
-/// Deletes a topic the bench is done with, so that the bookies can reclaim its space; a failure
-/// only costs disk space, and is printed.
-async fn delete_topic(addresses: &[std::net::Ipv4Addr], topic: &str) {
-    if let Err(e) = pulsar::delete_topic(addresses[0], topic).await {
-        println!("  could not delete {topic}: {e:#}");
+/// Deletes a topic the bench is done with, then has the bookies collect its ledgers and waits
+/// until they are done, so that the disk use stays bounded and the collection's I/O falls between
+/// rounds rather than into the next one. A failure only costs disk space, and is printed.
+async fn delete_round_topic(
+    brokers: &[std::net::Ipv4Addr],
+    bookies: &[std::net::Ipv4Addr],
+    topic: &str,
+) {
+    let begin = Instant::now();
+    if let Err(e) = pulsar::delete_topic(brokers[0], topic).await {
+        return println!("  could not delete {topic}: {e:#}");
     }
+    for &bookie in bookies {
+        if let Err(e) = bookkeeper::force_gc(bookie).await {
+            return println!("  {e:#}");
+        }
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut running = 0;
+        for &bookie in bookies {
+            match bookkeeper::gc_running(bookie).await {
+                Ok(true) => running += 1,
+                Ok(false) => {}
+                Err(e) => return println!("  {e:#}"),
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        if begin.elapsed() >= GC_TIMEOUT {
+            return println!(
+                "  {running} bookies still collecting {topic}'s ledgers after {GC_TIMEOUT:?}; \
+                 going on"
+            );
+        }
+    }
+    println!(
+        "  deleted {topic}; bookies collected it in {:.1}s",
+        begin.elapsed().as_secs_f64()
+    );
 }
 
 fn print_table(ready: Duration, rows: &[Row]) {
