@@ -1058,6 +1058,11 @@ impl<Exe: Executor> ProducerConnection<Exe> {
         &self,
         deadline: Instant,
     ) -> Result<MutexGuard<'_, ProducerState<Exe>>, ConnectionError> {
+        // chaosbed patch: the state is free for almost every send; only wait (with a timer)
+        // while a re-creation holds it
+        if let Some(state) = self.state.try_lock() {
+            return Ok(state);
+        }
         self.wait_until(self.state.lock(), deadline)
             .await
             .ok_or_else(|| timed_out("timed out waiting for the producer to be re-created"))
