@@ -80,7 +80,12 @@ pub async fn post_json(
     body: &serde_json::Value,
     timeout: Duration,
 ) -> anyhow::Result<Answer> {
-    post(url, "application/json", body.to_string(), timeout).await
+    let request = with_body(
+        client().post(url.clone()),
+        "application/json",
+        body.to_string(),
+    );
+    answer(request, "POST", url, timeout).await
 }
 
 /// PUT `body` as JSON to `url` within `timeout`; any status is an answer, only no answer is an
@@ -90,10 +95,11 @@ pub async fn put_json(
     body: &serde_json::Value,
     timeout: Duration,
 ) -> anyhow::Result<Answer> {
-    let request = client()
-        .put(url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string());
+    let request = with_body(
+        client().put(url.clone()),
+        "application/json",
+        body.to_string(),
+    );
     answer(request, "PUT", url, timeout).await
 }
 
@@ -107,20 +113,23 @@ pub async fn post_form<'a>(
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish();
-    post(url, "application/x-www-form-urlencoded", body, timeout).await
+    let request = with_body(
+        client().post(url.clone()),
+        "application/x-www-form-urlencoded",
+        body,
+    );
+    answer(request, "POST", url, timeout).await
 }
 
-async fn post(
-    url: &reqwest::Url,
+/// `request` carrying `body` as `content_type`.
+fn with_body(
+    request: reqwest::RequestBuilder,
     content_type: &'static str,
     body: String,
-    timeout: Duration,
-) -> anyhow::Result<Answer> {
-    let request = client()
-        .post(url.clone())
+) -> reqwest::RequestBuilder {
+    request
         .header(reqwest::header::CONTENT_TYPE, content_type)
-        .body(body);
-    answer(request, "POST", url, timeout).await
+        .body(body)
 }
 
 /// `http://address:port/` with `segments` appended, each percent-encoded as one path segment.

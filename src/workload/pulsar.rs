@@ -394,7 +394,7 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
 /// scheduled (`cargo xtask bench pulsar` measured a fifth more throughput on a thread of its own
 /// than on the shared runtime; two worker threads measured no better). Most of a message's CPU
 /// time is spent in the pulsar crate (patched in vendor/pulsar: one flush for every queued
-/// command, small boxed commands, one task for every receipt) and in recording the history, so
+/// command, small boxed commands, one task waiting for all of a producer's receipts) and in recording the history, so
 /// the bench's ratio to pulsar-perf follows how much CPU this one thread gets on a busy machine.
 pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
     let (spec, target, recorder) = (spec.clone(), target.clone(), recorder.clone());

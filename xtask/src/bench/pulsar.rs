@@ -220,18 +220,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     t.mean_in_flight()
                 );
             }
-            let mut ratios: Vec<f64> = ours
-                .iter()
-                .zip(&theirs)
-                .map(|(o, t)| o.msg_per_sec / t.msg_per_sec)
-                .collect();
-            ratios.sort_by(f64::total_cmp);
-            rows.push(Row {
-                size,
-                ours: median_sample(&mut ours),
-                theirs: median_sample(&mut theirs),
-                ratios,
-            });
+            rows.push(Row::new(size, ours, theirs));
         }
         print_table(ready, &rows);
         let cap = 0.9 * f64::from(args.rate);
@@ -276,6 +265,22 @@ struct Row {
 }
 
 impl Row {
+    /// The rounds of one size, each side's and the other's in the same order.
+    fn new(size: usize, mut ours: Vec<Sample>, mut theirs: Vec<Sample>) -> Self {
+        let mut ratios: Vec<f64> = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(o, t)| o.msg_per_sec / t.msg_per_sec)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        Self {
+            size,
+            ours: median_sample(&mut ours),
+            theirs: median_sample(&mut theirs),
+            ratios,
+        }
+    }
+
     /// The median round's ratio: the rounds' clusters differ (topic owner, ledger ensemble, JIT
     /// and GC state) more than the two sides of one round do.
     fn ratio(&self) -> f64 {
