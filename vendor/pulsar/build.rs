@@ -8,6 +8,12 @@ fn main() {
     // hundred bytes instead of 4.4 KB: it is moved by value several times per message.
     let proto = std::fs::read_to_string("./PulsarApi.proto").unwrap();
     let mut config = prost_build::Config::new();
+    // chaosbed patch: the protoc shipped inside protoc-bin-vendored, never the host's (nor
+    // `PROTOC`), so the crate builds on a machine with only Rust and a C compiler.
+    #[cfg(not(feature = "protobuf-src"))]
+    config.protoc_executable(
+        protoc_bin_vendored::protoc_bin_path().expect("protoc-bin-vendored has no protoc for this platform"),
+    );
     for field in base_command_fields(&proto) {
         config.boxed(format!(".pulsar.proto.BaseCommand.{field}"));
     }
