@@ -6,6 +6,7 @@ pub mod diagnose;
 pub mod history;
 pub mod image;
 pub mod nemesis;
+pub mod provision;
 pub mod proxy;
 pub mod report;
 pub mod runner;

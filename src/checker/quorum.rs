@@ -1,8 +1,15 @@
-//! The quorum check: from the monitor's role samples, never two leaders at once, a leader whenever
-//! a majority has been up for `grace`, and no leader once a majority has been down for `grace`.
-//! With `never_lost`, from the fault timeline: a majority is never down at once.
+//! The quorum check: from the monitor's role samples, at most one leader per epoch, a leader
+//! whenever a majority has been up for `grace`, and no leader once a majority has been down for
+//! `grace`. With `never_lost`, from the fault timeline: a majority is never down at once.
+//!
+//! ZooKeeper promises one leader per epoch (the high 32 bits of a zxid), not one node answering
+//! `leader` at a time: a leader cut off from its followers keeps answering `Mode: leader` until
+//! it notices, within syncLimit ticks, that it lost its quorum, while the majority has already
+//! elected a leader of a newer epoch. The older leader can commit nothing then, so that overlap is
+//! reported as a measured finding (`stale_leader`), and only two leaders of one epoch — or of
+//! epochs the sample does not show — are a violation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -21,6 +28,8 @@ const LEADING: [&str; 2] = ["leader", "standalone"];
 struct Sample {
     time: u64,
     leaders: Vec<String>,
+    /// Each answering node's leader epoch, where the sample recorded it.
+    epochs: BTreeMap<String, u64>,
     /// No node led, but one did not answer while another still followed: the leader may only
     /// have been slow to answer, so the sample says nothing about leadership.
     inconclusive: bool,
@@ -112,12 +121,22 @@ pub(super) fn check(
             .filter(|(_, role)| role.as_str().is_some_and(|role| LEADING.contains(&role)))
             .map(|(node, _)| node.clone())
             .collect::<Vec<String>>();
+        let epochs = op.value["epochs"]
+            .as_object()
+            .map(|epochs| {
+                epochs
+                    .iter()
+                    .filter_map(|(node, epoch)| Some((node.clone(), epoch.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let answered = |wanted: &str| roles.values().any(|role| role.as_str() == Some(wanted));
         let inconclusive = leaders.is_empty() && answered("unreachable") && answered("follower");
         samples.push(Sample {
             inconclusive,
             time: op.time,
             leaders,
+            epochs,
         });
     }
     let timeline = DownTimeline::from_history(history);
@@ -174,6 +193,9 @@ pub(super) fn check(
     let grace_ns = nanos(grace);
 
     let mut two_leaders = Breaches::default();
+    let mut stale_leader = Breaches::default();
+    let mut stale_windows: Vec<(u64, u64)> = Vec::new();
+    let mut stale_since: Option<(u64, u64)> = None;
     let mut no_leader = Breaches::default();
     let mut leader_without_quorum = Breaches::default();
     let mut elected: Vec<(u64, String)> = Vec::new();
@@ -187,6 +209,7 @@ pub(super) fn check(
         let down = timeline.down_at(t);
         match sample.leaders.as_slice() {
             [] => {
+                stale_windows.extend(stale_since.take());
                 leaderless_since.get_or_insert(t);
                 if quorum && settled {
                     no_leader.add(
@@ -199,13 +222,36 @@ pub(super) fn check(
                 if let Some(start) = leaderless_since.take() {
                     leaderless.push((start, t, false));
                 }
-                if let [leader] = leaders {
+                let current = newest_epoch_leaders(sample);
+                if let [leader] = current.as_slice() {
                     if elected.last().is_none_or(|(_, last)| last != leader) {
                         elected.push((t, leader.clone()));
                     }
                 }
-                if leaders.len() > 1 {
-                    two_leaders.add(sample, json!({"at": secs(t), "leaders": leaders}));
+                let epochs_json = json!(
+                    leaders
+                        .iter()
+                        .map(|l| (l.clone(), json!(sample.epochs.get(l))))
+                        .collect::<serde_json::Map<String, Value>>()
+                );
+                if current.len() > 1 {
+                    two_leaders.add(
+                        sample,
+                        json!({"at": secs(t), "leaders": leaders, "epochs": epochs_json}),
+                    );
+                } else if leaders.len() > 1 {
+                    stale_leader.add(
+                        sample,
+                        json!({"at": secs(t), "leader": current, "stale": leaders
+                            .iter()
+                            .filter(|l| !current.contains(l))
+                            .collect::<Vec<_>>(), "epochs": epochs_json}),
+                    );
+                    let (start, _) = stale_since.get_or_insert((t, t));
+                    stale_since = Some((*start, t));
+                }
+                if leaders.len() == 1 || current.len() > 1 {
+                    stale_windows.extend(stale_since.take());
                 }
                 if !quorum && settled {
                     leader_without_quorum.add(
@@ -220,6 +266,8 @@ pub(super) fn check(
     if let Some(start) = leaderless_since {
         leaderless.push((start, last_time, true));
     }
+    stale_windows.extend(stale_since.take());
+    let longest_stale = stale_windows.iter().map(|(start, end)| end - start).max();
 
     let longest = leaderless
         .iter()
@@ -244,6 +292,12 @@ pub(super) fn check(
         "longest_leaderless": longest.map(window),
         "never_lost": never_lost,
         "quorum_lost": lost_json,
+        "stale_leader": {
+            "samples": stale_leader.count,
+            "windows": stale_windows.len(),
+            "longest": longest_stale.map(secs),
+            "examples": stale_leader.examples,
+        },
         "violations": {
             "two_leaders": two_leaders.json(),
             "no_leader_with_majority_up": no_leader.json(),
@@ -254,7 +308,7 @@ pub(super) fn check(
     let mut breaches: Vec<String> = lost_breach.into_iter().collect();
     if let Some((t, leaders)) = &two_leaders.first {
         breaches.push(format!(
-            "{} leaders at once in {} {} (first at {}: {})",
+            "{} leaders of one epoch (or of unknown epochs) at once in {} {} (first at {}: {})",
             leaders.len(),
             two_leaders.count,
             plural(two_leaders.count, "sample"),
@@ -294,13 +348,41 @@ pub(super) fn check(
         Some((start, end, _)) => format!("longest without a leader {}", human(end - start)),
         None => "never without a leader".to_string(),
     };
-    let summary = format!(
-        "one leader at a time in {} {}; {changes} leader {}; {without}",
+    let mut summary = format!(
+        "one leader per epoch in {} {}; {changes} leader {}; {without}",
         samples.len(),
         plural(samples.len(), "sample"),
         plural(changes, "change"),
     );
+    if let Some(longest) = longest_stale {
+        summary.push_str(&format!(
+            "; a leader of an older epoch still answered `leader` beside the new one in {} {} \
+             (longest overlap {}: its step-down delay)",
+            stale_leader.count,
+            plural(stale_leader.count, "sample"),
+            human(longest)
+        ));
+    }
     Ok(CheckResult::new(NAME, Verdict::Valid, summary).with_details(details))
+}
+
+/// The sample's leaders of its newest epoch; every leader when one of them has no known epoch
+/// (then the sample cannot tell a stale leader from a second one).
+fn newest_epoch_leaders(sample: &Sample) -> Vec<String> {
+    let epochs: Option<Vec<u64>> = sample
+        .leaders
+        .iter()
+        .map(|l| sample.epochs.get(l).copied())
+        .collect();
+    let Some(newest) = epochs.as_ref().and_then(|e| e.iter().max().copied()) else {
+        return sample.leaders.clone();
+    };
+    sample
+        .leaders
+        .iter()
+        .filter(|l| sample.epochs.get(*l) == Some(&newest))
+        .cloned()
+        .collect()
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -361,7 +443,7 @@ mod tests {
         assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
         assert_eq!(
             result.summary,
-            "one leader at a time in 40 samples; 0 leader changes; never without a leader"
+            "one leader per epoch in 40 samples; 0 leader changes; never without a leader"
         );
         assert_eq!(
             result.details["leaders"],
@@ -385,7 +467,7 @@ mod tests {
         assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
         assert_eq!(
             result.summary,
-            "one leader at a time in 81 samples; 1 leader change; longest without a leader 2.3 s"
+            "one leader per epoch in 81 samples; 1 leader change; longest without a leader 2.3 s"
         );
         assert_eq!(result.details["leader_changes"], 1);
         assert_eq!(
@@ -419,11 +501,61 @@ mod tests {
         assert_eq!(result.verdict, Verdict::Invalid);
         assert_eq!(
             result.summary,
-            "2 leaders at once in 1 sample (first at 1.3 s: zk-1, zk-3)"
+            "2 leaders of one epoch (or of unknown epochs) at once in 1 sample (first at 1.3 s: zk-1, zk-3)"
         );
         assert_eq!(
             result.details["violations"]["two_leaders"]["examples"],
-            json!([{"at": 1.25, "leaders": ["zk-1", "zk-3"]}])
+            json!([{"at": 1.25, "leaders": ["zk-1", "zk-3"], "epochs": {"zk-1": null, "zk-3": null}}])
+        );
+    }
+
+    #[test]
+    fn two_leaders_of_one_epoch_are_invalid() {
+        let split = [("zk-1", "leader"), ("zk-2", "follower"), ("zk-3", "leader")];
+        let epochs = [("zk-1", 4), ("zk-2", 4), ("zk-3", 4)];
+        let result = run(Script::new()
+            .roles_every(0, 1_000, 250, &HEALTHY)
+            .roles_with_epochs(1_250, &split, &epochs)
+            .roles(1_500, &HEALTHY));
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert_eq!(result.details["violations"]["two_leaders"]["samples"], 1);
+    }
+
+    #[test]
+    fn an_older_epochs_leader_beside_the_new_one_is_a_finding_not_a_violation() {
+        // zk-1 led epoch 4 and was cut off; zk-3 leads epoch 5 while zk-1 still says `leader`
+        // for 750 ms, as zk-partition-leader-isolated measured.
+        let old = [
+            ("zk-1", "leader"),
+            ("zk-2", "follower"),
+            ("zk-3", "follower"),
+        ];
+        let overlap = [("zk-1", "leader"), ("zk-2", "follower"), ("zk-3", "leader")];
+        let new = [
+            ("zk-1", "unreachable"),
+            ("zk-2", "follower"),
+            ("zk-3", "leader"),
+        ];
+        let mut script = Script::new().topology(&["zk-1", "zk-2", "zk-3"], &[]);
+        for ms in (0..=1_000).step_by(250) {
+            script = script.roles_with_epochs(ms, &old, &[("zk-1", 4), ("zk-2", 4), ("zk-3", 4)]);
+        }
+        for ms in (1_250..=2_000).step_by(250) {
+            script =
+                script.roles_with_epochs(ms, &overlap, &[("zk-1", 4), ("zk-2", 5), ("zk-3", 5)]);
+        }
+        for ms in (2_250..=4_000).step_by(250) {
+            script = script.roles_with_epochs(ms, &new, &[("zk-2", 5), ("zk-3", 5)]);
+        }
+        let result = run(script);
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert_eq!(result.details["stale_leader"]["samples"], 4);
+        assert_eq!(result.details["stale_leader"]["longest"], 0.75);
+        assert_eq!(result.details["leader_changes"], 1);
+        assert!(
+            result.summary.contains("older epoch still answered `leader` beside the new one in 4 samples (longest overlap 750 ms"),
+            "{}",
+            result.summary
         );
     }
 

@@ -353,6 +353,30 @@ pub(super) mod script {
             self.op(ms, "monitor", F::Roles, OpKind::Ok, json!({"roles": roles}))
         }
 
+        /// A monitor sample with each node's leader epoch as `(node, epoch)`.
+        pub fn roles_with_epochs(
+            self,
+            ms: u64,
+            roles: &[(&str, &str)],
+            epochs: &[(&str, u64)],
+        ) -> Self {
+            let roles: serde_json::Map<String, Value> = roles
+                .iter()
+                .map(|(node, role)| (node.to_string(), json!(role)))
+                .collect();
+            let epochs: serde_json::Map<String, Value> = epochs
+                .iter()
+                .map(|(node, epoch)| (node.to_string(), json!(epoch)))
+                .collect();
+            self.op(
+                ms,
+                "monitor",
+                F::Roles,
+                OpKind::Ok,
+                json!({"roles": roles, "epochs": epochs}),
+            )
+        }
+
         /// Samples every `every` ms from `from` to `to` inclusive, all with the same roles.
         pub fn roles_every(
             mut self,

@@ -156,6 +156,14 @@ async fn alias(docker: &Docker, spec: &ImageSpec, tag: &str) -> Result<()> {
 
 async fn build_one(docker: &Docker, layer: &Planned, progress: &MultiProgress) -> Result<()> {
     let name = layer.spec.name;
+    // Before the spinner: installing a missing tool says so on the console.
+    match layer.spec.kind {
+        Kind::Rootfs => crate::provision::tool(&crate::provision::MMDEBSTRAP).await?,
+        Kind::Dockerfile if layer.spec.maven => {
+            crate::provision::tool(&crate::provision::MAVEN).await?
+        }
+        Kind::Dockerfile => {}
+    }
     let bar = build::spinner(progress, name);
     let started = Instant::now();
     tracing::info!(image = name, tag = %layer.tag, "building image");

@@ -1,9 +1,11 @@
-//! What a run leaves behind: the run directory, results.json, junit.xml and the console table.
+//! What a run leaves behind: the run directory, results.json, junit.xml and the console table;
+//! `suite`: what a whole suite leaves.
 
 mod console;
 mod junit;
 mod results;
 mod rundir;
+pub mod suite;
 
 pub use console::{render_table, verdict_line};
 pub use junit::junit_xml;

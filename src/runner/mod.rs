@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use indicatif::MultiProgress;
 
-use crate::backend::docker::{DockerBackend, connect, reap_orphans};
+use crate::backend::docker::{DockerBackend, reap_orphans};
 use crate::backend::{Backend, RunId};
 use crate::checker::{CheckResult, Verdict};
 use crate::history::Recorder;
@@ -105,7 +105,7 @@ pub async fn run(
     options: &RunOptions,
     progress: &MultiProgress,
 ) -> anyhow::Result<Outcome> {
-    let docker = connect().await?;
+    let docker = crate::provision::engine().await?;
     let reaped = reap_orphans(&docker).await?;
     if !reaped.is_empty() {
         progress.println(format!("removed leftovers of dead runs: {reaped}"))?;

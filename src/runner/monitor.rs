@@ -20,17 +20,24 @@ fn ticker(every: Duration) -> tokio::time::Interval {
     tick
 }
 
-/// Samples ZooKeeper roles until the task is aborted.
+/// Samples ZooKeeper roles, with each answering node's leader epoch (the high 32 bits of its
+/// zxid), until the task is aborted.
 pub async fn sample_roles(nodes: Vec<(String, Ipv4Addr)>, recorder: Recorder) {
     let mut tick = ticker(ROLES_EVERY);
     loop {
         tick.tick().await;
-        let roles = zookeeper::roles(&nodes, ASK_TIMEOUT).await;
+        let answers = zookeeper::answers(&nodes, ASK_TIMEOUT).await;
+        let roles: BTreeMap<&String, zookeeper::Role> =
+            answers.iter().map(|(node, a)| (node, a.role)).collect();
+        let epochs: BTreeMap<&String, u64> = answers
+            .iter()
+            .filter_map(|(node, a)| Some((node, a.epoch()?)))
+            .collect();
         recorder.record(
             "monitor",
             F::Roles,
             OpKind::Ok,
-            json!({ "roles": roles }),
+            json!({ "roles": roles, "epochs": epochs }),
             None,
         );
     }

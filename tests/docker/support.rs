@@ -29,7 +29,7 @@ where
 
 /// The engine, or an error that says how to start one or skip.
 pub async fn docker() -> anyhow::Result<Docker> {
-    chaosbed::backend::docker::connect().await.map_err(|e| {
+    chaosbed::provision::engine().await.map_err(|e| {
         e.context(format!(
             "the Docker tests need an engine: start one (`dockerd &` as root, or `bash .ci/run`), or set {SKIP_VAR}=1 to skip them"
         ))

@@ -2,11 +2,13 @@
 //! `--random` and `--replay` go to the `random` module.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::MultiProgress;
 
+use chaosbed::checker::Verdict;
+use chaosbed::report::suite::{self, SuiteEntry, SuiteRecord};
 use chaosbed::runner::{self, RunOptions};
 use chaosbed::scenario::{self, Scenario, Tier};
 
@@ -20,6 +22,9 @@ pub struct Args {
     /// Keep a failed run's containers for debugging.
     #[arg(long)]
     keep: bool,
+    /// Stop the suite at the first scenario that is not valid (default: run them all).
+    #[arg(long)]
+    fail_fast: bool,
     /// Upper bound on each run.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -128,40 +133,105 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return crate::random::run_random(&scenario_file(name)?, random, &options).await;
     }
     let scenarios = select(&args)?;
+    run_suite(&scenarios, &options, args.fail_fast).await
+}
+
+/// Each scenario in turn, with the time left; a scenario that errors does not stop the suite
+/// (`fail_fast`: the first that is not valid does). Ends with the suite table and its directory.
+async fn run_suite(
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    fail_fast: bool,
+) -> anyhow::Result<ExitCode> {
     let progress = MultiProgress::new();
-    let mut summary = Vec::new();
-    let mut worst = 0;
+    let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    let earlier = suite::earlier_durations(&options.out_root, &names);
+    // A scenario never run before: its workload plus the typical set-up and checks.
+    let fallback = |name: &str| {
+        scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(120.0, |s| {
+                s.workload.duration.get_ref().0.as_secs_f64() + 90.0
+            })
+    };
+    let started = Instant::now();
+    let started_at = chrono::Local::now();
+    let mut record = SuiteRecord {
+        started_at: started_at.to_rfc3339(),
+        seconds: 0.0,
+        selected: names.clone(),
+        entries: Vec::new(),
+        stopped: None,
+    };
     for (n, s) in scenarios.iter().enumerate() {
+        let tier = tier_name(s.tier);
+        let left = suite::estimate_left(&names[n..], &earlier, fallback);
         println!(
-            "== [{}/{}] {} ({:?}): {}",
-            n + 1,
-            scenarios.len(),
-            s.name,
-            s.tier,
+            "== {}: {}",
+            suite::progress_line(
+                n + 1,
+                scenarios.len(),
+                &s.name,
+                tier,
+                started.elapsed(),
+                left
+            ),
             s.description
         );
-        let outcome = runner::run(s, &options, &progress).await?;
-        print_outcome(&outcome);
-        worst = worst.max(outcome.exit_code());
-        summary.push((
-            s.name.clone(),
-            outcome.results.verdict,
-            outcome.results.duration_secs,
-        ));
-        if outcome.results.error.as_deref() == Some(chaosbed::runner::INTERRUPTED) {
-            return Ok(ExitCode::from(130));
+        let run_started = Instant::now();
+        let entry = match runner::run(s, options, &progress).await {
+            Ok(outcome) => {
+                print_outcome(&outcome);
+                SuiteEntry::from_results(tier, &outcome.results, &outcome.dir)
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                println!("run error: {error}\nUNKNOWN {} (could not run)\n", s.name);
+                SuiteEntry::errored(&s.name, tier, run_started.elapsed().as_secs_f64(), &error)
+            }
+        };
+        let interrupted = entry.error.as_deref() == Some(runner::INTERRUPTED);
+        let failed = entry.verdict != Verdict::Valid;
+        record.entries.push(entry);
+        if interrupted {
+            record.stopped = Some(runner::INTERRUPTED.to_owned());
+            break;
+        }
+        if fail_fast && failed && n + 1 < scenarios.len() {
+            record.stopped = Some(format!("--fail-fast: {} was not valid", s.name));
+            break;
         }
     }
-    if summary.len() > 1 {
-        println!("scenario                         verdict   seconds");
-        for (name, verdict, secs) in &summary {
-            println!("{name:<32} {:<9} {secs:>7.1}", verdict.to_string());
-        }
+    record.seconds = started.elapsed().as_secs_f64();
+    let stamp = started_at.format("%Y%m%d-%H%M%S").to_string();
+    let dir = suite::write(&suite::suites_root(&options.out_root), &stamp, &record)?;
+    if scenarios.len() > 1 {
+        print!("{}", suite::render_table(&record));
     }
-    let passed = summary
-        .iter()
-        .filter(|(_, v, _)| *v == chaosbed::checker::Verdict::Valid)
-        .count();
-    println!("{passed} passed, {} failed", summary.len() - passed);
-    Ok(ExitCode::from(worst as u8))
+    if let Some(why) = &record.stopped {
+        println!(
+            "stopped after {} of {} scenarios: {why}",
+            record.entries.len(),
+            scenarios.len()
+        );
+    }
+    let passed = record.passed();
+    println!(
+        "{passed} passed, {} failed in {} — {}",
+        record.entries.len() - passed,
+        suite::clock(started.elapsed()),
+        dir.display()
+    );
+    if record.stopped.as_deref() == Some(runner::INTERRUPTED) {
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::from(record.exit_code()))
+}
+
+fn tier_name(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Smoke => "smoke",
+        Tier::Full => "full",
+    }
 }

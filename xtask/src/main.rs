@@ -28,6 +28,9 @@ enum Task {
     Chaos(chaos::Args),
     /// Build every local image (base rootfs, JRE, ZooKeeper versions).
     Images,
+    /// Make this machine ready: a Docker engine that answers (installing docker.io and starting
+    /// dockerd as root on Debian or Ubuntu), and mmdebstrap and Maven for image builds.
+    Provision,
     /// Regenerate compose/<scenario>.yml from the scenario files (--check: fail when stale).
     Compose {
         #[arg(long)]
@@ -54,6 +57,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Chaos(args) => chaos::run(args).await,
         Task::Images => images::run().await,
+        Task::Provision => provision().await,
         Task::Compose { check } => compose::run(check),
         Task::Clean => clean().await,
         Task::Bench(args) => bench::run(args).await,
@@ -66,6 +70,17 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn provision() -> anyhow::Result<ExitCode> {
+    let docker = chaosbed::provision::everything().await?;
+    let version = docker.version().await?;
+    println!(
+        "ready: Docker engine {} (API {}), mmdebstrap and Maven present",
+        version.version.unwrap_or_default(),
+        version.api_version.unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn clean() -> anyhow::Result<ExitCode> {

@@ -114,15 +114,31 @@ pub async fn srvr(address: Ipv4Addr, timeout: Duration) -> Srvr {
     }
 }
 
-/// Every node's role, asked concurrently.
-pub async fn roles(nodes: &[(String, Ipv4Addr)], timeout: Duration) -> BTreeMap<String, Role> {
+impl Srvr {
+    /// The leader epoch this node is in: the high 32 bits of its last zxid.
+    pub fn epoch(&self) -> Option<u64> {
+        self.zxid.map(|zxid| zxid >> 32)
+    }
+}
+
+/// Every node's `srvr` answer, asked concurrently.
+pub async fn answers(nodes: &[(String, Ipv4Addr)], timeout: Duration) -> BTreeMap<String, Srvr> {
     let answers =
         futures_util::future::join_all(nodes.iter().map(|(_, address)| srvr(*address, timeout)))
             .await;
     nodes
         .iter()
         .zip(answers)
-        .map(|((name, _), answer)| (name.clone(), answer.role))
+        .map(|((name, _), answer)| (name.clone(), answer))
+        .collect()
+}
+
+/// Every node's role, asked concurrently.
+pub async fn roles(nodes: &[(String, Ipv4Addr)], timeout: Duration) -> BTreeMap<String, Role> {
+    answers(nodes, timeout)
+        .await
+        .into_iter()
+        .map(|(name, answer)| (name, answer.role))
         .collect()
 }
 
@@ -137,6 +153,7 @@ mod tests {
         let s = Srvr::parse(LEADER);
         assert_eq!(s.role, Role::Leader);
         assert_eq!(s.zxid, Some(0x1_0000_0003));
+        assert_eq!(s.epoch(), Some(1));
         assert!(s.version.unwrap().starts_with("3.8.0"));
     }
 

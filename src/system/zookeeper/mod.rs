@@ -11,7 +11,7 @@ use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
 pub use ask::ask;
-pub use four_letter::{Role, Srvr, four_letter, roles, srvr};
+pub use four_letter::{Role, Srvr, answers, four_letter, roles, srvr};
 pub use ready::{Readiness, Rejoined, judge_rejoin, rejoined, wait_ready};
 
 pub const CLIENT_PORT: u16 = 2181;

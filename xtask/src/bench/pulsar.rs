@@ -128,7 +128,7 @@ impl Sample {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let docker = chaosbed::backend::docker::connect().await?;
+    let docker = chaosbed::provision::engine().await?;
     let progress = MultiProgress::new();
     let perf_image =
         chaosbed::image::ensure(&docker, "pulsar-perf", PERF_VERSION, &progress).await?;

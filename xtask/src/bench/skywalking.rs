@@ -130,7 +130,7 @@ pub async fn run(args: Args, duration: Duration) -> anyhow::Result<ExitCode> {
     if args.clients == 0 {
         bail!("--clients must be at least 1");
     }
-    let docker = chaosbed::backend::docker::connect().await?;
+    let docker = chaosbed::provision::engine().await?;
     let progress = MultiProgress::new();
     let scenario = chaosbed::scenario::parse("bench-skywalking.toml", SCENARIO)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -32,7 +32,7 @@ const NODES: u32 = 3;
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let docker = chaosbed::backend::docker::connect().await?;
+    let docker = chaosbed::provision::engine().await?;
     let image =
         chaosbed::image::ensure(&docker, "zookeeper", &args.version, &MultiProgress::new()).await?;
     // A short connect timeout between peers takes ZooKeeper's own election back-off (a peer
