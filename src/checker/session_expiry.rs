@@ -1,5 +1,5 @@
 //! The session-expiry check: counts client sessions that expired and explains why from the
-//! configured tickTime, the negotiated session timeout and the longest kill, stop or pause.
+//! configured tickTime, the negotiated session timeout and the longest kill, stop, pause, partition or packet loss.
 //!
 //! ZooKeeper bounds every session timeout to [2 x tickTime, 20 x tickTime] by default, so
 //! tickTime=100 caps every session at 2 s: any fault that silences the ensemble longer expires them.
@@ -13,8 +13,8 @@ use crate::history::{F, History};
 const NAME: &str = "session-expiry";
 const EXAMPLES: usize = 10;
 
-/// Faults that silence a node long enough to matter for sessions.
-const SILENCING: [&str; 3] = ["pause", "stop", "kill"];
+/// Faults that silence a node (or its clients' traffic) long enough to matter for sessions.
+const SILENCING: [&str; 5] = ["pause", "stop", "kill", "partition", "packet-loss"];
 
 /// What explains an expiry (or its absence).
 struct Cause {
@@ -51,7 +51,7 @@ impl Cause {
             (None, None) => "the session timeout is unknown".to_string(),
         };
         let fault = match (&self.longest_fault, self.timeout_ms()) {
-            (None, _) => "; no kill, stop or pause fault ran".to_string(),
+            (None, _) => "; no kill, stop, pause, partition or packet-loss fault ran".to_string(),
             (Some((window, ns)), Some(timeout)) if *ns > timeout * 1_000_000 => {
                 format!(" and the {} {} exceeded it", human(*ns), window.fault)
             }
@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(result.verdict, Verdict::Invalid);
         assert_eq!(
             result.summary,
-            "1 session expired (client-1 at 15 s): the session timeout is unknown; no kill, stop or pause fault ran"
+            "1 session expired (client-1 at 15 s): the session timeout is unknown; no kill, stop, pause, partition or packet-loss fault ran"
         );
     }
 
