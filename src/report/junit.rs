@@ -59,6 +59,7 @@ mod tests {
             nodes: Default::default(),
             images: Default::default(),
             operations: Default::default(),
+            phases: vec![],
         };
         let xml = junit_xml(&results).unwrap();
         assert!(xml.contains("tests=\"2\""), "{xml}");

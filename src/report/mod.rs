@@ -9,5 +9,5 @@ pub mod suite;
 
 pub use console::{render_table, verdict_line};
 pub use junit::junit_xml;
-pub use results::{FaultRecord, NodeRecord, Results};
+pub use results::{FaultRecord, NodeRecord, PhaseClock, PhaseTime, Results};
 pub use rundir::RunDir;

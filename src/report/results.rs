@@ -25,6 +25,48 @@ pub struct Results {
     pub images: BTreeMap<String, String>,
     /// Counts of client operations by outcome.
     pub operations: BTreeMap<String, u64>,
+    /// How long each phase of the run took, in order (setup, workload, heal, final-read,
+    /// diagnosis, checks); teardown comes after results.json is written.
+    #[serde(default)]
+    pub phases: Vec<PhaseTime>,
+}
+
+/// One phase of a run and its length.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseTime {
+    pub phase: String,
+    pub seconds: f64,
+}
+
+/// The phases of a run as they end, in order.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseClock {
+    phases: Vec<PhaseTime>,
+    since: Option<std::time::Instant>,
+}
+
+impl PhaseClock {
+    /// Starts timing (the first phase begins now).
+    pub fn start() -> Self {
+        Self {
+            phases: Vec::new(),
+            since: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// Ends the phase `name` now; the next one begins.
+    pub fn lap(&mut self, name: &str) {
+        let now = std::time::Instant::now();
+        let since = self.since.replace(now).unwrap_or(now);
+        self.phases.push(PhaseTime {
+            phase: name.to_owned(),
+            seconds: ((now - since).as_secs_f64() * 10.0).round() / 10.0,
+        });
+    }
+
+    pub fn phases(&self) -> Vec<PhaseTime> {
+        self.phases.clone()
+    }
 }
 
 /// One applied or healed fault, with its evidence.

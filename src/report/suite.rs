@@ -20,7 +20,11 @@ pub struct SuiteEntry {
     pub scenario: String,
     pub tier: String,
     pub verdict: Verdict,
+    /// Wall time the suite spent on it, teardown included.
     pub seconds: f64,
+    /// The run's phases (setup, workload, heal, final-read, diagnosis, checks) in seconds.
+    #[serde(default)]
+    pub phases: Vec<super::PhaseTime>,
     /// The figure a person looks for first, e.g. `0 of 4488 lost, recovered in 0.7 s`.
     pub headline: String,
     /// Its run directory, when the run got far enough to have one.
@@ -41,13 +45,14 @@ pub struct CheckLine {
 }
 
 impl SuiteEntry {
-    /// The entry of a run that finished (whatever its verdict).
-    pub fn from_results(tier: &str, results: &Results, run_dir: &Path) -> Self {
+    /// The entry of a run that finished (whatever its verdict) after `seconds` of wall time.
+    pub fn from_results(tier: &str, results: &Results, run_dir: &Path, seconds: f64) -> Self {
         Self {
             scenario: results.scenario.clone(),
             tier: tier.to_owned(),
             verdict: results.verdict,
-            seconds: results.duration_secs,
+            seconds,
+            phases: results.phases.clone(),
             headline: headline(results),
             run_dir: Some(run_dir.to_path_buf()),
             error: results.error.clone(),
@@ -70,6 +75,7 @@ impl SuiteEntry {
             tier: tier.to_owned(),
             verdict: Verdict::Unknown,
             seconds,
+            phases: Vec::new(),
             headline: shorten(&format!("error: {error}"), HEADLINE_WIDTH),
             run_dir: None,
             error: Some(error.to_owned()),
@@ -369,6 +375,7 @@ mod tests {
             nodes: Default::default(),
             images: Default::default(),
             operations: Default::default(),
+            phases: vec![],
         }
     }
 
@@ -467,6 +474,7 @@ mod tests {
                 "one leader",
             )]),
             Path::new("/runs/a"),
+            61.5,
         );
         let failed = SuiteEntry {
             scenario: "zk-other".into(),
@@ -496,6 +504,7 @@ mod tests {
                     .with_details(json!({"acknowledged": 10, "lost": {"count": 0}})),
             ]),
             Path::new("/runs/a"),
+            61.5,
         );
         let table = render_table(&record(vec![entry]));
         let row = table.lines().nth(2).unwrap();

@@ -118,6 +118,7 @@ pub async fn run(
     let started_at = chrono::Local::now().to_rfc3339();
     let mut cluster = Cluster::default();
     let mut workload_end = None;
+    let mut clock = crate::report::PhaseClock::start();
 
     let stop = {
         let body = phases::execute(
@@ -128,6 +129,7 @@ pub async fn run(
             &mut cluster,
             progress,
             &mut workload_end,
+            &mut clock,
         );
         tokio::select! {
             outcome = AssertUnwindSafe(body).catch_unwind() => match outcome {
@@ -148,6 +150,9 @@ pub async fn run(
         Err(Stop::TimedOut(t)) => Some(format!("the run exceeded its timeout of {t:?}")),
     };
     let interrupted = error.as_deref() == Some(INTERRUPTED);
+    if error.is_some() {
+        clock.lap("stopped early");
+    }
 
     // Whatever way the run ended, say why nodes failed, then judge what the history holds.
     let diagnoses = diagnosis::diagnose_nodes(scenario, &backend, &cluster, &recorder).await;
@@ -157,6 +162,7 @@ pub async fn run(
             eprintln!("  diagnosis: {}", d.explanation);
         }
     }
+    clock.lap("diagnosis");
     let checks = if interrupted {
         Vec::new()
     } else {
@@ -164,6 +170,7 @@ pub async fn run(
         let ctx = phases::check_context(scenario, &cluster, end);
         phases::run_checks(scenario, &recorder, &ctx)
     };
+    clock.lap("checks");
     let verdict = verdict_of(&checks, error.is_some(), scenario);
 
     let results = save::save(
@@ -179,6 +186,7 @@ pub async fn run(
             verdict,
             error,
             checks,
+            phases: clock.phases(),
         },
     )
     .await;

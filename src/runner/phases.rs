@@ -90,6 +90,7 @@ pub async fn execute(
     cluster: &mut Cluster,
     progress: &MultiProgress,
     workload_end_out: &mut Option<u64>,
+    clock: &mut crate::report::PhaseClock,
 ) -> anyhow::Result<()> {
     let system = scenario.workload.kind.system();
     let total: u32 = declared(scenario)
@@ -149,6 +150,7 @@ pub async fn execute(
         }
     };
 
+    clock.lap("setup");
     let mut background = tokio::task::JoinSet::new();
     if scenario.topology.zookeeper.is_some() {
         background.spawn(monitor::sample_roles(
@@ -249,6 +251,7 @@ pub async fn execute(
     };
     tokio::join!(workload, faults);
     let workload_end = recorder.now();
+    clock.lap("workload");
     done(
         progress,
         bar,
@@ -288,6 +291,7 @@ pub async fn execute(
         }
     }
     done(progress, bar, format!("after heal: {}", whole.join("; ")));
+    clock.lap("heal");
 
     let bar = phase(progress, "final read".into());
     match clients {
@@ -323,6 +327,7 @@ pub async fn execute(
     }
     background.shutdown().await;
     done(progress, bar, "final read done".into());
+    clock.lap("final-read");
 
     *workload_end_out = Some(workload_end);
     Ok(())

@@ -19,6 +19,7 @@ pub struct Summary {
     pub verdict: Verdict,
     pub error: Option<String>,
     pub checks: Vec<CheckResult>,
+    pub phases: Vec<crate::report::PhaseTime>,
 }
 
 /// Writes every file of the run directory. Failures to write are reported, never fatal: the
@@ -100,6 +101,7 @@ pub async fn save(
         nodes,
         images: cluster.images.clone(),
         operations,
+        phases: summary.phases,
     };
 
     let scenario_text = toml::to_string_pretty(scenario)

@@ -183,7 +183,8 @@ async fn run_suite(
         let entry = match runner::run(s, options, &progress).await {
             Ok(outcome) => {
                 print_outcome(&outcome);
-                SuiteEntry::from_results(tier, &outcome.results, &outcome.dir)
+                let seconds = run_started.elapsed().as_secs_f64();
+                SuiteEntry::from_results(tier, &outcome.results, &outcome.dir, seconds)
             }
             Err(e) => {
                 let error = format!("{e:#}");

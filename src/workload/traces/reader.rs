@@ -18,6 +18,10 @@ use crate::history::{F, History, OpKind, Recorder};
 /// The reader polls this often, each poll (all pages) within POLL_TIMEOUT.
 const POLL_EVERY: Duration = Duration::from_secs(1);
 pub(super) const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// In the drain, once this long has passed without a new trace in the window, the missing ones
+/// are looked for outside it: traces filed under a wrong clock are found then, not after the
+/// drain's deadline.
+const DISPLACED_SEARCH_IDLE: Duration = Duration::from_secs(5);
 /// The reader's window reaches this far before the run started and beyond now.
 pub(super) const WINDOW_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
@@ -89,10 +93,12 @@ pub struct DrainSummary {
 
 /// The trace reader running in the background; `drain` ends it.
 pub struct Reader {
-    task: tokio::task::JoinHandle<u64>,
+    task: tokio::task::JoinHandle<()>,
     control: watch::Sender<Phase>,
     /// Trace id → the most copies seen of it.
     found: Arc<Mutex<HashMap<String, u32>>>,
+    /// Missing traces found stored outside the window.
+    displaced: Arc<Mutex<BTreeSet<String>>>,
     /// Polls done so far.
     polls: watch::Receiver<u64>,
     recorder: Recorder,
@@ -120,11 +126,13 @@ impl Reader {
         let (control, control_rx) = watch::channel(Phase::Run);
         let (polls_tx, polls) = watch::channel(0u64);
         let found = Arc::new(Mutex::new(HashMap::new()));
+        let displaced = Arc::new(Mutex::new(BTreeSet::new()));
         let reader = ReadLoop {
             source,
             query,
             recorder: recorder.clone(),
             found: found.clone(),
+            displaced: displaced.clone(),
             control: control_rx,
             polls: polls_tx,
         };
@@ -132,14 +140,17 @@ impl Reader {
             task: tokio::spawn(reader.run()),
             control,
             found,
+            displaced,
             polls,
             recorder: recorder.clone(),
         }
     }
 
     /// After heal: switches to the drain phase and keeps polling until every trace the emitters
-    /// handed to the agent and the agent did not refuse has been found, or `deadline` passed;
-    /// then has the source look for the missing ones outside the window, and stops the reader.
+    /// handed to the agent and the agent did not refuse has been found — in the window, or
+    /// outside it by the search the reader makes once the window has had nothing new for
+    /// DISPLACED_SEARCH_IDLE — or `deadline` passed; then has the source look for the missing
+    /// ones outside the window once more, and stops the reader.
     pub async fn drain(self, deadline: Duration) -> DrainSummary {
         let begin = Instant::now();
         let _ = self.control.send(Phase::Drain);
@@ -152,8 +163,16 @@ impl Reader {
                 .filter(|id| !found.contains_key(*id))
                 .count() as u64
         };
+        let unaccounted = || {
+            let found = self.found.lock().expect("found lock poisoned");
+            let displaced = self.displaced.lock().expect("displaced lock poisoned");
+            expected
+                .iter()
+                .filter(|id| !found.contains_key(*id) && !displaced.contains(*id))
+                .count()
+        };
         loop {
-            if missing(&self.found) == 0 {
+            if unaccounted() == 0 {
                 break;
             }
             let left = deadline.saturating_sub(begin.elapsed());
@@ -164,13 +183,14 @@ impl Reader {
             }
         }
         let _ = self.control.send(Phase::Stop);
-        let displaced = match self.task.await {
-            Ok(displaced) => displaced,
-            Err(e) => {
-                tracing::error!("the trace reader crashed: {e}");
-                0
-            }
-        };
+        if let Err(e) = self.task.await {
+            tracing::error!("the trace reader crashed: {e}");
+        }
+        let displaced = self
+            .displaced
+            .lock()
+            .expect("displaced lock poisoned")
+            .len() as u64;
         let missing = missing(&self.found);
         DrainSummary {
             emitted: expected.len() as u64,
@@ -255,18 +275,21 @@ struct ReadLoop<S> {
     query: Vec<(String, Ipv4Addr)>,
     recorder: Recorder,
     found: Arc<Mutex<HashMap<String, u32>>>,
+    displaced: Arc<Mutex<BTreeSet<String>>>,
     control: watch::Receiver<Phase>,
     polls: watch::Sender<u64>,
 }
 
 impl<S: TraceSource> ReadLoop<S> {
-    /// Polls until told to stop; then searches for displaced traces and returns how many it
-    /// found.
-    async fn run(mut self) -> u64 {
+    /// Polls until told to stop, searching for displaced traces once the drain's window has
+    /// gone quiet and again at the stop.
+    async fn run(mut self) {
         if self.query.is_empty() {
             tracing::error!("the trace reader has no node to ask");
-            return 0;
+            return;
         }
+        let mut last_news = Instant::now();
+        let mut searched_early = false;
         let mut tick = tokio::time::interval(POLL_EVERY);
         // Delay: a slow poll is followed by a full period before the next, not by a catch-up.
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -307,6 +330,9 @@ impl<S: TraceSource> ReadLoop<S> {
                         &listing,
                     );
                     let phase = self.control.borrow().name();
+                    if !news.is_empty() {
+                        last_news = Instant::now();
+                    }
                     for (id, segments) in news {
                         self.recorder.record(
                             PROCESS,
@@ -327,31 +353,41 @@ impl<S: TraceSource> ReadLoop<S> {
                     );
                 }
             }
+            let draining = *self.control.borrow() == Phase::Drain;
+            if draining && !searched_early && last_news.elapsed() >= DISPLACED_SEARCH_IDLE {
+                searched_early = true;
+                self.search_displaced().await;
+            }
             self.polls.send_modify(|n| *n += 1);
         }
-        self.search_displaced().await
+        self.search_displaced().await;
     }
 
-    /// Asks for the traces still missing outside the window, through each node in turn until
-    /// one answers; records each found as a TraceFound of phase `displaced` with where it was
-    /// stored and how far that is from when it was emitted.
-    async fn search_displaced(&mut self) -> u64 {
+    /// Asks for the traces still missing (and not found displaced before) outside the window,
+    /// through each node in turn until one answers; records each found as a TraceFound of phase
+    /// `displaced` with where it was stored and how far that is from when it was emitted.
+    async fn search_displaced(&mut self) {
         let history = self.recorder.snapshot();
         let missing: BTreeSet<String> = {
             let found = self.found.lock().expect("found lock poisoned");
+            let displaced = self.displaced.lock().expect("displaced lock poisoned");
             expected_ids(&history)
                 .into_iter()
-                .filter(|id| !found.contains_key(id))
+                .filter(|id| !found.contains_key(id) && !displaced.contains(id))
                 .collect()
         };
         if missing.is_empty() {
-            return 0;
+            return;
         }
         for (node, address) in self.query.clone() {
             match self.source.displaced(&node, address, &missing).await {
                 Ok(displaced) => {
                     let run_start = run_start(&self.recorder);
                     let offsets = offsets(&history, run_start, &displaced);
+                    self.displaced
+                        .lock()
+                        .expect("displaced lock poisoned")
+                        .extend(offsets.iter().map(|(id, _, _)| id.clone()));
                     for (id, stored_ms, offset_ms) in &offsets {
                         self.recorder.record(
                             PROCESS,
@@ -362,7 +398,7 @@ impl<S: TraceSource> ReadLoop<S> {
                             None,
                         );
                     }
-                    return offsets.len() as u64;
+                    return;
                 }
                 Err(e) => tracing::warn!(
                     "looking for the {} missing traces outside the window through {node}: {e:#}",
@@ -370,7 +406,6 @@ impl<S: TraceSource> ReadLoop<S> {
                 ),
             }
         }
-        0
     }
 }
 
@@ -456,5 +491,55 @@ mod tests {
         assert_eq!(failed.value, json!({"via": "nobody"}));
         let error = failed.error.as_deref().unwrap();
         assert!(error.contains("nobody (127.0.0.1)"), "{error}");
+    }
+
+    /// A source whose window shows `a` and which finds `b` stored an hour later.
+    struct SkewedSource;
+
+    impl TraceSource for SkewedSource {
+        async fn list(&mut self, _: &str, _: Ipv4Addr) -> anyhow::Result<BTreeMap<String, u32>> {
+            Ok(BTreeMap::from([("a".to_string(), 1)]))
+        }
+
+        async fn displaced(
+            &mut self,
+            _: &str,
+            _: Ipv4Addr,
+            missing: &BTreeSet<String>,
+        ) -> anyhow::Result<Vec<(String, i64)>> {
+            let hour_later = Utc::now().timestamp_millis() + 3_600_000;
+            Ok(missing.iter().map(|id| (id.clone(), hour_later)).collect())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_drain_ends_once_the_missing_are_found_outside_the_window() {
+        let recorder = Recorder::new();
+        for id in ["a", "b"] {
+            let e = json!({"id": id, "emitter": "e0", "seq": 0});
+            recorder.record("emitter-0", F::Trace, OpKind::Invoke, e.clone(), None);
+            recorder.record("emitter-0", F::Trace, OpKind::Ok, e, None);
+        }
+        let reader = Reader::start(
+            SkewedSource,
+            vec![("web-1".into(), Ipv4Addr::LOCALHOST)],
+            &recorder,
+        );
+        let summary = reader.drain(Duration::from_secs(90)).await;
+        assert_eq!(
+            (summary.found, summary.missing, summary.displaced),
+            (1, 1, 1)
+        );
+        assert!(
+            summary.elapsed < DISPLACED_SEARCH_IDLE + Duration::from_secs(3),
+            "{summary:?}"
+        );
+        let displaced: Vec<_> = recorder
+            .snapshot()
+            .with_f(F::TraceFound)
+            .filter(|op| op.value["phase"] == "displaced")
+            .map(|op| op.value["id"].clone())
+            .collect();
+        assert_eq!(displaced, [json!("b")], "found once, not again at the stop");
     }
 }
