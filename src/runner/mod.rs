@@ -1,8 +1,10 @@
 //! The runner: setup -> workload || nemesis -> heal -> final reads -> check -> teardown, with
-//! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout).
+//! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout). A run
+//! that would not fit on the engine's disk is refused before anything starts (`disk`).
 
 mod cluster;
 mod diagnosis;
+mod disk;
 mod monitor;
 mod phases;
 mod save;
@@ -110,6 +112,7 @@ pub async fn run(
     if !reaped.is_empty() {
         progress.println(format!("removed leftovers of dead runs: {reaped}"))?;
     }
+    disk::check(&docker, scenario).await?;
     let dir = RunDir::create(&options.out_root, &scenario.name)?;
     let run_id = RunId::new(&scenario.name);
     let mut backend = DockerBackend::new(docker.clone(), run_id.clone());
