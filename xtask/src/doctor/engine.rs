@@ -124,35 +124,45 @@ fn not_answering(address: &str, why: &str) -> Line {
     }
 }
 
-/// The images line and the superseded line.
-pub fn image_lines(engine: &Engine) -> Vec<Line> {
+/// The images line and the superseded line, and how many planned images the engine lacks
+/// (None when unknown).
+pub fn image_lines(engine: &Engine) -> (Vec<Line>, Option<usize>) {
     let current = match image::current() {
         Ok(current) => current,
         Err(e) => {
-            return vec![Line::warning(
-                Status::Unknown,
-                "images",
-                format!("cannot plan the image tags: {e:#}"),
-                "image tags cannot be planned",
-            )];
+            return (
+                vec![Line::warning(
+                    Status::Unknown,
+                    "images",
+                    format!("cannot plan the image tags: {e:#}"),
+                    "image tags cannot be planned",
+                )],
+                None,
+            );
         }
     };
     let planned = current.planned.len();
     let present = match &engine.images {
         None => {
-            return vec![Line::quiet(
-                Status::Unknown,
-                "images",
-                format!("{planned} images planned; no engine answers to say which are built"),
-            )];
+            return (
+                vec![Line::quiet(
+                    Status::Unknown,
+                    "images",
+                    format!("{planned} images planned; no engine answers to say which are built"),
+                )],
+                None,
+            );
         }
         Some(Err(e)) => {
-            return vec![Line::warning(
-                Status::Unknown,
-                "images",
-                format!("{planned} images planned; the engine did not list its images: {e}"),
-                "the engine did not list its images",
-            )];
+            return (
+                vec![Line::warning(
+                    Status::Unknown,
+                    "images",
+                    format!("{planned} images planned; the engine did not list its images: {e}"),
+                    "the engine did not list its images",
+                )],
+                None,
+            );
         }
         Some(Ok(present)) => present,
     };
@@ -210,5 +220,5 @@ pub fn image_lines(engine: &Engine) -> Vec<Line> {
             &format!("{count} superseded image tags"),
         )
     };
-    vec![images, superseded]
+    (vec![images, superseded], Some(missing.len()))
 }

@@ -14,8 +14,7 @@ use std::process::ExitCode;
 pub async fn run() -> anyhow::Result<ExitCode> {
     let (engine, engine_line) = engine::probe().await;
     let mut lines = vec![engine_line];
-    let image_lines = engine::image_lines(&engine);
-    let images_to_build = missing_count(&engine);
+    let (image_lines, images_to_build) = engine::image_lines(&engine);
     lines.extend(image_lines);
     lines.extend(disk::lines(&engine));
     lines.extend(kernel::lines(engine.kernel.as_deref()));
@@ -27,17 +26,4 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     let wrapped = report::wrap(&verdict, report::WIDTH - indent);
     println!("{}", wrapped.join(&format!("\n{:indent$}", "")));
     Ok(code)
-}
-
-/// How many planned images the engine lacks; None when that is unknown.
-fn missing_count(engine: &engine::Engine) -> Option<usize> {
-    let tags = engine.tags()?;
-    let current = chaosbed::image::current().ok()?;
-    Some(
-        current
-            .planned
-            .iter()
-            .filter(|(_, tag)| !tags.contains(tag))
-            .count(),
-    )
 }
