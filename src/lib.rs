@@ -4,6 +4,7 @@ pub mod checker;
 pub mod compose;
 pub mod diagnose;
 pub mod history;
+pub mod host;
 pub mod image;
 pub mod nemesis;
 pub mod provision;

@@ -1,4 +1,5 @@
-//! The `chaosbed` command: run scenarios, validate scenario files, clean up leftovers.
+//! The `chaosbed` command: run scenarios, validate scenario files, clean up leftovers (and,
+//! with `clean --images`, superseded images).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +46,13 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Remove every container, network and volume any chaosbed run left behind.
-    Clean,
+    Clean {
+        /// Also remove superseded chaosbed image tags (neither a current content-hash tag nor
+        /// a current alias, as this checkout's fixtures plan them), printing each and the space
+        /// freed. Never forces: an image a container uses stays.
+        #[arg(long)]
+        images: bool,
+    },
 }
 
 #[tokio::main]
@@ -72,7 +79,7 @@ async fn main() -> ExitCode {
             };
             run(&files, &options).await
         }
-        Command::Clean => match clean().await {
+        Command::Clean { images } => match clean(images).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -145,9 +152,12 @@ async fn run(files: &[PathBuf], options: &RunOptions) -> ExitCode {
     ExitCode::from(worst as u8)
 }
 
-async fn clean() -> anyhow::Result<()> {
+async fn clean(images: bool) -> anyhow::Result<()> {
     let docker = chaosbed::backend::docker::connect().await?;
     let removed = chaosbed::backend::docker::remove_all(&docker).await?;
     println!("removed {removed}");
+    if images {
+        print!("{}", chaosbed::image::clean_superseded(&docker).await?);
+    }
     Ok(())
 }

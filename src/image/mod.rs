@@ -11,6 +11,7 @@ mod build;
 mod catalogue;
 mod context;
 mod hash;
+mod inventory;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -22,6 +23,10 @@ use indicatif::MultiProgress;
 pub use build::IMAGE_LABEL;
 pub use catalogue::{CATALOGUE, ImageSpec, Kind, ResolveError, Role, available, resolve};
 pub use context::fixtures_dir;
+pub use inventory::{
+    Current, Present, Removal, Superseded, clean_superseded, current, list, missing, missing_from,
+    remove_superseded, superseded,
+};
 
 /// One ensure at a time in this process: concurrent tests share builds instead of racing.
 static ENSURE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -131,15 +136,25 @@ pub async fn ensure_spec(
     Ok(leaf.tag.clone())
 }
 
-/// Stable tags a person or a compose file can name: `chaosbed/zookeeper:3.8.0` and `:3.8`.
-async fn alias(docker: &Docker, spec: &ImageSpec, tag: &str) -> Result<()> {
+/// The versions a system image is also tagged with: its exact version and its minor
+/// (`3.8.0` and `3.8`; one tag when they are the same, as PostgreSQL's `15`).
+pub fn alias_versions(spec: &ImageSpec) -> Vec<String> {
     let minor: String = spec
         .version
         .splitn(3, '.')
         .take(2)
         .collect::<Vec<_>>()
         .join(".");
-    for version in [spec.version.to_string(), minor] {
+    let mut versions = vec![spec.version.to_string()];
+    if minor != spec.version {
+        versions.push(minor);
+    }
+    versions
+}
+
+/// Stable tags a person or a compose file can name: `chaosbed/zookeeper:3.8.0` and `:3.8`.
+async fn alias(docker: &Docker, spec: &ImageSpec, tag: &str) -> Result<()> {
+    for version in alias_versions(spec) {
         docker
             .tag_image(
                 tag,
@@ -247,6 +262,16 @@ mod tests {
             again,
             planned.iter().map(|p| p.tag.clone()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn aliases_are_the_exact_and_the_minor_version() {
+        assert_eq!(
+            alias_versions(resolve("zookeeper", "3.8").unwrap()),
+            ["3.8.0", "3.8"]
+        );
+        assert_eq!(alias_versions(resolve("nginx", "1.22").unwrap()), ["1.22"]);
+        assert_eq!(alias_versions(resolve("postgres", "15").unwrap()), ["15"]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 mod plan;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -32,27 +32,15 @@ static PROVISION_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(()
 pub fn machine() -> Machine {
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     Machine {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        root: unsafe { libc::geteuid() } == 0,
+        root: crate::host::tools::is_root(),
         apt: plan::is_debian_like(&os_release) && on_path("apt-get").is_some(),
         name: plan::pretty_name(&os_release),
     }
 }
 
-/// The full path of `binary` on the PATH (or in the sbin directories, which a non-login root
-/// shell may lack), if any.
+/// The full path of `binary` on the PATH or in the sbin directories, if any.
 pub fn on_path(binary: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(binary))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    crate::host::tools::find(binary)
 }
 
 fn provisioning_forbidden() -> bool {
@@ -119,18 +107,18 @@ pub async fn engine() -> anyhow::Result<Docker> {
 /// Makes sure `tool` is on the PATH before an image build runs it: installs its package as root
 /// on Debian or Ubuntu (saying so first), else fails with the command to run.
 pub async fn tool(tool: &Tool) -> anyhow::Result<()> {
-    if on_path(tool.binary).is_some() {
+    if on_path(tool.command).is_some() {
         return Ok(());
     }
     let _one_at_a_time = PROVISION_LOCK.lock().await;
-    if on_path(tool.binary).is_some() {
+    if on_path(tool.command).is_some() {
         return Ok(());
     }
     let machine = machine();
     if !machine.can_install() || provisioning_forbidden() {
         bail!(
             "`{}` is not installed; it is needed for {}, and chaosbed {}. Run:\n{}",
-            tool.binary,
+            tool.command,
             tool.purpose,
             why_not(&machine),
             manual_commands(&machine, &[tool], false)
@@ -138,14 +126,14 @@ pub async fn tool(tool: &Tool) -> anyhow::Result<()> {
     }
     say(&format!(
         "`{}` is missing ({}): installing {} with apt-get",
-        tool.binary, tool.purpose, tool.package
+        tool.command, tool.purpose, tool.package
     ));
     apt_install(&[tool]).await?;
-    on_path(tool.binary).map(|_| ()).ok_or_else(|| {
+    on_path(tool.command).map(|_| ()).ok_or_else(|| {
         anyhow!(
             "apt-get installed {} but `{}` is still not on the PATH",
             tool.package,
-            tool.binary
+            tool.command
         )
     })
 }

@@ -1,34 +1,7 @@
 //! What provisioning would do on this machine, as pure data: which packages are missing, whether
 //! chaosbed may install them itself, and the commands a person runs where it may not.
 
-/// A host program chaosbed needs, the Debian package that provides it, and what it is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tool {
-    pub binary: &'static str,
-    pub package: &'static str,
-    pub purpose: &'static str,
-}
-
-/// The Docker engine (Debian's docker.io brings containerd and iptables with it).
-pub const DOCKERD: Tool = Tool {
-    binary: "dockerd",
-    package: "docker.io",
-    purpose: "the Docker engine every cluster runs on",
-};
-
-/// Makes the Debian rootfs every local image starts from.
-pub const MMDEBSTRAP: Tool = Tool {
-    binary: "mmdebstrap",
-    package: "mmdebstrap",
-    purpose: "the Debian base rootfs of the local images",
-};
-
-/// Resolves the pinned poms of the images built from Maven Central jars.
-pub const MAVEN: Tool = Tool {
-    binary: "mvn",
-    package: "maven",
-    purpose: "resolving the jars of the images built from Maven Central",
-};
+pub use crate::host::tools::{DOCKERD, MAVEN, MMDEBSTRAP, Tool};
 
 /// What the machine is, as far as installing packages on it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +50,7 @@ pub fn pretty_name(os_release: &str) -> String {
 pub fn missing<'a>(wanted: &[&'a Tool], present: impl Fn(&str) -> bool) -> Vec<&'a Tool> {
     let mut out: Vec<&Tool> = Vec::new();
     for tool in wanted {
-        if !present(tool.binary) && !out.iter().any(|t| t.package == tool.package) {
+        if !present(tool.command) && !out.iter().any(|t| t.package == tool.package) {
             out.push(tool);
         }
     }
@@ -110,7 +83,7 @@ pub fn manual_commands(machine: &Machine, tools: &[&Tool], start_engine: bool) -
                 packages.join(" "),
                 tools
                     .iter()
-                    .map(|t| t.binary)
+                    .map(|t| t.command)
                     .collect::<Vec<_>>()
                     .join(", ")
             ));

@@ -1,8 +1,10 @@
 //! The runner: setup -> workload || nemesis -> heal -> final reads -> check -> teardown, with
-//! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout).
+//! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout). A run
+//! that would not fit on the engine's disk is refused before anything starts (`disk`).
 
 mod cluster;
 mod diagnosis;
+mod disk;
 mod monitor;
 mod phases;
 mod save;
@@ -110,6 +112,7 @@ pub async fn run(
     if !reaped.is_empty() {
         progress.println(format!("removed leftovers of dead runs: {reaped}"))?;
     }
+    disk::check(&docker, scenario).await?;
     let dir = RunDir::create(&options.out_root, &scenario.name)?;
     let run_id = RunId::new(&scenario.name);
     let mut backend = DockerBackend::new(docker.clone(), run_id.clone());
@@ -117,8 +120,10 @@ pub async fn run(
     let started = Instant::now();
     let started_at = chrono::Local::now().to_rfc3339();
     let mut cluster = Cluster::default();
-    let mut workload_end = None;
-    let mut clock = crate::report::PhaseClock::start();
+    let mut marks = phases::Marks {
+        workload_end: None,
+        clock: crate::report::PhaseClock::start(),
+    };
 
     let stop = {
         let body = phases::execute(
@@ -128,8 +133,7 @@ pub async fn run(
             &recorder,
             &mut cluster,
             progress,
-            &mut workload_end,
-            &mut clock,
+            &mut marks,
         );
         tokio::select! {
             outcome = AssertUnwindSafe(body).catch_unwind() => match outcome {
@@ -151,7 +155,7 @@ pub async fn run(
     };
     let interrupted = error.as_deref() == Some(INTERRUPTED);
     if error.is_some() {
-        clock.lap("stopped early");
+        marks.clock.lap("stopped early");
     }
 
     // Whatever way the run ended, say why nodes failed, then judge what the history holds.
@@ -162,15 +166,15 @@ pub async fn run(
             eprintln!("  diagnosis: {}", d.explanation);
         }
     }
-    clock.lap("diagnosis");
+    marks.clock.lap("diagnosis");
     let checks = if interrupted {
         Vec::new()
     } else {
-        let end = workload_end.unwrap_or_else(|| recorder.now());
+        let end = marks.workload_end.unwrap_or_else(|| recorder.now());
         let ctx = phases::check_context(scenario, &cluster, end);
         phases::run_checks(scenario, &recorder, &ctx)
     };
-    clock.lap("checks");
+    marks.clock.lap("checks");
     let verdict = verdict_of(&checks, error.is_some(), scenario);
 
     let results = save::save(
@@ -186,7 +190,7 @@ pub async fn run(
             verdict,
             error,
             checks,
-            phases: clock.phases(),
+            phases: marks.clock.phases(),
         },
     )
     .await;

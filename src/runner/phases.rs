@@ -49,6 +49,15 @@ fn say(progress: &MultiProgress, message: String) {
     }
 }
 
+/// What the body of a run leaves for the checks, however far it got.
+#[derive(Debug, Default)]
+pub struct Marks {
+    /// When the workload ended (history time), once it has.
+    pub workload_end: Option<u64>,
+    /// The phases done so far.
+    pub clock: crate::report::PhaseClock,
+}
+
 /// The workload's clients, ready to run against the cluster.
 enum Clients {
     Zk(zk_register::Target),
@@ -89,9 +98,9 @@ pub async fn execute(
     recorder: &Recorder,
     cluster: &mut Cluster,
     progress: &MultiProgress,
-    workload_end_out: &mut Option<u64>,
-    clock: &mut crate::report::PhaseClock,
+    marks: &mut Marks,
 ) -> anyhow::Result<()> {
+    let clock = &mut marks.clock;
     let system = scenario.workload.kind.system();
     let total: u32 = declared(scenario)
         .iter()
@@ -329,7 +338,7 @@ pub async fn execute(
     done(progress, bar, "final read done".into());
     clock.lap("final-read");
 
-    *workload_end_out = Some(workload_end);
+    marks.workload_end = Some(workload_end);
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 mod cleanup;
 mod faults;
+mod housekeeping;
 mod images;
 mod pinpoint_stack;
 mod pulsar_stack;
@@ -25,6 +26,7 @@ fn main() {
     let skip = support::skip_requested();
     let trials: Vec<Trial> = [
         images::trials(),
+        housekeeping::trials(),
         scenarios::trials(),
         pulsar_stack::trials(),
         skywalking_stack::trials(),

@@ -1,9 +1,10 @@
 //! `cargo xtask`: the project's tasks — run the scenario suite, build images, generate compose
-//! files, clean up, benchmark, roll upgrades. One module per task.
+//! files, clean up, benchmark, roll upgrades, check the host. One module per task.
 
 mod bench;
 mod chaos;
 mod compose;
+mod doctor;
 mod images;
 mod random;
 mod upgrade;
@@ -37,7 +38,15 @@ enum Task {
         check: bool,
     },
     /// Remove every container, network and volume chaosbed runs left behind.
-    Clean,
+    Clean {
+        /// Also remove superseded chaosbed image tags (neither a current content-hash tag nor
+        /// a current alias, as this checkout's fixtures plan them), printing each and the space
+        /// freed. Never forces: an image a container uses stays.
+        #[arg(long)]
+        images: bool,
+    },
+    /// Check this host: Docker engine, free disk, images, kernel features, tools.
+    Doctor,
     /// Benchmarks against a baseline in the same run.
     Bench(bench::Args),
     /// A rolling upgrade (and rollback) under load: verdict per phase, rejoin time per node.
@@ -59,7 +68,8 @@ async fn main() -> ExitCode {
         Task::Images => images::run().await,
         Task::Provision => provision().await,
         Task::Compose { check } => compose::run(check),
-        Task::Clean => clean().await,
+        Task::Clean { images } => clean(images).await,
+        Task::Doctor => doctor::run().await,
         Task::Bench(args) => bench::run(args).await,
         Task::Upgrade(args) => upgrade::run(args).await,
     };
@@ -83,9 +93,12 @@ async fn provision() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn clean() -> anyhow::Result<ExitCode> {
+async fn clean(images: bool) -> anyhow::Result<ExitCode> {
     let docker = chaosbed::backend::docker::connect().await?;
     let removed = chaosbed::backend::docker::remove_all(&docker).await?;
     println!("removed {removed}");
+    if images {
+        print!("{}", chaosbed::image::clean_superseded(&docker).await?);
+    }
     Ok(ExitCode::SUCCESS)
 }
