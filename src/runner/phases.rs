@@ -24,6 +24,23 @@ const DRAIN_IDLE: Duration = Duration::from_secs(10);
 const DRAIN_DEADLINE: Duration = Duration::from_secs(90);
 /// How long the trace reader keeps looking for traces after heal.
 const TRACE_DRAIN_DEADLINE: Duration = Duration::from_secs(90);
+/// The trace drain also stops once nothing new was found for the traces check's `late_after`
+/// plus this margin: a trace found even later would have been late anyway.
+const TRACE_DRAIN_QUIET_MARGIN: Duration = Duration::from_secs(15);
+
+/// How long the trace drain waits without finding anything new before it stops.
+fn trace_drain_quiet(scenario: &Scenario) -> Duration {
+    let late_after = scenario
+        .checks
+        .iter()
+        .filter_map(|c| match c.get_ref() {
+            crate::scenario::CheckSpec::Traces { late_after, .. } => Some(late_after.0),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(Duration::from_secs(30));
+    late_after + TRACE_DRAIN_QUIET_MARGIN
+}
 
 fn phase(progress: &MultiProgress, message: String) -> ProgressBar {
     let bar = progress.add(ProgressBar::new_spinner());
@@ -313,7 +330,9 @@ pub async fn execute(
             );
         }
         Clients::Traces(_, reader) | Clients::Requests(_, reader) => {
-            let drained = reader.drain(TRACE_DRAIN_DEADLINE).await;
+            let drained = reader
+                .drain(TRACE_DRAIN_DEADLINE, trace_drain_quiet(scenario))
+                .await;
             let displaced = if drained.displaced > 0 {
                 format!(
                     "; {} of the missing found filed outside the run's time window",

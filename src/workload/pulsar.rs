@@ -2,6 +2,7 @@
 //! sequence numbers, consumers on a subscription, every send and receive recorded, and a final
 //! drain after heal.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::history::{F, OpKind, Recorder};
+use crate::history::{F, History, OpKind, Recorder};
 use crate::scenario::{SubscriptionKind, WorkloadSpec};
 
 /// The topic used when the scenario names none.
@@ -297,20 +298,50 @@ impl ConsumerLoop {
     }
 }
 
+/// Once every message that was sent (acknowledged or not known to have failed) has been
+/// received, the drain waits only this long for a late duplicate before it stops.
+const IDLE_WHEN_COMPLETE: Duration = Duration::from_secs(2);
+
+/// Whether every send not known to have failed (acknowledged or indeterminate) has been received
+/// by the workload's consumers.
+fn everything_received(history: &History) -> bool {
+    let mut received = HashSet::new();
+    for op in history.with_f(F::Receive) {
+        if op.kind == OpKind::Ok && op.value["phase"] != READ_BACK_PHASE {
+            if let Some(id) = op.value["id"].as_str() {
+                received.insert(id);
+            }
+        }
+    }
+    history
+        .with_f(F::Send)
+        .filter(|op| matches!(op.kind, OpKind::Ok | OpKind::Info))
+        .filter_map(|op| op.value["id"].as_str())
+        .all(|id| received.contains(id))
+}
+
 impl Consumers {
-    /// After heal: receives until nothing arrived for `idle`, or `deadline` passed; then stops
-    /// the consumers. Returns how many messages were received in all.
+    /// After heal: receives until nothing arrived for `idle` (IDLE_WHEN_COMPLETE once every
+    /// message sent has arrived), or `deadline` passed; then stops the consumers. Returns how
+    /// many messages were received in all.
     pub async fn drain(mut self, idle: Duration, deadline: Duration) -> u64 {
         let _ = self.phase.send("drain");
         let begin = Instant::now();
         let started = self.recorder.now();
         self.last_receive.store(started, Ordering::Relaxed);
+        let mut complete = false;
+        let mut checked_at = Instant::now();
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
+            if !complete && checked_at.elapsed() >= Duration::from_secs(1) {
+                checked_at = Instant::now();
+                complete = everything_received(&self.recorder.snapshot());
+            }
             let quiet = self
                 .recorder
                 .now()
                 .saturating_sub(self.last_receive.load(Ordering::Relaxed));
+            let idle = if complete { IDLE_WHEN_COMPLETE } else { idle };
             if Duration::from_nanos(quiet) >= idle || begin.elapsed() >= deadline {
                 break;
             }
@@ -618,6 +649,45 @@ fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn everything_is_received_once_each_sent_message_not_known_failed_arrived() {
+        let recorder = Recorder::new();
+        let id = |n: &str| json!({"id": n});
+        recorder.record("producer-0", F::Send, OpKind::Ok, id("a"), None);
+        recorder.record("producer-0", F::Send, OpKind::Info, id("b"), None);
+        recorder.record("producer-0", F::Send, OpKind::Fail, id("c"), None);
+        let receive = |n: &str, phase: &str| json!({"id": n, "phase": phase});
+        recorder.record(
+            "consumer-0",
+            F::Receive,
+            OpKind::Ok,
+            receive("a", "run"),
+            None,
+        );
+        recorder.record(
+            "read-back",
+            F::Receive,
+            OpKind::Ok,
+            receive("b", READ_BACK_PHASE),
+            None,
+        );
+        assert!(
+            !everything_received(&recorder.snapshot()),
+            "b only read back"
+        );
+        recorder.record(
+            "consumer-1",
+            F::Receive,
+            OpKind::Ok,
+            receive("b", "drain"),
+            None,
+        );
+        assert!(
+            everything_received(&recorder.snapshot()),
+            "c failed: not awaited"
+        );
+    }
 
     #[test]
     fn a_stamp_survives_padding() {

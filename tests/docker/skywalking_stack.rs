@@ -158,7 +158,9 @@ async fn traces_arrive(lb_name: &str, lb: Ipv4Addr) -> anyhow::Result<()> {
     let recorder = Recorder::new();
     let reader = traces::start_reader(&target, &recorder);
     let sent = traces::emit(&workload, &target, &recorder).await;
-    let drained = reader.drain(Duration::from_secs(90)).await;
+    let drained = reader
+        .drain(Duration::from_secs(90), Duration::from_secs(45))
+        .await;
     println!("emitted {sent:?}; {drained:?}");
     ensure!(
         sent.emitted >= 20,

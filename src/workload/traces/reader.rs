@@ -149,9 +149,13 @@ impl Reader {
     /// After heal: switches to the drain phase and keeps polling until every trace the emitters
     /// handed to the agent and the agent did not refuse has been found — in the window, or
     /// outside it by the search the reader makes once the window has had nothing new for
-    /// DISPLACED_SEARCH_IDLE — or `deadline` passed; then has the source look for the missing
-    /// ones outside the window once more, and stops the reader.
-    pub async fn drain(self, deadline: Duration) -> DrainSummary {
+    /// DISPLACED_SEARCH_IDLE — or nothing new was found for `quiet`, or `deadline` passed; then
+    /// has the source look for the missing ones outside the window once more, and stops the
+    /// reader.
+    ///
+    /// `quiet` should exceed the traces check's `late_after`: a trace the drain gives up on was
+    /// emitted before the drain began, so had it been found later it would have been late too.
+    pub async fn drain(self, deadline: Duration, quiet: Duration) -> DrainSummary {
         let begin = Instant::now();
         let _ = self.control.send(Phase::Drain);
         let expected = expected_ids(&self.recorder.snapshot());
@@ -171,15 +175,32 @@ impl Reader {
                 .filter(|id| !found.contains_key(*id) && !displaced.contains(*id))
                 .count()
         };
+        let mut last_progress = (Instant::now(), unaccounted());
         loop {
-            if unaccounted() == 0 {
+            let now_missing = unaccounted();
+            if now_missing == 0 {
                 break;
             }
-            let left = deadline.saturating_sub(begin.elapsed());
+            if now_missing < last_progress.1 {
+                last_progress = (Instant::now(), now_missing);
+            }
+            if last_progress.0.elapsed() >= quiet {
+                tracing::info!(
+                    missing = now_missing,
+                    "nothing new found for {quiet:?}: the drain stops"
+                );
+                break;
+            }
+            let left = deadline
+                .saturating_sub(begin.elapsed())
+                .min(quiet.saturating_sub(last_progress.0.elapsed()));
             match tokio::time::timeout(left, polls.changed()).await {
                 Ok(Ok(())) => {}
-                // The reader ended (no node to ask), or the deadline passed.
-                Ok(Err(_)) | Err(_) => break,
+                // The reader ended (no node to ask).
+                Ok(Err(_)) => break,
+                // The deadline passed, or the quiet time: the loop's top decides which.
+                Err(_) if begin.elapsed() >= deadline => break,
+                Err(_) => {}
             }
         }
         let _ = self.control.send(Phase::Stop);
@@ -472,7 +493,9 @@ mod tests {
             service: "chaosbed-test".into(),
         };
         let reader = start_reader(&target, &recorder);
-        let summary = reader.drain(Duration::from_millis(2500)).await;
+        let summary = reader
+            .drain(Duration::from_millis(2500), Duration::from_secs(60))
+            .await;
         assert_eq!((summary.emitted, summary.found, summary.missing), (1, 0, 1));
         let history = recorder.snapshot();
         let kinds: Vec<OpKind> = history.with_f(F::TraceQuery).map(|op| op.kind).collect();
@@ -525,7 +548,9 @@ mod tests {
             vec![("web-1".into(), Ipv4Addr::LOCALHOST)],
             &recorder,
         );
-        let summary = reader.drain(Duration::from_secs(90)).await;
+        let summary = reader
+            .drain(Duration::from_secs(90), Duration::from_secs(60))
+            .await;
         assert_eq!(
             (summary.found, summary.missing, summary.displaced),
             (1, 1, 1)
@@ -541,5 +566,37 @@ mod tests {
             .map(|op| op.value["id"].clone())
             .collect();
         assert_eq!(displaced, [json!("b")], "found once, not again at the stop");
+    }
+
+    /// A source whose window shows only `a`, and nothing outside it.
+    struct LossySource;
+
+    impl TraceSource for LossySource {
+        async fn list(&mut self, _: &str, _: Ipv4Addr) -> anyhow::Result<BTreeMap<String, u32>> {
+            Ok(BTreeMap::from([("a".to_string(), 1)]))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_drain_stops_after_its_quiet_time_when_traces_stay_lost() {
+        let recorder = Recorder::new();
+        for id in ["a", "b"] {
+            let e = json!({"id": id, "emitter": "e0", "seq": 0});
+            recorder.record("emitter-0", F::Trace, OpKind::Invoke, e.clone(), None);
+            recorder.record("emitter-0", F::Trace, OpKind::Ok, e, None);
+        }
+        let reader = Reader::start(
+            LossySource,
+            vec![("web-1".into(), Ipv4Addr::LOCALHOST)],
+            &recorder,
+        );
+        let summary = reader
+            .drain(Duration::from_secs(90), Duration::from_secs(45))
+            .await;
+        assert_eq!((summary.found, summary.missing), (1, 1));
+        assert!(
+            summary.elapsed >= Duration::from_secs(45) && summary.elapsed < Duration::from_secs(48),
+            "{summary:?}"
+        );
     }
 }

@@ -385,7 +385,10 @@ async fn round(
             let sent = target
                 .request_with_id_prefix(&spec, id_prefix, &recorder)
                 .await;
-            (sent, Some(reader.drain(DRAIN_DEADLINE).await))
+            (
+                sent,
+                Some(reader.drain(DRAIN_DEADLINE, DRAIN_DEADLINE).await),
+            )
         }
         Side::Untraced => (
             target

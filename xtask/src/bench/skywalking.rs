@@ -266,7 +266,7 @@ async fn round(
     let recorder = Recorder::new();
     let reader = traces::start_reader(&target, &recorder);
     let sent: EmitSummary = traces::emit(&spec, &target, &recorder).await;
-    let drained = reader.drain(DRAIN_DEADLINE).await;
+    let drained = reader.drain(DRAIN_DEADLINE, DRAIN_DEADLINE).await;
     let history = recorder.snapshot();
     let sample = summarize(&history);
     println!(
