@@ -102,8 +102,10 @@ pub async fn image_for(
         .with_context(|| format!("building the {system} {version} image"))
 }
 
-/// Creates the network, then each system's nodes in start order, waiting until each serves
-/// before the next starts. Returns a line per system saying how long it took.
+/// Creates the network, then the systems wave by wave: a wave holds the systems whose
+/// dependencies serve already; its systems are prepared (init job, containers) one after the
+/// other, then started together, and the next wave waits until they all serve. Returns a line
+/// per system saying how long it took.
 pub async fn create(
     scenario: &Scenario,
     docker: &Docker,
@@ -138,17 +140,35 @@ pub async fn create(
         systems: crate::system::Wiring::for_scenario(scenario),
         net_admin: scenario.network_fault_systems(),
     };
+    let declared = systems(scenario);
+    let kinds: Vec<SystemKind> = declared.iter().map(|(kind, _, _)| *kind).collect();
     let mut lines = Vec::new();
-    for (system, spec, _) in systems(scenario) {
-        let image = cluster.images[system.name()].clone();
-        let what = super::systems::SystemStart {
-            system,
-            spec,
-            image: &image,
-            wiring: &wiring,
-        };
-        let line = super::systems::start(what, backend, cluster, timeout).await?;
-        lines.push(line);
+    for wave in crate::system::start_waves(&kinds) {
+        let mut prepared = Vec::new();
+        for system in &wave {
+            let (_, spec, _) = declared
+                .iter()
+                .find(|(kind, _, _)| kind == system)
+                .expect("a wave holds declared systems");
+            let image = cluster.images[system.name()].clone();
+            let what = super::systems::SystemStart {
+                system: *system,
+                spec,
+                image: &image,
+                wiring: &wiring,
+            };
+            let to_start = super::systems::prepare(what, backend, cluster).await?;
+            prepared.push((*system, to_start));
+        }
+        let shared = &*backend;
+        let snapshot = &*cluster;
+        let started =
+            futures_util::future::try_join_all(prepared.iter().map(|(system, to_start)| {
+                super::systems::start(*system, to_start, shared, snapshot, timeout)
+            }))
+            .await?;
+        lines.extend(started);
+        cluster.ready.extend(wave);
     }
     Ok(lines)
 }

@@ -1,5 +1,6 @@
-//! Per-system steps of a run: start a system's nodes and wait until they serve, and wait again
-//! after heal. The runner calls these in the topology's start order.
+//! Per-system steps of a run: prepare a system (init job, containers), start its nodes and wait
+//! until they serve, and wait again after heal. The runner calls these wave by wave (see
+//! `crate::system::start_waves`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -28,14 +29,13 @@ pub struct SystemStart<'a> {
     pub wiring: &'a Wiring,
 }
 
-/// Runs the system's one-shot init job, if it has one, then creates and starts its nodes and
-/// waits until the started ones serve. Returns a line saying how long that took.
-pub async fn start(
+/// Runs the system's one-shot init job, if it has one, then creates its nodes (not started).
+/// Returns the nodes to start now.
+pub async fn prepare(
     what: SystemStart<'_>,
     backend: &mut impl Backend,
     cluster: &mut Cluster,
-    timeout: Duration,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Vec<String>> {
     let SystemStart {
         system,
         spec,
@@ -86,18 +86,27 @@ pub async fn start(
             cluster.not_started.insert(name);
         }
     }
+    Ok(to_start)
+}
+
+/// Starts a prepared system's nodes together and waits until they serve. Returns a line saying
+/// how long that took.
+pub async fn start(
+    system: SystemKind,
+    to_start: &[String],
+    backend: &impl Backend,
+    cluster: &Cluster,
+    timeout: Duration,
+) -> anyhow::Result<String> {
     // Start together: an ensemble member that finds no peer backs off its election
     // notifications exponentially, so staggered starts can cost ten seconds of quorum.
-    let shared = &*backend;
-    futures_util::future::try_join_all(to_start.iter().map(|name| shared.start(name))).await?;
-    let line = tokio::select! {
-        ready = wait_ready(system, cluster, &to_start, timeout) => ready?,
-        exited = first_exit(shared, &to_start) => anyhow::bail!(
+    futures_util::future::try_join_all(to_start.iter().map(|name| backend.start(name))).await?;
+    tokio::select! {
+        ready = wait_ready(system, cluster, to_start, timeout) => ready,
+        exited = first_exit(backend, to_start) => anyhow::bail!(
             "{exited} while waiting for {system} to become ready; see the diagnosis and its log"
         ),
-    };
-    cluster.ready.insert(system);
-    Ok(line)
+    }
 }
 
 /// Resolves when one of `nodes` has stopped running (crashed, OOM-killed), saying how.

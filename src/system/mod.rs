@@ -52,6 +52,48 @@ where
     }
 }
 
+/// The systems a system needs serving before its init job runs and its nodes start.
+pub fn depends_on(system: SystemKind) -> &'static [SystemKind] {
+    use SystemKind::*;
+    match system {
+        Zookeeper | Postgres => &[],
+        Bookkeeper | Hbase => &[Zookeeper],
+        Pulsar => &[Zookeeper, Bookkeeper],
+        Skywalking => &[Zookeeper, Postgres],
+        // Its upstreams are the OAP nodes' names, resolved when NGINX starts.
+        Nginx => &[Skywalking],
+        PinpointCollector | PinpointWeb => &[Zookeeper, Hbase],
+        // The agent reports to the collectors from its first request on.
+        PinpointApp => &[PinpointCollector],
+    }
+}
+
+/// `systems` (in start order) grouped into waves: each wave holds the systems whose declared
+/// dependencies are all in earlier waves, so a wave's systems can start together.
+pub fn start_waves(systems: &[SystemKind]) -> Vec<Vec<SystemKind>> {
+    let mut placed: Vec<SystemKind> = Vec::new();
+    let mut waves = Vec::new();
+    while placed.len() < systems.len() {
+        let wave: Vec<SystemKind> = systems
+            .iter()
+            .filter(|s| !placed.contains(s))
+            .filter(|s| {
+                depends_on(**s)
+                    .iter()
+                    .all(|d| placed.contains(d) || !systems.contains(d))
+            })
+            .copied()
+            .collect();
+        assert!(
+            !wave.is_empty(),
+            "system dependencies form a cycle: {systems:?}"
+        );
+        placed.extend(&wave);
+        waves.push(wave);
+    }
+    waves
+}
+
 /// The version a scenario gets when it names none.
 pub fn default_version(system: SystemKind) -> &'static str {
     match system {
@@ -269,6 +311,39 @@ pub fn apply_scenario(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waves_start_what_only_needs_earlier_waves() {
+        use SystemKind::*;
+        assert_eq!(
+            start_waves(&[
+                Zookeeper,
+                Hbase,
+                PinpointCollector,
+                PinpointWeb,
+                PinpointApp
+            ]),
+            vec![
+                vec![Zookeeper],
+                vec![Hbase],
+                vec![PinpointCollector, PinpointWeb],
+                vec![PinpointApp]
+            ]
+        );
+        assert_eq!(
+            start_waves(&[Zookeeper, Postgres, Skywalking, Nginx]),
+            vec![vec![Zookeeper, Postgres], vec![Skywalking], vec![Nginx]]
+        );
+        assert_eq!(
+            start_waves(&[Zookeeper, Bookkeeper, Pulsar]),
+            vec![vec![Zookeeper], vec![Bookkeeper], vec![Pulsar]]
+        );
+        // A dependency the topology does not declare is not waited for.
+        assert_eq!(
+            start_waves(&[Postgres, Skywalking]),
+            vec![vec![Postgres], vec![Skywalking]]
+        );
+    }
 
     #[test]
     fn values_are_written_as_a_config_file_would() {
