@@ -1155,9 +1155,12 @@ impl<Exe: Executor> Connection<Exe> {
                     )
                     .await
                 } else {
-                    let stream = tokio::net::TcpStream::connect(&address)
-                        .await
-                        .map(|stream| tokio_util::codec::Framed::new(stream, Codec))?;
+                    // chaosbed patch: no Nagle delay (as the Java client's default), and a write
+                    // buffer that holds a burst of commands for one flush.
+                    let stream = tokio::net::TcpStream::connect(&address).await?;
+                    stream.set_nodelay(true)?;
+                    let stream =
+                        tokio_util::codec::Framed::with_capacity(stream, Codec, WRITE_BUFFER_BYTES);
 
                     Connection::connect(
                         connection_id,
