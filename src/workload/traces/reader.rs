@@ -516,6 +516,19 @@ mod tests {
         assert!(error.contains("nobody (127.0.0.1)"), "{error}");
     }
 
+    /// A reader on `source` after traces `a` and `b` were emitted and taken by the agent.
+    fn emitted_a_and_b(source: impl TraceSource) -> (Recorder, Reader) {
+        let recorder = Recorder::new();
+        for id in ["a", "b"] {
+            let e = json!({"id": id, "emitter": "e0", "seq": 0});
+            recorder.record("emitter-0", F::Trace, OpKind::Invoke, e.clone(), None);
+            recorder.record("emitter-0", F::Trace, OpKind::Ok, e, None);
+        }
+        let web = vec![("web-1".into(), Ipv4Addr::LOCALHOST)];
+        let reader = Reader::start(source, web, &recorder);
+        (recorder, reader)
+    }
+
     /// A source whose window shows `a` and which finds `b` stored an hour later.
     struct SkewedSource;
 
@@ -537,17 +550,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_drain_ends_once_the_missing_are_found_outside_the_window() {
-        let recorder = Recorder::new();
-        for id in ["a", "b"] {
-            let e = json!({"id": id, "emitter": "e0", "seq": 0});
-            recorder.record("emitter-0", F::Trace, OpKind::Invoke, e.clone(), None);
-            recorder.record("emitter-0", F::Trace, OpKind::Ok, e, None);
-        }
-        let reader = Reader::start(
-            SkewedSource,
-            vec![("web-1".into(), Ipv4Addr::LOCALHOST)],
-            &recorder,
-        );
+        let (recorder, reader) = emitted_a_and_b(SkewedSource);
         let summary = reader
             .drain(Duration::from_secs(90), Duration::from_secs(60))
             .await;
@@ -579,17 +582,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_drain_stops_after_its_quiet_time_when_traces_stay_lost() {
-        let recorder = Recorder::new();
-        for id in ["a", "b"] {
-            let e = json!({"id": id, "emitter": "e0", "seq": 0});
-            recorder.record("emitter-0", F::Trace, OpKind::Invoke, e.clone(), None);
-            recorder.record("emitter-0", F::Trace, OpKind::Ok, e, None);
-        }
-        let reader = Reader::start(
-            LossySource,
-            vec![("web-1".into(), Ipv4Addr::LOCALHOST)],
-            &recorder,
-        );
+        let (_recorder, reader) = emitted_a_and_b(LossySource);
         let summary = reader
             .drain(Duration::from_secs(90), Duration::from_secs(45))
             .await;

@@ -66,26 +66,22 @@ impl Line {
 
     /// A line the verdict warns about.
     pub fn warning(status: Status, item: &str, detail: impl Into<String>, note: &str) -> Self {
-        Self {
-            status,
-            item: item.to_owned(),
-            detail: detail.into(),
-            note: Some(Note {
-                text: note.to_owned(),
-                blocks: false,
-            }),
-        }
+        Self::noted(status, item, detail.into(), note, false)
     }
 
     /// A line that stops a scenario from running.
     pub fn blocker(status: Status, item: &str, detail: impl Into<String>, note: &str) -> Self {
+        Self::noted(status, item, detail.into(), note, true)
+    }
+
+    fn noted(status: Status, item: &str, detail: String, note: &str, blocks: bool) -> Self {
         Self {
             status,
             item: item.to_owned(),
-            detail: detail.into(),
+            detail,
             note: Some(Note {
                 text: note.to_owned(),
-                blocks: true,
+                blocks,
             }),
         }
     }
