@@ -180,6 +180,11 @@ async fn build_one(docker: &Docker, layer: &Planned, progress: &MultiProgress) -
         Kind::Dockerfile => {}
     }
     let bar = build::spinner(progress, name);
+    // Without a terminal the spinner is hidden: a log still says what is being built.
+    let plain = progress.is_hidden();
+    if plain {
+        eprintln!("  building image {}", layer.tag);
+    }
     let started = Instant::now();
     tracing::info!(image = name, tag = %layer.tag, "building image");
     let result = match layer.spec.kind {
@@ -192,6 +197,9 @@ async fn build_one(docker: &Docker, layer: &Planned, progress: &MultiProgress) -
     let elapsed = started.elapsed();
     match &result {
         Ok(()) => {
+            if plain {
+                eprintln!("  built {} in {elapsed:.1?}", layer.tag);
+            }
             bar.finish_with_message(format!("built {} in {elapsed:.1?}", layer.tag));
             tracing::info!(image = name, tag = %layer.tag, ?elapsed, "built image");
         }
