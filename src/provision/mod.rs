@@ -66,6 +66,13 @@ pub async fn engine() -> anyhow::Result<Docker> {
              only when DOCKER_HOST is unset",
         ));
     }
+    if format!("{first_error:#}").contains("Permission denied") {
+        bail!(
+            "a Docker engine runs, but this user may not use its socket ({first_error:#}); add the \
+             user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run \
+             as root"
+        );
+    }
     let machine = machine();
     let tools = missing(&[&DOCKERD], |b| on_path(b).is_some());
     if !machine.can_install() || provisioning_forbidden() {

@@ -133,6 +133,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return crate::random::run_random(&scenario_file(name)?, random, &options).await;
     }
     let scenarios = select(&args)?;
+    // Once for the suite: without an engine every scenario would fail the same way.
+    chaosbed::provision::engine().await?;
     run_suite(&scenarios, &options, args.fail_fast).await
 }
 
