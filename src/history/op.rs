@@ -22,8 +22,14 @@ pub enum OpKind {
 pub enum F {
     /// A client write. Value: `{"key": .., "value": ..}`.
     Write,
-    /// A client read. Value: `{"key": .., "value": ..}` (value null when absent).
+    /// A client read. Value: `{"key": .., "value": ..}` (value null when absent). A read of the
+    /// compare-and-set register workload may also carry `"sync": true` (a `sync` came first) and
+    /// `"session"` (the ZooKeeper session id it went through).
     Read,
+    /// A compare-and-set of the register workload: set `key` to `value` only if it holds
+    /// `expect`. Value: `{"key", "expect", "value"}`, plus `"session"`. `Fail` when the register
+    /// held something else (it certainly did not take effect).
+    Cas,
     /// The read of every key after heal. Value on Ok: `{"keys": {key: value, ...}}`.
     FinalRead,
     /// A client session event. Value: `{"event": "expired"|"disconnected"|"connected", ...}`.
