@@ -15,7 +15,7 @@ use crate::history::{F, OpKind, Recorder};
 use crate::nemesis::{self, Nemesis, Observed};
 use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
-use crate::workload::{pulsar as pulsar_workload, traces, zk_register};
+use crate::workload::{Deadline, pulsar as pulsar_workload, traces, zk_register};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -217,16 +217,17 @@ pub async fn execute(
     .with_upgrades(upgrades(scenario, cluster));
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();
+    let end = Deadline::for_workload(&scenario.workload);
     let workload = async {
         match &clients {
             Clients::Zk(target) => {
-                zk_register::run(&scenario.workload, target, recorder, scenario.seed).await
+                zk_register::run(&scenario.workload, target, recorder, scenario.seed, &end).await
             }
             Clients::Pulsar(target, _) => {
-                pulsar_workload::produce(&scenario.workload, target, recorder).await
+                pulsar_workload::produce(&scenario.workload, target, recorder, &end).await
             }
             Clients::Traces(target, _) => {
-                let sent = traces::emit(&scenario.workload, target, recorder).await;
+                let sent = traces::emit(&scenario.workload, target, recorder, &end).await;
                 say(
                     progress,
                     format!(
@@ -236,7 +237,7 @@ pub async fn execute(
                 );
             }
             Clients::Requests(target, _) => {
-                let sent = traces::request(&scenario.workload, target, recorder).await;
+                let sent = traces::request(&scenario.workload, target, recorder, &end).await;
                 say(
                     progress,
                     format!(
@@ -273,6 +274,13 @@ pub async fn execute(
                 event.kind, event.target, event.at
             ));
             nemesis.run_event(backend, event, &observed).await;
+        }
+        if let Some(after) = &scenario.workload.after_faults {
+            end.shorten_to(Instant::now() + after.get_ref().as_duration());
+            bar.set_message(format!(
+                "workload: every fault event done; {} more (after_faults)",
+                after.get_ref()
+            ));
         }
     };
     tokio::join!(workload, faults);

@@ -228,6 +228,13 @@ pub struct WorkloadSpec {
     pub rate: f64,
     /// How long the workload runs; every fault must start and heal within it.
     pub duration: Spanned<Dur>,
+    /// Ends the workload this long after the nemesis finished its schedule (the last heal, the
+    /// last roll's last node rejoined), when that comes before `duration`: the time after it
+    /// is long enough to see the cluster recover, and the rest would only repeat it. Must be at
+    /// least every check's own bound after the heal (recovery `within`, trace-queries
+    /// `recover_within`). Default: the workload runs its whole `duration`.
+    #[serde(default)]
+    pub after_faults: Option<Spanned<Dur>>,
     /// Session timeout each client asks for (the server may negotiate it down).
     pub session_timeout: Option<Dur>,
     /// Fraction of operations that are reads (default 0.5; zk-register only).

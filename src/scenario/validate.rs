@@ -164,6 +164,38 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
             ),
         );
     }
+    if let Some(after) = &workload.after_faults {
+        if scenario.faults.is_empty() && scenario.random.is_none() {
+            out.error(
+                after.span(),
+                "after_faults ends the workload after the last fault, but there is none",
+                Some("remove after_faults, or add a [[fault]]".into()),
+            );
+        }
+        let needs = scenario
+            .checks
+            .iter()
+            .filter_map(|check| match check.get_ref() {
+                super::CheckSpec::Recovery { within } => Some(("recovery", "within", *within)),
+                super::CheckSpec::TraceQueries {
+                    recover_within: Some(within),
+                    ..
+                } => Some(("trace-queries", "recover_within", *within)),
+                _ => None,
+            });
+        for (check, key, bound) in needs {
+            if after.get_ref().0 < bound.0 {
+                out.error(
+                    after.span(),
+                    format!(
+                        "after_faults = \"{}\" would end the workload before the {check} check's `{key} = \"{bound}\"` has passed after the last heal",
+                        after.get_ref()
+                    ),
+                    Some(format!("use after_faults = \"{bound}\" or more")),
+                );
+            }
+        }
+    }
     if !(0.0..=1.0).contains(&workload.read_ratio) {
         out.error(
             workload.duration.span(),
@@ -377,6 +409,25 @@ mod tests {
         let err = error_of(text);
         assert!(err.contains("`hbase-1` is a node of hbase"), "{err}");
         assert!(err.contains("add system = \"hbase\""), "{err}");
+    }
+
+    #[test]
+    fn after_faults_must_outlast_the_recovery_bound_and_needs_a_fault() {
+        let fault =
+            "[[fault]]\nkind = \"kill\"\ntarget = \"one\"\nat = \"5s\"\nduration = \"5s\"\n";
+        let with_recovery = |after: &str, faults: &str| {
+            scenario(ZK3, faults).replace(
+                "duration = \"30s\"",
+                &format!("duration = \"30s\"\nafter_faults = \"{after}\""),
+            ) + "[[check]]\nkind = \"recovery\"\nwithin = \"10s\"\n"
+        };
+        let err = error_of(&with_recovery("5s", fault));
+        assert!(err.contains("v.toml:9:16"), "{err}");
+        assert!(err.contains("recovery check's `within = \"10s\"`"), "{err}");
+        assert!(err.contains("after_faults = \"10s\" or more"), "{err}");
+        assert!(parse("v.toml", &with_recovery("10s", fault)).is_ok());
+        let err = error_of(&with_recovery("10s", ""));
+        assert!(err.contains("there is none"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Clients that act on a cluster and record every operation in the history.
 
+mod deadline;
 pub mod pulsar;
 pub mod traces;
 pub mod zk_register;
+
+pub use deadline::Deadline;

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::history::{F, History, OpKind, Recorder};
 use crate::scenario::{SubscriptionKind, WorkloadSpec};
+use crate::workload::Deadline;
 
 /// The topic used when the scenario names none.
 pub const DEFAULT_TOPIC: &str = "persistent://public/default/chaosbed";
@@ -427,13 +428,14 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
 /// time is spent in the pulsar crate (patched in vendor/pulsar: one flush for every queued
 /// command, small boxed commands, one task waiting for all of a producer's receipts) and in recording the history, so
 /// the bench's ratio to pulsar-perf follows how much CPU this one thread gets on a busy machine.
-pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
-    let (spec, target, recorder) = (spec.clone(), target.clone(), recorder.clone());
+pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder, end: &Deadline) {
+    let (spec, target, recorder, end) =
+        (spec.clone(), target.clone(), recorder.clone(), end.clone());
     let ran = tokio::task::spawn_blocking(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map(|runtime| runtime.block_on(produce_here(&spec, &target, &recorder)))
+            .map(|runtime| runtime.block_on(produce_here(&spec, &target, &recorder, &end)))
     })
     .await;
     match ran {
@@ -443,8 +445,7 @@ pub async fn produce(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) 
     }
 }
 
-async fn produce_here(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) {
-    let duration = spec.duration.get_ref().as_duration();
+async fn produce_here(spec: &WorkloadSpec, target: &Target, recorder: &Recorder, end: &Deadline) {
     let interval = Duration::from_secs_f64(spec.clients as f64 / spec.rate);
     let mut tasks = JoinSet::new();
     for n in 0..spec.clients {
@@ -454,7 +455,7 @@ async fn produce_here(spec: &WorkloadSpec, target: &Target, recorder: &Recorder)
             recorder: recorder.clone(),
             size: spec.message_size,
         };
-        tasks.spawn(producer.run(duration, interval));
+        tasks.spawn(producer.run(end.clone(), interval));
     }
     while let Some(result) = tasks.join_next().await {
         if let Err(e) = result {
@@ -474,10 +475,9 @@ impl ProducerLoop {
     /// Sends on a timer; a separate task harvests receipts, so a send never waits for the
     /// recording of another's outcome. At most MAX_IN_FLIGHT sends await their receipts: the
     /// permit goes back the moment a receipt (or its timeout) arrives.
-    async fn run(self, duration: Duration, interval: Duration) {
+    async fn run(self, end: Deadline, interval: Duration) {
         let process = format!("producer-{}", self.n);
         let name = format!("p{}", self.n);
-        let end = Instant::now() + duration;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -497,7 +497,7 @@ impl ProducerLoop {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
-            if Instant::now() >= end {
+            if end.passed() {
                 break;
             }
             let stamp = Stamp {

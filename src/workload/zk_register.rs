@@ -13,6 +13,7 @@ use zookeeper_client as zk;
 
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::WorkloadSpec;
+use crate::workload::Deadline;
 
 /// Parent of every znode the workload writes.
 pub const ROOT: &str = "/chaosbed";
@@ -89,8 +90,14 @@ pub async fn prepare(target: &Target, deadline: Duration) -> anyhow::Result<()> 
 }
 
 /// Runs `spec.clients` sessions for `spec.duration`, recording into `recorder`.
-pub async fn run(spec: &WorkloadSpec, target: &Target, recorder: &Recorder, seed: u64) {
-    let duration = spec.duration.get_ref().as_duration();
+/// Stops starting operations at `end`.
+pub async fn run(
+    spec: &WorkloadSpec,
+    target: &Target,
+    recorder: &Recorder,
+    seed: u64,
+    end: &Deadline,
+) {
     let interval = Duration::from_secs_f64(spec.clients as f64 / spec.rate);
     // A JoinSet aborts every client when dropped, so an interrupted run leaves no client behind.
     let mut tasks = tokio::task::JoinSet::new();
@@ -102,7 +109,7 @@ pub async fn run(spec: &WorkloadSpec, target: &Target, recorder: &Recorder, seed
             read_ratio: spec.read_ratio,
             rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(u64::from(id))),
         };
-        tasks.spawn(client.run(duration, interval));
+        tasks.spawn(client.run(end.clone(), interval));
     }
     while let Some(result) = tasks.join_next().await {
         if let Err(e) = result {
@@ -139,14 +146,13 @@ impl ClientLoop {
         format!("client-{}", self.id)
     }
 
-    async fn run(mut self, duration: Duration, interval: Duration) {
-        let end = Instant::now() + duration;
+    async fn run(mut self, end: Deadline, interval: Duration) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut session: Option<zk::Client> = None;
         let mut written: Vec<(String, String)> = Vec::new();
         let mut seq = 0u64;
-        while Instant::now() < end {
+        while !end.passed() {
             tick.tick().await;
             let read = !written.is_empty() && self.rng.random_bool(self.read_ratio);
             let op = if read {

@@ -22,6 +22,7 @@ use super::stack::{
     default_image, hidden, or_logs, print_memory, spec, start_ensemble, start_nodes,
 };
 use super::support::{block_on, docker, finish};
+use chaosbed::workload::Deadline;
 
 const OAPS: u32 = 3;
 
@@ -157,7 +158,13 @@ async fn traces_arrive(lb_name: &str, lb: Ipv4Addr) -> anyhow::Result<()> {
     };
     let recorder = Recorder::new();
     let reader = traces::start_reader(&target, &recorder);
-    let sent = traces::emit(&workload, &target, &recorder).await;
+    let sent = traces::emit(
+        &workload,
+        &target,
+        &recorder,
+        &Deadline::for_workload(&workload),
+    )
+    .await;
     let drained = reader
         .drain(Duration::from_secs(90), Duration::from_secs(45))
         .await;

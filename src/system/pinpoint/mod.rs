@@ -17,7 +17,9 @@ use crate::scenario::{SystemKind, SystemSpec};
 use super::http;
 
 /// The image default JVM flags of the collector and the web (setting JAVA_OPTS replaces them).
-pub const DEFAULT_JAVA_OPTS: &str = "-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError";
+/// C1 only (`TieredStopAtLevel=1`): see the images' Dockerfiles.
+pub const DEFAULT_JAVA_OPTS: &str =
+    "-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1";
 /// The variable every Pinpoint image takes its JVM flags from.
 pub const HEAP_VARIABLE: &str = "JAVA_OPTS";
 const POLL: Duration = Duration::from_secs(1);

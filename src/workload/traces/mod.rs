@@ -20,6 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::history::Recorder;
 use crate::scenario::WorkloadSpec;
+use crate::workload::Deadline;
 
 pub use pinpoint::{PinpointSource, RequestSummary, RequestTarget, request};
 pub use reader::{DrainSummary, Reader, TraceSource, start_reader};
@@ -80,26 +81,34 @@ fn stagger(n: u32, clients: u32, period: Duration) -> Duration {
 /// Each emitter's reporter runs on a thread of its own: the emitters stay on the caller's
 /// runtime, and a reporter pausing after a failed stream (see STREAM_BACKOFF_MIN) pauses nothing
 /// else.
-pub async fn emit(spec: &WorkloadSpec, target: &Target, recorder: &Recorder) -> EmitSummary {
+pub async fn emit(
+    spec: &WorkloadSpec,
+    target: &Target,
+    recorder: &Recorder,
+    end: &Deadline,
+) -> EmitSummary {
     let pace = Pace {
         clients: spec.clients,
         rate: spec.rate,
-        duration: spec.duration.get_ref().as_duration(),
         flush: FLUSH_DEADLINE,
     };
-    emit_paced(pace, target, recorder).await
+    emit_paced(pace, target, recorder, end).await
 }
 
-/// How many emitters send how fast for how long, and how long their reporters get to flush.
+/// How many emitters send how fast, and how long their reporters get to flush.
 #[derive(Debug, Clone, Copy)]
 struct Pace {
     clients: u32,
     rate: f64,
-    duration: Duration,
     flush: Duration,
 }
 
-async fn emit_paced(pace: Pace, target: &Target, recorder: &Recorder) -> EmitSummary {
+async fn emit_paced(
+    pace: Pace,
+    target: &Target,
+    recorder: &Recorder,
+    end: &Deadline,
+) -> EmitSummary {
     let Some(period) = pacing(pace.clients, pace.rate) else {
         tracing::error!(
             "no trace emitters: {} clients at {} traces/s is no pace",
@@ -124,7 +133,6 @@ async fn emit_paced(pace: Pace, target: &Target, recorder: &Recorder) -> EmitSum
         }
     }
     let start = Instant::now();
-    let end = start + pace.duration;
     let mut tasks = JoinSet::new();
     for (n, (hooks, reporter)) in (0u32..).zip(&emitters) {
         let first = start + stagger(n, pace.clients, period);
@@ -133,7 +141,7 @@ async fn emit_paced(pace: Pace, target: &Target, recorder: &Recorder) -> EmitSum
             hooks.clone(),
             first,
             period,
-            end,
+            end.clone(),
         ));
     }
     while let Some(joined) = tasks.join_next().await {
@@ -172,7 +180,7 @@ async fn run_emitter(
     hooks: Arc<Hooks>,
     first: Instant,
     period: Duration,
-    end: Instant,
+    end: Deadline,
 ) {
     let mut tick = tokio::time::interval_at(first, period);
     // Skip: after a stall (a starved runtime) the emitter goes back to its schedule and the
@@ -183,7 +191,7 @@ async fn run_emitter(
     let mut seq = 0u64;
     loop {
         tick.tick().await;
-        if Instant::now() >= end {
+        if end.passed() {
             break;
         }
         emit_one(&tracer, &hooks, &operation, seq);
@@ -271,10 +279,10 @@ mod tests {
         let pace = Pace {
             clients: 2,
             rate: 100.0,
-            duration: Duration::from_secs(2),
             flush: Duration::from_millis(500),
         };
-        let summary = emit_paced(pace, &target, &recorder).await;
+        let end = Deadline::after(Duration::from_secs(2));
+        let summary = emit_paced(pace, &target, &recorder, &end).await;
         eprintln!("{summary:?}");
         let history = recorder.snapshot();
         assert_each_invoke_settles_once(&history);

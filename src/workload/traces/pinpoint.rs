@@ -20,6 +20,7 @@ use super::{pacing, stagger};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::WorkloadSpec;
 use crate::system::pinpoint::{app, web};
+use crate::workload::Deadline;
 
 /// How long one request to the application may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,8 +77,9 @@ pub async fn request(
     spec: &WorkloadSpec,
     target: &RequestTarget,
     recorder: &Recorder,
+    end: &Deadline,
 ) -> RequestSummary {
-    target.request_with_id_prefix(spec, "", recorder).await
+    target.request_with_id_prefix(spec, "", recorder, end).await
 }
 
 impl RequestTarget {
@@ -90,8 +92,9 @@ impl RequestTarget {
         spec: &WorkloadSpec,
         id_prefix: &str,
         recorder: &Recorder,
+        end: &Deadline,
     ) -> RequestSummary {
-        requests(spec, self, id_prefix, recorder).await
+        requests(spec, self, id_prefix, recorder, end).await
     }
 }
 
@@ -100,6 +103,7 @@ async fn requests(
     target: &RequestTarget,
     id_prefix: &str,
     recorder: &Recorder,
+    end: &Deadline,
 ) -> RequestSummary {
     let Some(period) = pacing(spec.clients, spec.rate) else {
         tracing::error!(
@@ -115,7 +119,6 @@ async fn requests(
     }
     let counts = Arc::new(Counts::default());
     let start = Instant::now();
-    let end = start + spec.duration.get_ref().as_duration();
     let mut requesters = JoinSet::new();
     for n in 0..spec.clients {
         let app = target.apps[n as usize % target.apps.len()].clone();
@@ -123,7 +126,7 @@ async fn requests(
         requesters.spawn(run_requester(
             (n, id_prefix.to_string()),
             app,
-            (first, period, end),
+            (first, period, end.clone()),
             recorder.clone(),
             counts.clone(),
         ));
@@ -146,7 +149,7 @@ async fn requests(
 async fn run_requester(
     (n, id_prefix): (u32, String),
     (app_name, address): (String, Ipv4Addr),
-    (first, period, end): (Instant, Duration, Instant),
+    (first, period, end): (Instant, Duration, Deadline),
     recorder: Recorder,
     counts: Arc<Counts>,
 ) {
@@ -157,7 +160,7 @@ async fn run_requester(
     let mut seq = 0u64;
     loop {
         tick.tick().await;
-        if Instant::now() >= end {
+        if end.passed() {
             break;
         }
         let id = request_id(&id_prefix, n, seq);
@@ -329,7 +332,7 @@ mod tests {
             webs: Vec::new(),
             application: app::APPLICATION.into(),
         };
-        let summary = request(&spec, &target, &recorder).await;
+        let summary = request(&spec, &target, &recorder, &Deadline::for_workload(&spec)).await;
         assert!((15..=22).contains(&summary.sent), "{summary:?}");
         assert_eq!(summary.answered, 0);
         assert_eq!(
@@ -360,7 +363,10 @@ mod tests {
             webs: Vec::new(),
             application: app::APPLICATION.into(),
         };
-        let summary = target.request_with_id_prefix(&spec, "k3-", &recorder).await;
+        let end = Deadline::for_workload(&spec);
+        let summary = target
+            .request_with_id_prefix(&spec, "k3-", &recorder, &end)
+            .await;
         assert!(summary.sent > 0, "{summary:?}");
         let history = recorder.snapshot();
         let ids: BTreeSet<&str> = history

@@ -31,6 +31,7 @@ use chaosbed::backend::{Backend, RunId};
 use chaosbed::history::{History, Recorder};
 use chaosbed::scenario::{Scenario, SystemKind, WorkloadSpec};
 use chaosbed::system::pinpoint::app;
+use chaosbed::workload::Deadline;
 use chaosbed::workload::traces::{self, PinpointSource, RequestSummary, RequestTarget};
 
 #[derive(clap::Args, Clone)]
@@ -383,7 +384,7 @@ async fn round(
             let source = PinpointSource::new(target.application.clone(), from.into());
             let reader = traces::Reader::start(source, target.webs.clone(), &recorder);
             let sent = target
-                .request_with_id_prefix(&spec, id_prefix, &recorder)
+                .request_with_id_prefix(&spec, id_prefix, &recorder, &Deadline::for_workload(&spec))
                 .await;
             (
                 sent,
@@ -392,7 +393,7 @@ async fn round(
         }
         Side::Untraced => (
             target
-                .request_with_id_prefix(&spec, id_prefix, &recorder)
+                .request_with_id_prefix(&spec, id_prefix, &recorder, &Deadline::for_workload(&spec))
                 .await,
             None,
         ),

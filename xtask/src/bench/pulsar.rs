@@ -19,6 +19,7 @@ use chaosbed::system::{bookkeeper, pulsar};
 use chaosbed::workload::pulsar::{Target, produce};
 
 use super::stack;
+use chaosbed::workload::Deadline;
 
 #[derive(clap::Args, Clone)]
 #[group(id = "pulsar-bench")]
@@ -176,7 +177,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 WARMUP_TOPIC,
             )?;
             let urls = pulsar::service_urls(&addresses);
-            produce(&warm, &Target::new(urls, &warm), &Recorder::new()).await;
+            produce(&warm, &Target::new(urls, &warm), &Recorder::new(), &Deadline::for_workload(&warm)).await;
             println!("cluster warmed up for {} s", args.cluster_warmup_secs);
             delete_round_topic(&addresses, &bookies, WARMUP_TOPIC).await;
         }
@@ -424,7 +425,13 @@ async fn chaosbed_round(
     let urls = pulsar::service_urls(addresses);
     if args.warmup_secs > 0 {
         let warm = workload(args, size, Duration::from_secs(args.warmup_secs), &topic)?;
-        produce(&warm, &Target::new(urls.clone(), &warm), &Recorder::new()).await;
+        produce(
+            &warm,
+            &Target::new(urls.clone(), &warm),
+            &Recorder::new(),
+            &Deadline::for_workload(&warm),
+        )
+        .await;
     }
     let spec = workload(
         args,
@@ -433,7 +440,13 @@ async fn chaosbed_round(
         &topic,
     )?;
     let recorder = Recorder::new();
-    produce(&spec, &Target::new(urls, &spec), &recorder).await;
+    produce(
+        &spec,
+        &Target::new(urls, &spec),
+        &recorder,
+        &Deadline::for_workload(&spec),
+    )
+    .await;
     let history = recorder.snapshot();
     let mut latencies = Vec::new();
     let (mut first, mut last) = (u64::MAX, 0u64);

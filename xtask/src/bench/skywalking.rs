@@ -27,6 +27,7 @@ use chaosbed::backend::docker::DockerBackend;
 use chaosbed::history::{History, Recorder};
 use chaosbed::scenario::{Scenario, SystemKind, WorkloadSpec};
 use chaosbed::system::skywalking::{GRPC_PORT, HTTP_PORT};
+use chaosbed::workload::Deadline;
 use chaosbed::workload::traces::{self, EmitSummary, Target};
 
 #[derive(clap::Args, Clone)]
@@ -204,7 +205,13 @@ async fn measure(
             args.rates[0],
             Duration::from_secs(args.skywalking_warmup_secs),
         )?;
-        let sent = traces::emit(&spec, &target, &Recorder::new()).await;
+        let sent = traces::emit(
+            &spec,
+            &target,
+            &Recorder::new(),
+            &Deadline::for_workload(&spec),
+        )
+        .await;
         println!(
             "warmed up for {} s through {name}: {} traces emitted, {} taken",
             args.skywalking_warmup_secs, sent.emitted, sent.taken
@@ -265,7 +272,8 @@ async fn round(
     let spec = workload(clients, rate, duration)?;
     let recorder = Recorder::new();
     let reader = traces::start_reader(&target, &recorder);
-    let sent: EmitSummary = traces::emit(&spec, &target, &recorder).await;
+    let sent: EmitSummary =
+        traces::emit(&spec, &target, &recorder, &Deadline::for_workload(&spec)).await;
     let drained = reader.drain(DRAIN_DEADLINE, DRAIN_DEADLINE).await;
     let history = recorder.snapshot();
     let sample = summarize(&history);
