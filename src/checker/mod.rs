@@ -23,7 +23,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
-use crate::scenario::CheckSpec;
+use crate::scenario::{Check, CheckSpec, Expect};
 
 pub use timeline::DownTimeline;
 
@@ -71,6 +71,12 @@ pub struct CheckResult {
     /// Counts, windows and examples, for results.json.
     #[serde(default)]
     pub details: serde_json::Value,
+    /// A negative control's: the verdict the scenario expected of the check (`verdict` is then
+    /// whether the check met it) and the verdict the check itself reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Verdict>,
 }
 
 impl CheckResult {
@@ -80,6 +86,8 @@ impl CheckResult {
             verdict,
             summary: summary.into(),
             details: serde_json::Value::Null,
+            expected: None,
+            observed: None,
         }
     }
 
@@ -104,6 +112,48 @@ pub struct CheckContext {
     pub bookies: Vec<String>,
     /// Every Pulsar broker of the run (empty without Pulsar).
     pub brokers: Vec<String>,
+}
+
+/// Runs one `[[check]]` and holds its result against the verdict the scenario expects of it.
+pub fn judge(check: &Check, history: &History, ctx: &CheckContext) -> CheckResult {
+    against_expectation(check, self::check(&check.spec, history, ctx))
+}
+
+/// A negative control (`expect = "invalid"`) holds when its check reported the violation, and,
+/// with `because`, for that reason; it fails when the check found nothing, and stays Unknown when
+/// the check could not decide.
+fn against_expectation(check: &Check, mut result: CheckResult) -> CheckResult {
+    if check.expect == Expect::Valid {
+        return result;
+    }
+    let observed = result.verdict;
+    let missing_reason = check
+        .because
+        .as_ref()
+        .filter(|because| !result.summary.contains(because.as_str()));
+    let (verdict, verdict_text) = match (observed, missing_reason) {
+        (Verdict::Invalid, None) => (
+            Verdict::Valid,
+            "INVALID, as this negative control expects".to_string(),
+        ),
+        (Verdict::Invalid, Some(because)) => (
+            Verdict::Invalid,
+            format!("INVALID as expected, but not because of {because:?}"),
+        ),
+        (Verdict::Valid, _) => (
+            Verdict::Invalid,
+            "expected INVALID (a negative control), but the check found nothing wrong".to_string(),
+        ),
+        (Verdict::Unknown, _) => (
+            Verdict::Unknown,
+            "expected INVALID (a negative control), but the check could not decide".to_string(),
+        ),
+    };
+    result.summary = format!("{verdict_text}: {}", result.summary);
+    result.verdict = verdict;
+    result.expected = Some(Verdict::Invalid);
+    result.observed = Some(observed);
+    result
 }
 
 /// Runs one check. Errors and panics inside the checker become `Unknown`.
@@ -193,6 +243,53 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn negative_control(because: Option<&str>) -> Check {
+        let mut text = "kind = \"no-lost-writes\"\nexpect = \"invalid\"\n".to_string();
+        if let Some(because) = because {
+            text += &format!("because = \"{because}\"\n");
+        }
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn a_negative_control_holds_only_when_its_check_reports_the_violation_for_its_reason() {
+        let lost = CheckResult::new(
+            "no-lost-writes",
+            Verdict::Invalid,
+            "3 acknowledged writes lost",
+        );
+        let held = against_expectation(&negative_control(Some("writes lost")), lost.clone());
+        assert_eq!(held.verdict, Verdict::Valid);
+        assert_eq!(held.observed, Some(Verdict::Invalid));
+        assert!(
+            held.summary
+                .starts_with("INVALID, as this negative control expects: 3 acknowledged")
+        );
+
+        let other_reason = against_expectation(&negative_control(Some("leaders")), lost);
+        assert_eq!(other_reason.verdict, Verdict::Invalid);
+        assert!(other_reason.summary.contains("not because of \"leaders\""));
+
+        let nothing = CheckResult::new("no-lost-writes", Verdict::Valid, "all 10 acknowledged");
+        let missed = against_expectation(&negative_control(None), nothing);
+        assert_eq!(missed.verdict, Verdict::Invalid);
+        assert!(missed.summary.contains("found nothing wrong"));
+
+        let undecided = CheckResult::new("no-lost-writes", Verdict::Unknown, "no final read");
+        assert_eq!(
+            against_expectation(&negative_control(None), undecided).verdict,
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn an_ordinary_check_is_left_as_it_is() {
+        let check: Check = toml::from_str("kind = \"no-lost-writes\"\n").unwrap();
+        assert_eq!(check.expect, Expect::Valid);
+        let lost = CheckResult::new("no-lost-writes", Verdict::Invalid, "lost");
+        assert_eq!(against_expectation(&check, lost).verdict, Verdict::Invalid);
+    }
 
     #[test]
     fn invalid_dominates_unknown_dominates_valid() {

@@ -223,7 +223,7 @@ fn verdict_of(checks: &[CheckResult], stopped_early: bool, scenario: &Scenario) 
     let expects_failure = scenario
         .checks
         .iter()
-        .any(|c| matches!(c.get_ref(), CheckSpec::Diagnosis { .. }));
+        .any(|c| matches!(c.get_ref().spec, CheckSpec::Diagnosis { .. }));
     if stopped_early && !(expects_failure && merged == Verdict::Valid) {
         Verdict::Unknown.merge(merged)
     } else {

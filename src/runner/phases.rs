@@ -15,7 +15,7 @@ use crate::history::{F, OpKind, Recorder};
 use crate::nemesis::{self, Nemesis, Observed};
 use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
-use crate::workload::{Deadline, pulsar as pulsar_workload, traces, zk_register};
+use crate::workload::{Deadline, pulsar as pulsar_workload, traces, zk_cas, zk_register};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -33,7 +33,7 @@ fn trace_drain_quiet(scenario: &Scenario) -> Duration {
     let late_after = scenario
         .checks
         .iter()
-        .filter_map(|c| match c.get_ref() {
+        .filter_map(|c| match &c.get_ref().spec {
             crate::scenario::CheckSpec::Traces { late_after, .. } => Some(late_after.0),
             _ => None,
         })
@@ -78,9 +78,30 @@ pub struct Marks {
 /// The workload's clients, ready to run against the cluster.
 enum Clients {
     Zk(zk_register::Target),
+    ZkCas(zk_cas::Target),
     Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
     Traces(traces::Target, traces::Reader),
     Requests(traces::RequestTarget, traces::Reader),
+}
+
+/// `ip:port` of every ZooKeeper server as the clients reach it: through the latency proxy when
+/// the run has one.
+fn zk_servers(
+    cluster: &Cluster,
+    proxy: &Option<std::sync::Arc<crate::proxy::LatencyProxy>>,
+) -> Vec<String> {
+    match proxy {
+        Some(proxy) => proxy
+            .endpoints()
+            .iter()
+            .map(|(_, a)| a.to_string())
+            .collect(),
+        None => cluster
+            .addresses(SystemKind::Zookeeper)
+            .iter()
+            .map(|a| format!("{a}:{}", zookeeper::CLIENT_PORT))
+            .collect(),
+    }
 }
 
 /// A userspace latency proxy between the zk-register clients and the ensemble, when the
@@ -89,7 +110,7 @@ fn latency_proxy(
     scenario: &Scenario,
     cluster: &Cluster,
 ) -> anyhow::Result<Option<std::sync::Arc<crate::proxy::LatencyProxy>>> {
-    let needed = scenario.workload.kind == WorkloadKind::ZkRegister
+    let needed = scenario.workload.kind.system() == SystemKind::Zookeeper
         && scenario.faults.iter().any(|f| {
             *f.kind.get_ref() == crate::scenario::FaultKind::Latency
                 && f.system(SystemKind::Zookeeper) == SystemKind::Zookeeper
@@ -133,16 +154,14 @@ pub async fn execute(
     let all_nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     let proxy = latency_proxy(scenario, cluster)?;
     let clients = match scenario.workload.kind {
+        WorkloadKind::ZkCasRegister => {
+            let target = zk_cas::Target::new(zk_servers(cluster, &proxy), &scenario.workload);
+            let keys = zk_cas::keys(&scenario.workload);
+            zk_cas::prepare(&target, &keys, READY_TIMEOUT).await?;
+            Clients::ZkCas(target)
+        }
         WorkloadKind::ZkRegister => {
-            let connect = match &proxy {
-                Some(proxy) => proxy
-                    .endpoints()
-                    .iter()
-                    .map(|(_, a)| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                None => zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper)),
-            };
+            let connect = zk_servers(cluster, &proxy).join(",");
             let target = zk_register::Target::new(connect, &scenario.workload);
             let names = cluster.names(SystemKind::Zookeeper);
             let started = names
@@ -220,6 +239,9 @@ pub async fn execute(
     let end = Deadline::for_workload(&scenario.workload);
     let workload = async {
         match &clients {
+            Clients::ZkCas(target) => {
+                zk_cas::run(&scenario.workload, target, recorder, scenario.seed, &end).await
+            }
             Clients::Zk(target) => {
                 zk_register::run(&scenario.workload, target, recorder, scenario.seed, &end).await
             }
@@ -330,6 +352,10 @@ pub async fn execute(
     let bar = phase(progress, "final read".into());
     match clients {
         Clients::Zk(target) => zk_register::final_read(&target, recorder, FINAL_READ_TIMEOUT).await,
+        Clients::ZkCas(target) => {
+            let keys = zk_cas::keys(&scenario.workload);
+            zk_cas::final_read(&target, &keys, recorder, FINAL_READ_TIMEOUT).await
+        }
         Clients::Pulsar(_, consumers) => {
             let received = consumers.drain(DRAIN_IDLE, DRAIN_DEADLINE).await;
             say(
@@ -431,7 +457,7 @@ pub fn run_checks(
     let mut results: Vec<CheckResult> = scenario
         .checks
         .iter()
-        .map(|spec| checker::check(spec.get_ref(), &history, ctx))
+        .map(|check| checker::judge(check.get_ref(), &history, ctx))
         .collect();
     if !scenario.faults.is_empty() {
         results.push(checker::faults_applied::check(&history));
@@ -524,7 +550,7 @@ async fn observe(
         (Target::AgentCollector, _) => observed
             .problems
             .push("the agent-collector target needs the pinpoint-requests workload".into()),
-        (Target::Owner | Target::Ensemble, Clients::Zk(_)) => observed
+        (Target::Owner | Target::Ensemble, Clients::Zk(_) | Clients::ZkCas(_)) => observed
             .problems
             .push("owner and ensemble targets need the Pulsar workload's topic".into()),
         _ => {}

@@ -26,7 +26,7 @@ pub struct Scenario {
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultSpec>,
     #[serde(default, rename = "check")]
-    pub checks: Vec<Spanned<CheckSpec>>,
+    pub checks: Vec<Spanned<Check>>,
     /// Limits for `cargo xtask chaos --random`, which replaces `faults` with drawn schedules.
     #[serde(default)]
     pub random: Option<Spanned<super::random::RandomSpec>>,
@@ -237,7 +237,7 @@ pub struct WorkloadSpec {
     pub after_faults: Option<Spanned<Dur>>,
     /// Session timeout each client asks for (the server may negotiate it down).
     pub session_timeout: Option<Dur>,
-    /// Fraction of operations that are reads (default 0.5; zk-register only).
+    /// Fraction of operations that are reads (default 0.5; zk-register and zk-cas-register).
     #[serde(default = "default_read_ratio")]
     pub read_ratio: f64,
     /// Pulsar: the topic, e.g. `persistent://public/default/chaos` (the default).
@@ -259,6 +259,26 @@ pub struct WorkloadSpec {
     /// proves every acknowledged message is still readable at the end (default false).
     #[serde(default)]
     pub read_back: bool,
+    /// zk-cas-register: how many registers (znodes) the clients share (default 3).
+    #[serde(default = "default_keys")]
+    pub keys: u32,
+    /// zk-cas-register: `plain` reads (served by the session's own server, possibly stale) or
+    /// `sync` (a `sync` before each read, so it sees every write committed before it).
+    #[serde(default)]
+    pub read: ReadMode,
+}
+
+/// How the compare-and-set register workload reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadMode {
+    #[default]
+    Plain,
+    Sync,
+}
+
+fn default_keys() -> u32 {
+    3
 }
 
 fn default_consumers() -> u32 {
@@ -304,6 +324,9 @@ fn default_read_ratio() -> f64 {
 pub enum WorkloadKind {
     /// Sessions that create unique znodes and read them back.
     ZkRegister,
+    /// Sessions bound one to a node doing reads, writes and compare-and-sets on a few znodes,
+    /// for the linearizability checker.
+    ZkCasRegister,
     /// Producers with unique ids and per-producer sequence numbers, consumers on a subscription.
     PulsarProduceConsume,
     /// Trace emitters on the SkyWalking agent reporting through the load balancer, and a reader
@@ -317,7 +340,7 @@ pub enum WorkloadKind {
 impl WorkloadKind {
     pub fn system(self) -> SystemKind {
         match self {
-            WorkloadKind::ZkRegister => SystemKind::Zookeeper,
+            WorkloadKind::ZkRegister | WorkloadKind::ZkCasRegister => SystemKind::Zookeeper,
             WorkloadKind::PulsarProduceConsume => SystemKind::Pulsar,
             WorkloadKind::SkywalkingTraces => SystemKind::Skywalking,
             WorkloadKind::PinpointRequests => SystemKind::PinpointApp,
@@ -327,6 +350,7 @@ impl WorkloadKind {
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::ZkRegister => "zk-register",
+            WorkloadKind::ZkCasRegister => "zk-cas-register",
             WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
             WorkloadKind::SkywalkingTraces => "skywalking-traces",
             WorkloadKind::PinpointRequests => "pinpoint-requests",
@@ -454,6 +478,37 @@ impl<'de> Deserialize<'de> for Target {
 impl Serialize for Target {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// One `[[check]]`: what it judges, and the verdict the scenario expects of it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Check {
+    /// `valid` (the default), or `invalid` for a negative control: the scenario's faults really
+    /// break what the check guards, and the scenario passes exactly when the check says so.
+    #[serde(default)]
+    pub expect: Expect,
+    /// With `expect = "invalid"`: words the check's summary must contain, so that it failed for
+    /// the reason the scenario states and not another.
+    #[serde(default)]
+    pub because: Option<String>,
+    #[serde(flatten)]
+    pub spec: CheckSpec,
+}
+
+/// The verdict a scenario expects of one of its checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    #[default]
+    Valid,
+    Invalid,
+}
+
+impl std::ops::Deref for Check {
+    type Target = CheckSpec;
+    fn deref(&self) -> &CheckSpec {
+        &self.spec
     }
 }
 

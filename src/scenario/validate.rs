@@ -175,7 +175,7 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
         let needs = scenario
             .checks
             .iter()
-            .filter_map(|check| match check.get_ref() {
+            .filter_map(|check| match &check.get_ref().spec {
                 super::CheckSpec::Recovery { within } => Some(("recovery", "within", *within)),
                 super::CheckSpec::TraceQueries {
                     recover_within: Some(within),
@@ -353,7 +353,14 @@ fn check_checks(scenario: &Scenario, out: &mut Diagnostics) {
                 )),
             );
         }
-        if matches!(check.get_ref(), CheckSpec::Recovery { .. })
+        if check.get_ref().because.is_some() && check.get_ref().expect == super::Expect::Valid {
+            out.error(
+                check.span(),
+                "`because` names why a negative control fails, but this check expects valid",
+                Some("add expect = \"invalid\", or remove `because`".into()),
+            );
+        }
+        if matches!(check.get_ref().spec, CheckSpec::Recovery { .. })
             && scenario.faults.is_empty()
             && scenario.random.is_none()
         {
@@ -428,6 +435,18 @@ mod tests {
         assert!(parse("v.toml", &with_recovery("10s", fault)).is_ok());
         let err = error_of(&with_recovery("10s", ""));
         assert!(err.contains("there is none"), "{err}");
+    }
+
+    #[test]
+    fn because_belongs_to_a_negative_control() {
+        let text = scenario(ZK3, "").replace(
+            "kind = \"quorum\"",
+            "kind = \"quorum\"\nbecause = \"two leaders\"",
+        );
+        let err = error_of(&text);
+        assert!(err.contains("add expect = \"invalid\""), "{err}");
+        let text = text.replace("because", "expect = \"invalid\"\nbecause");
+        assert!(parse("v.toml", &text).is_ok());
     }
 
     #[test]

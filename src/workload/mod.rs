@@ -3,6 +3,7 @@
 mod deadline;
 pub mod pulsar;
 pub mod traces;
+pub mod zk_cas;
 pub mod zk_register;
 
 pub use deadline::Deadline;

@@ -41,7 +41,7 @@ impl Target {
     }
 }
 
-async fn connect(target: &Target) -> anyhow::Result<zk::Client> {
+pub(super) async fn connect(target: &Target) -> anyhow::Result<zk::Client> {
     tokio::time::timeout(
         CONNECT_TIMEOUT * 2,
         zk::Client::connector()
