@@ -233,3 +233,23 @@ proptest! {
         }
     }
 }
+
+/// FINDING, on a real history: pulsar-rolling-upgrade's read-back (1150 messages in the thinned
+/// history) emptied, as a read-back that subscribed and read nothing leaves it, is valid.
+#[test]
+fn a_recorded_read_back_that_read_nothing_is_not_valid() {
+    for (recorded, spec) in declaring("delivery") {
+        if !recorded.scenario.workload.read_back {
+            continue;
+        }
+        let (mutated, read) = inject::empty_read_back(&recorded.history).expect("a read-back");
+        let result = check(&spec, &mutated, &recorded.ctx);
+        assert_ne!(
+            result.verdict,
+            Verdict::Valid,
+            "{}: all {read} read-back messages removed, yet: {}",
+            recorded.name,
+            result.summary
+        );
+    }
+}

@@ -33,8 +33,14 @@ const CASES: u32 = 64;
 /// Cases per property over the recorded runs: only the victim varies.
 const RECORDED_CASES: u32 = 12;
 
+/// `cases` cases; a failure shrinks for at most 256 steps (a simulated run has a dozen
+/// parameters, and a recorded history is cloned at each step).
 fn config(cases: u32) -> Config {
-    Config::with_cases(cases)
+    Config {
+        cases,
+        max_shrink_iters: 256,
+        ..Config::default()
+    }
 }
 
 /// Judges `history` with `spec` and requires `verdict`; `what` names the history in a failure.

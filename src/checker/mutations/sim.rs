@@ -855,3 +855,136 @@ impl UpgradeRun {
         s.final_read(self.end() + 200, OpKind::Ok, &keys).build()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The simulations show what they claim to simulate.
+
+    use super::*;
+    use crate::checker::{Verdict, check};
+
+    fn register(fault: RegisterFault) -> RegisterRun {
+        RegisterRun {
+            clients: 3,
+            every: 150,
+            leader: 1,
+            fault,
+            fault_at: 5_000,
+            fault_for: 6_000,
+            election: 800,
+            stale: 1_500,
+            session_timeout: 2_000,
+            sample_every: 250,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn a_cut_off_leader_answers_beside_the_new_one_and_a_long_stall_expires_sessions() {
+        let run = register(RegisterFault::IsolateLeader);
+        let quorum = check(&run.checks()[0], &run.history(), &run.ctx());
+        assert_eq!(quorum.verdict, Verdict::Valid, "{}", quorum.summary);
+        assert!(
+            quorum.details["stale_leader"]["samples"].as_u64() > Some(3),
+            "{}",
+            quorum.summary
+        );
+        assert_eq!(quorum.details["leader_changes"], 1);
+
+        let run = register(RegisterFault::Stall);
+        assert!(run.expires());
+        let expiry = check(&run.checks()[4], &run.history(), &run.ctx());
+        assert_eq!(expiry.verdict, Verdict::Valid, "{}", expiry.summary);
+        assert_eq!(expiry.details["expired"], 3);
+        let availability = check(&run.checks()[1], &run.history(), &run.ctx());
+        assert!(availability.details["longest"]["duration"].as_f64() > Some(5.5));
+        let lost = check(&CheckSpec::NoLostWrites, &run.history(), &run.ctx());
+        assert!(
+            lost.details["indeterminate_applied"].as_u64() > Some(0),
+            "{}",
+            lost.summary
+        );
+        assert!(
+            lost.details["indeterminate_not_applied"].as_u64() > Some(0),
+            "{}",
+            lost.summary
+        );
+    }
+
+    #[test]
+    fn a_pulsar_run_redelivers_moves_its_bundles_reads_back_and_loses_a_bookie_for_a_while() {
+        let run = PulsarRun {
+            producers: 2,
+            messages: 100,
+            every: 150,
+            owner: 2,
+            kill_pct: 25,
+            moved_pct: 10,
+            down_pct: 10,
+            latency: 300,
+            redelivered: 2,
+            slack: 0,
+            bundles: 3,
+            ordered: true,
+            read_back: true,
+            bookie_gap: true,
+            seed: 3,
+        };
+        let (history, ctx) = (run.history(), run.ctx());
+        let delivery = check(&run.delivery(), &history, &ctx);
+        assert_eq!(delivery.verdict, Verdict::Valid, "{}", delivery.summary);
+        assert_eq!(delivery.details["duplicated"]["extra_deliveries"], 2);
+        assert_eq!(
+            delivery.details["read_back"]["read"],
+            delivery.details["consumed"]
+        );
+        assert!(
+            delivery.details["sends"]["fail"].as_u64() > Some(0),
+            "{}",
+            delivery.summary
+        );
+        let ownership = check(&CheckSpec::TopicOwnership, &history, &ctx);
+        let moved = &ownership.details["topics"][PulsarRun::bundle(0)]["owners"];
+        assert_eq!(
+            moved,
+            &json!(["broker-3", "broker-1"]),
+            "{}",
+            ownership.summary
+        );
+        let bookies = check(
+            &CheckSpec::BookiesRegistered { expected: None },
+            &history,
+            &ctx,
+        );
+        assert_eq!(bookies.details["fewest"]["count"], 2, "{}", bookies.summary);
+    }
+
+    #[test]
+    fn a_trace_run_loses_and_delays_what_it_says() {
+        let run = TraceRun {
+            emitters: 2,
+            traces: 30,
+            every: 500,
+            latency: 800,
+            kill_pct: 30,
+            down_pct: 20,
+            lose: 2,
+            late: 1,
+            query_outage: 2_000,
+            within: 5_000,
+            pinpoint: false,
+        };
+        let (history, ctx) = (run.history(), run.ctx());
+        let traces = check(&run.traces_spec(), &history, &ctx);
+        assert_eq!(traces.verdict, Verdict::Valid, "{}", traces.summary);
+        assert_eq!(traces.details["lost"]["count"], 2);
+        assert_eq!(traces.details["late"]["count"], 1);
+        let queries = check(&run.queries_spec(), &history, &ctx);
+        assert_eq!(queries.verdict, Verdict::Valid, "{}", queries.summary);
+        assert_eq!(
+            queries.details["failed_during_faults"], 2,
+            "{}",
+            queries.summary
+        );
+    }
+}
