@@ -9,6 +9,8 @@ pub mod faults_applied;
 mod healed;
 mod latency;
 mod lost_writes;
+#[cfg(test)]
+mod mutations;
 mod ownership;
 mod quorum;
 mod recovery;

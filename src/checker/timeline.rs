@@ -344,6 +344,49 @@ pub(super) mod script {
             self.nemesis(ms, F::Heal, OpKind::Ok, fault, targets, down)
         }
 
+        /// A kill, stop or pause as the nemesis records it when sent, before its `Ok`.
+        pub fn fault_sent(self, ms: u64, fault: &str, targets: &[&str]) -> Self {
+            let value = json!({"fault": fault, "targets": targets});
+            self.op(ms, "nemesis", F::Fault, OpKind::Invoke, value)
+        }
+
+        /// One node's roll by an upgrade step: the invoke when it goes down at `invoke`, its
+        /// `Ok` once it rejoined at `done` (a restart of 1 s, then the rejoin), with the version
+        /// every node runs from then on.
+        pub fn roll(self, invoke: u64, done: u64, node: &str, versions: Value) -> Self {
+            self.op(
+                invoke,
+                "nemesis",
+                F::Fault,
+                OpKind::Invoke,
+                json!({"fault": "upgrade", "targets": [node]}),
+            )
+            .op(
+                done,
+                "nemesis",
+                F::Fault,
+                OpKind::Ok,
+                json!({"fault": "upgrade", "targets": [node], "down": [], "evidence": {
+                    "took_effect": true, "node": node, "from_image": "zk:3.8", "to_image": "zk:3.9",
+                    "rejoin_ms": done - invoke - 1_000, "versions": versions}}),
+            )
+        }
+
+        /// The runner's readiness probe of `system` once every fault was healed: ready, or not
+        /// ready with `error`.
+        pub fn healed(mut self, ms: u64, system: &str, error: Option<&str>) -> Self {
+            let kind = if error.is_some() {
+                OpKind::Fail
+            } else {
+                OpKind::Ok
+            };
+            self = self.op(ms, "runner", F::Healed, kind, json!({"system": system}));
+            if let Some(op) = self.ops.last_mut() {
+                op.error = error.map(str::to_string);
+            }
+            self
+        }
+
         /// A monitor sample; roles as `(node, role)`.
         pub fn roles(self, ms: u64, roles: &[(&str, &str)]) -> Self {
             let roles: serde_json::Map<String, Value> = roles

@@ -402,49 +402,27 @@ mod tests {
     use super::*;
     use crate::checker::timeline::script::{MS, Script, key};
 
-    fn roll(script: Script, invoke: u64, done: u64, node: &str, versions: Value) -> Script {
-        script
-            .op(
-                invoke,
-                "nemesis",
-                F::Fault,
-                OpKind::Invoke,
-                json!({"fault": "upgrade", "targets": [node]}),
-            )
-            .op(
-                done,
-                "nemesis",
-                F::Fault,
-                OpKind::Ok,
-                json!({"fault": "upgrade", "targets": [node], "down": [], "evidence": {
-                    "took_effect": true, "node": node, "from_image": "zk:3.8", "to_image": "zk:3.9",
-                    "rejoin_ms": done - invoke - 1_000, "versions": versions}}),
-            )
-    }
-
     fn three_rolls() -> Script {
-        let s = Script::new().topology(&["zk-1", "zk-2", "zk-3"], &[]);
-        let s = roll(
-            s,
-            10_000,
-            16_000,
-            "zk-2",
-            json!({"zk-1": "3.8", "zk-2": "3.9", "zk-3": "3.8"}),
-        );
-        let s = roll(
-            s,
-            16_100,
-            22_000,
-            "zk-3",
-            json!({"zk-1": "3.8", "zk-2": "3.9", "zk-3": "3.9"}),
-        );
-        roll(
-            s,
-            22_100,
-            30_000,
-            "zk-1",
-            json!({"zk-1": "3.9", "zk-2": "3.9", "zk-3": "3.9"}),
-        )
+        Script::new()
+            .topology(&["zk-1", "zk-2", "zk-3"], &[])
+            .roll(
+                10_000,
+                16_000,
+                "zk-2",
+                json!({"zk-1": "3.8", "zk-2": "3.9", "zk-3": "3.8"}),
+            )
+            .roll(
+                16_100,
+                22_000,
+                "zk-3",
+                json!({"zk-1": "3.8", "zk-2": "3.9", "zk-3": "3.9"}),
+            )
+            .roll(
+                22_100,
+                30_000,
+                "zk-1",
+                json!({"zk-1": "3.9", "zk-2": "3.9", "zk-3": "3.9"}),
+            )
     }
 
     #[test]

@@ -26,6 +26,26 @@ use crate::scenario::{CheckSpec, Scenario};
 
 pub use cluster::Cluster;
 
+/// The context a run of `scenario` gives its checks once every system's nodes were created, as
+/// `phases::check_context` builds it from the cluster: for judging a recorded history again.
+#[cfg(test)]
+pub(crate) fn check_context_for(
+    scenario: &Scenario,
+    workload_end: u64,
+) -> crate::checker::CheckContext {
+    let mut cluster = Cluster::default();
+    for (system, spec, _) in crate::scenario::systems(scenario) {
+        for name in crate::system::node_names(system, spec.node_count()) {
+            cluster.nodes.push(crate::system::Node {
+                name,
+                system,
+                address: std::net::Ipv4Addr::UNSPECIFIED,
+            });
+        }
+    }
+    phases::check_context(scenario, &cluster, workload_end)
+}
+
 /// How to run a scenario.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
