@@ -125,7 +125,9 @@ pub(super) fn check(
     let mut reordered = Found::default();
     // The read-back subscription (`read_back = true`) is judged apart: every acknowledged
     // message must be among what it read from the earliest message after the drain.
-    let mut read_back: Option<std::collections::HashSet<&str>> = None;
+    // A read-back that read nothing leaves no op: with `read_back` set, it read nothing at all.
+    let mut read_back: Option<std::collections::HashSet<&str>> =
+        ctx.read_back.then(Default::default);
     let mut read_back_error: Option<&str> = None;
     for op in history
         .with_f(F::Receive)

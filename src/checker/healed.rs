@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CheckResult, Verdict};
+use super::{CheckContext, CheckResult, Verdict};
 use crate::history::{F, History, OpKind};
 use crate::scenario::SystemKind;
 
@@ -13,15 +13,25 @@ const NAME: &str = "healed";
 
 pub(super) fn check(
     history: &History,
+    ctx: &CheckContext,
     expect_unhealed: Option<SystemKind>,
 ) -> anyhow::Result<CheckResult> {
-    let probes: Vec<(&str, bool, Option<&str>)> = history
+    let mut probes: Vec<(&str, bool, Option<&str>)> = history
         .with_f(F::Healed)
         .filter_map(|op| {
             let system = op.value["system"].as_str()?;
             Some((system, op.kind == OpKind::Ok, op.error.as_deref()))
         })
         .collect();
+    // A system the run declares but never probed after the heal was not seen ready: once the
+    // runner probed anything, it probed every system, so a missing one is no pass.
+    if !probes.is_empty() {
+        for system in &ctx.systems {
+            if !probes.iter().any(|(probed, _, _)| probed == system) {
+                probes.push((system, false, Some("never probed after the heal")));
+            }
+        }
+    }
     let details = json!({
         "systems": probes.iter().map(|(system, ok, error)| {
             json!({"system": system, "ready": ok, "error": error})
@@ -99,19 +109,21 @@ mod tests {
     fn every_system_must_be_ready_again() {
         let recorder = Recorder::new();
         assert_eq!(
-            check(&recorder.snapshot(), None).unwrap().verdict,
+            check(&recorder.snapshot(), &CheckContext::default(), None)
+                .unwrap()
+                .verdict,
             Verdict::Unknown
         );
         probe(&recorder, "zookeeper", None);
         probe(&recorder, "pinpoint-collector", None);
-        let result = check(&recorder.snapshot(), None).unwrap();
+        let result = check(&recorder.snapshot(), &CheckContext::default(), None).unwrap();
         assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
         probe(
             &recorder,
             "pinpoint-web",
             Some("web-2: not registered under /pinpoint-cluster/web"),
         );
-        let result = check(&recorder.snapshot(), None).unwrap();
+        let result = check(&recorder.snapshot(), &CheckContext::default(), None).unwrap();
         assert_eq!(result.verdict, Verdict::Invalid);
         assert!(
             result
@@ -128,7 +140,7 @@ mod tests {
         probe(&recorder, "zookeeper", None);
         probe(&recorder, "pinpoint-collector", None);
         let expect = Some(SystemKind::PinpointCollector);
-        let result = check(&recorder.snapshot(), expect).unwrap();
+        let result = check(&recorder.snapshot(), &CheckContext::default(), expect).unwrap();
         assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
         assert!(result.summary.contains("but it did"), "{}", result.summary);
         probe(
@@ -136,7 +148,7 @@ mod tests {
             "pinpoint-collector",
             Some("collector-3: not registered"),
         );
-        let result = check(&recorder.snapshot(), expect).unwrap();
+        let result = check(&recorder.snapshot(), &CheckContext::default(), expect).unwrap();
         assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
     }
 }

@@ -114,6 +114,11 @@ pub struct CheckContext {
     pub bookies: Vec<String>,
     /// Every Pulsar broker of the run (empty without Pulsar).
     pub brokers: Vec<String>,
+    /// Every system the run declares (`zookeeper`, `pulsar`, ...): each must pass its readiness
+    /// probe after the heal.
+    pub systems: Vec<String>,
+    /// Whether the Pulsar workload reads the whole topic back after the drain (`read_back`).
+    pub read_back: bool,
 }
 
 /// Runs one `[[check]]` and holds its result against the verdict the scenario expects of it.
@@ -121,7 +126,7 @@ pub fn judge(check: &Check, history: &History, ctx: &CheckContext) -> CheckResul
     against_expectation(check, self::check(&check.spec, history, ctx))
 }
 
-/// A negative control (`expect = "invalid"`) holds when its check reported the violation, and,
+/// A negative control (`verdict = "invalid"`) holds when its check reported the violation, and,
 /// with `because`, for that reason; it fails when the check found nothing, and stays Unknown when
 /// the check could not decide.
 fn against_expectation(check: &Check, mut result: CheckResult) -> CheckResult {
@@ -218,7 +223,7 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
         CheckSpec::Upgrade { max_rejoin } => {
             upgrade::check(history, ctx, max_rejoin.map(|d| d.as_duration()))
         }
-        CheckSpec::Healed { expect_unhealed } => healed::check(history, *expect_unhealed),
+        CheckSpec::Healed { expect_unhealed } => healed::check(history, ctx, *expect_unhealed),
     }));
     match outcome {
         Ok(Ok(result)) => result,
@@ -247,7 +252,7 @@ mod tests {
     use super::*;
 
     fn negative_control(because: Option<&str>) -> Check {
-        let mut text = "kind = \"no-lost-writes\"\nexpect = \"invalid\"\n".to_string();
+        let mut text = "kind = \"no-lost-writes\"\nverdict = \"invalid\"\n".to_string();
         if let Some(because) = because {
             text += &format!("because = \"{because}\"\n");
         }

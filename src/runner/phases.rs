@@ -444,6 +444,11 @@ pub fn check_context(scenario: &Scenario, cluster: &Cluster, workload_end: u64) 
         ordered_delivery: scenario.workload.subscription.keeps_order(),
         bookies: cluster.names(SystemKind::Bookkeeper),
         brokers: cluster.names(SystemKind::Pulsar),
+        systems: declared(scenario)
+            .iter()
+            .map(|(kind, _, _)| kind.name().to_string())
+            .collect(),
+        read_back: scenario.workload.read_back,
     }
 }
 

@@ -484,11 +484,12 @@ impl Serialize for Target {
 /// One `[[check]]`: what it judges, and the verdict the scenario expects of it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Check {
-    /// `valid` (the default), or `invalid` for a negative control: the scenario's faults really
-    /// break what the check guards, and the scenario passes exactly when the check says so.
-    #[serde(default)]
+    /// `verdict = "valid"` (the default), or `"invalid"` for a negative control: the scenario's
+    /// faults really break what the check guards, and the scenario passes exactly when the
+    /// check says so. (Named `verdict` in the file: some checks have an `expect` of their own.)
+    #[serde(default, rename = "verdict")]
     pub expect: Expect,
-    /// With `expect = "invalid"`: words the check's summary must contain, so that it failed for
+    /// With `verdict = "invalid"`: words the check's summary must contain, so that it failed for
     /// the reason the scenario states and not another.
     #[serde(default)]
     pub because: Option<String>,

@@ -357,7 +357,7 @@ fn check_checks(scenario: &Scenario, out: &mut Diagnostics) {
             out.error(
                 check.span(),
                 "`because` names why a negative control fails, but this check expects valid",
-                Some("add expect = \"invalid\", or remove `because`".into()),
+                Some("add verdict = \"invalid\", or remove `because`".into()),
             );
         }
         if matches!(check.get_ref().spec, CheckSpec::Recovery { .. })
@@ -444,8 +444,8 @@ mod tests {
             "kind = \"quorum\"\nbecause = \"two leaders\"",
         );
         let err = error_of(&text);
-        assert!(err.contains("add expect = \"invalid\""), "{err}");
-        let text = text.replace("because", "expect = \"invalid\"\nbecause");
+        assert!(err.contains("add verdict = \"invalid\""), "{err}");
+        let text = text.replace("because", "verdict = \"invalid\"\nbecause");
         assert!(parse("v.toml", &text).is_ok());
     }
 

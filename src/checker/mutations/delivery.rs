@@ -175,10 +175,10 @@ proptest! {
         read_back_gap_caught(&run.delivery(), &run.history(), &run.ctx(), &at, "simulated")?;
     }
 
-    /// FINDING: a read-back that subscribed and read nothing leaves no op in the history (the
-    /// workload records only the messages it read), so the check cannot tell it from a run
-    /// without `read_back` and judges no message as missing from it. The mutation removes every
-    /// read-back message; the check should not call that valid.
+    /// Found by this test and fixed: a read-back that subscribed and read nothing leaves no op in
+    /// the history (the workload records only the messages it read), and the check took it for
+    /// a run without `read_back`. The check now knows from its context whether the scenario
+    /// reads back. The mutation removes every read-back message; that must not be valid.
     #[test]
     fn a_read_back_that_read_nothing_is_not_valid(run in reading_back()) {
         let (history, ctx) = (run.history(), run.ctx());
@@ -234,8 +234,9 @@ proptest! {
     }
 }
 
-/// FINDING, on a real history: pulsar-rolling-upgrade's read-back (1150 messages in the thinned
-/// history) emptied, as a read-back that subscribed and read nothing leaves it, is valid.
+/// Found by this test on a real history and fixed: pulsar-rolling-upgrade's read-back (1150
+/// messages in the thinned history) emptied, as a read-back that read nothing leaves it, was
+/// judged valid.
 #[test]
 fn a_recorded_read_back_that_read_nothing_is_not_valid() {
     for (recorded, spec) in declaring("delivery") {

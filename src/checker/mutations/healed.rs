@@ -46,14 +46,19 @@ fn failed_probe_caught(
     Ok(())
 }
 
-/// Removes one system's probe. FINDING: the check does not know which systems the run has (it
-/// gets no context), so with two or more systems it judges the others alone and says "all N
-/// systems ready" with one fewer; with a single system nothing is left and it says Unknown
-/// ("the run ended before it"). A system the runner never showed ready again should not pass.
-fn missing_probe_caught(history: &History, at: &Index, what: &str) -> Result<(), TestCaseError> {
+/// Removes one system's probe. Found by this test and fixed: the check did not know which
+/// systems the run has, so with two or more systems it judged the others alone and said "all N
+/// systems ready" with one fewer. It now takes the run's systems from its context; with a single
+/// system nothing is left and it says Unknown ("the run ended before it"), never valid.
+fn missing_probe_caught(
+    history: &History,
+    ctx: &CheckContext,
+    at: &Index,
+    what: &str,
+) -> Result<(), TestCaseError> {
     let (mutated, system) =
         inject::drop_healed(history, at).ok_or_else(|| nothing(what, "drop"))?;
-    let result = check(&HEALED, &mutated, &CheckContext::default());
+    let result = check(&HEALED, &mutated, ctx);
     prop_assert_ne!(
         result.verdict,
         Verdict::Valid,
@@ -87,9 +92,9 @@ proptest! {
         traces in TraceRun::strategy(),
         at in any::<Index>(),
     ) {
-        missing_probe_caught(&register.history(), &at, "simulated zookeeper")?;
-        missing_probe_caught(&pulsar.history(), &at, "simulated pulsar")?;
-        missing_probe_caught(&traces.history(), &at, "simulated traces")?;
+        missing_probe_caught(&register.history(), &register.ctx(), &at, "simulated zookeeper")?;
+        missing_probe_caught(&pulsar.history(), &pulsar.ctx(), &at, "simulated pulsar")?;
+        missing_probe_caught(&traces.history(), &traces.ctx(), &at, "simulated traces")?;
     }
 }
 
@@ -106,7 +111,7 @@ proptest! {
     #[test]
     fn recorded_systems_never_probed_after_the_heal_are_not_valid(at in any::<Index>()) {
         for (recorded, _) in declaring("healed") {
-            missing_probe_caught(&recorded.history, &at, recorded.name)?;
+            missing_probe_caught(&recorded.history, &recorded.ctx, &at, recorded.name)?;
         }
     }
 }

@@ -30,7 +30,7 @@ impl Recorded {
         self.scenario
             .checks
             .iter()
-            .map(|spec| spec.get_ref())
+            .map(|check| &check.get_ref().spec)
             .find(|spec| spec.name() == kind)
             .cloned()
     }

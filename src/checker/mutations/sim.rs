@@ -152,6 +152,7 @@ impl RegisterRun {
             nodes: strings(&ZK),
             tick_time_ms: Some(2_000),
             workload_end: (self.duration() + 50) * MS,
+            systems: strings(&["zookeeper"]),
             ..CheckContext::default()
         }
     }
@@ -418,6 +419,8 @@ impl PulsarRun {
             ordered_delivery: self.ordered,
             bookies: strings(&BOOKIES),
             brokers: strings(&BROKERS),
+            systems: strings(&["zookeeper", "bookkeeper", "pulsar"]),
+            read_back: self.read_back,
         }
     }
 
@@ -649,7 +652,23 @@ impl TraceRun {
             nodes: strings(&ZK),
             tick_time_ms: Some(2_000),
             workload_end: (self.duration() + 100) * MS,
+            systems: strings(self.systems()),
             ..CheckContext::default()
+        }
+    }
+
+    /// The systems the run declares.
+    fn systems(&self) -> &'static [&'static str] {
+        if self.pinpoint {
+            &[
+                "zookeeper",
+                "hbase",
+                "pinpoint-collector",
+                "pinpoint-web",
+                "pinpoint-agent-app",
+            ]
+        } else {
+            &["zookeeper", "postgres", "skywalking", "nginx"]
         }
     }
 
@@ -746,18 +765,7 @@ impl TraceRun {
             };
             q += 1_000;
         }
-        let systems: &[&str] = if self.pinpoint {
-            &[
-                "zookeeper",
-                "hbase",
-                "pinpoint-collector",
-                "pinpoint-web",
-                "pinpoint-agent-app",
-            ]
-        } else {
-            &["zookeeper", "postgres", "skywalking", "nginx"]
-        };
-        for (n, system) in systems.iter().enumerate() {
+        for (n, system) in self.systems().iter().enumerate() {
             s = s.healed(end + 10 * n as u64, system, None);
         }
         s.build()
