@@ -24,13 +24,10 @@ const DRAIN_IDLE: Duration = Duration::from_secs(10);
 const DRAIN_DEADLINE: Duration = Duration::from_secs(90);
 /// How long the trace reader keeps looking for traces after heal.
 const TRACE_DRAIN_DEADLINE: Duration = Duration::from_secs(90);
-/// The trace drain also stops once nothing new was found for the traces check's `late_after`
-/// plus this margin: a trace found even later would have been late anyway.
-const TRACE_DRAIN_QUIET_MARGIN: Duration = Duration::from_secs(15);
-
-/// How long the trace drain waits without finding anything new before it stops.
-fn trace_drain_quiet(scenario: &Scenario) -> Duration {
-    let late_after = scenario
+/// The traces check's `late_after` (the longest when several): the trace drain gives up on a
+/// trace missing for longer than it (plus the reader's DRAIN_QUIET) since its emission.
+fn traces_late_after(scenario: &Scenario) -> Duration {
+    scenario
         .checks
         .iter()
         .filter_map(|c| match &c.get_ref().spec {
@@ -38,8 +35,7 @@ fn trace_drain_quiet(scenario: &Scenario) -> Duration {
             _ => None,
         })
         .max()
-        .unwrap_or(Duration::from_secs(30));
-    late_after + TRACE_DRAIN_QUIET_MARGIN
+        .unwrap_or(Duration::from_secs(30))
 }
 
 fn phase(progress: &MultiProgress, message: String) -> ProgressBar {
@@ -365,7 +361,7 @@ pub async fn execute(
         }
         Clients::Traces(_, reader) | Clients::Requests(_, reader) => {
             let drained = reader
-                .drain(TRACE_DRAIN_DEADLINE, trace_drain_quiet(scenario))
+                .drain(TRACE_DRAIN_DEADLINE, traces_late_after(scenario))
                 .await;
             let displaced = if drained.displaced > 0 {
                 format!(

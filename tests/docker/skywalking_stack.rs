@@ -166,7 +166,7 @@ async fn traces_arrive(lb_name: &str, lb: Ipv4Addr) -> anyhow::Result<()> {
     )
     .await;
     let drained = reader
-        .drain(Duration::from_secs(90), Duration::from_secs(45))
+        .drain(Duration::from_secs(90), Duration::from_secs(30))
         .await;
     println!("emitted {sent:?}; {drained:?}");
     ensure!(

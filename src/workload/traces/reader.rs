@@ -149,16 +149,25 @@ impl Reader {
     /// After heal: switches to the drain phase and keeps polling until every trace the emitters
     /// handed to the agent and the agent did not refuse has been found — in the window, or
     /// outside it by the search the reader makes once the window has had nothing new for
-    /// DISPLACED_SEARCH_IDLE — or nothing new was found for `quiet`, or `deadline` passed; then
-    /// has the source look for the missing ones outside the window once more, and stops the
-    /// reader.
+    /// DISPLACED_SEARCH_IDLE — or the drain may give up on the rest (see `may_give_up`), or
+    /// `deadline` passed; then has the source look for the missing ones outside the window once
+    /// more, and stops the reader.
     ///
-    /// `quiet` should exceed the traces check's `late_after`: a trace the drain gives up on was
-    /// emitted before the drain began, so had it been found later it would have been late too.
-    pub async fn drain(self, deadline: Duration, quiet: Duration) -> DrainSummary {
+    /// `late_after` is the traces check's: a trace still missing that long (plus DRAIN_QUIET)
+    /// after it was emitted would be late if it were found now.
+    pub async fn drain(self, deadline: Duration, late_after: Duration) -> DrainSummary {
         let begin = Instant::now();
         let _ = self.control.send(Phase::Drain);
-        let expected = expected_ids(&self.recorder.snapshot());
+        let history = self.recorder.snapshot();
+        let expected = expected_ids(&history);
+        // Each trace's age when the drain began; the drain's own clock adds to it.
+        let now = self.recorder.now();
+        let age_at_begin: HashMap<&str, Duration> = history
+            .with_f(F::Trace)
+            .filter(|op| op.kind == OpKind::Invoke)
+            .filter_map(|op| Some((op.value.get("id")?.as_str()?, op.time)))
+            .map(|(id, emitted)| (id, Duration::from_nanos(now.saturating_sub(emitted))))
+            .collect();
         let mut polls = self.polls.clone();
         let missing = |found: &Mutex<HashMap<String, u32>>| {
             let found = found.lock().expect("found lock poisoned");
@@ -167,33 +176,46 @@ impl Reader {
                 .filter(|id| !found.contains_key(*id))
                 .count() as u64
         };
+        // How many traces are neither found nor found outside the window, and the age at the
+        // drain's start of the youngest of them.
         let unaccounted = || {
             let found = self.found.lock().expect("found lock poisoned");
             let displaced = self.displaced.lock().expect("displaced lock poisoned");
-            expected
+            let missing: Vec<&String> = expected
                 .iter()
                 .filter(|id| !found.contains_key(*id) && !displaced.contains(*id))
-                .count()
+                .collect();
+            let youngest = missing
+                .iter()
+                .filter_map(|id| age_at_begin.get(id.as_str()).copied())
+                .min()
+                .unwrap_or_default();
+            (missing.len(), youngest)
         };
-        let mut last_progress = (Instant::now(), unaccounted());
+        let mut last_progress = (Instant::now(), unaccounted().0);
         loop {
-            let now_missing = unaccounted();
+            let (now_missing, youngest) = unaccounted();
             if now_missing == 0 {
                 break;
             }
             if now_missing < last_progress.1 {
                 last_progress = (Instant::now(), now_missing);
             }
-            if last_progress.0.elapsed() >= quiet {
+            let quiet_for = last_progress.0.elapsed();
+            let youngest_age = youngest + begin.elapsed();
+            if may_give_up(quiet_for, youngest_age, late_after) {
                 tracing::info!(
                     missing = now_missing,
-                    "nothing new found for {quiet:?}: the drain stops"
+                    "nothing new for {quiet_for:?}, and every missing trace emitted at least \
+                     {youngest_age:?} ago: the drain stops"
                 );
                 break;
             }
-            let left = deadline
-                .saturating_sub(begin.elapsed())
-                .min(quiet.saturating_sub(last_progress.0.elapsed()));
+            let wait = DRAIN_QUIET
+                .saturating_sub(quiet_for)
+                .max((late_after + DRAIN_QUIET).saturating_sub(youngest_age))
+                .max(Duration::from_millis(100));
+            let left = deadline.saturating_sub(begin.elapsed()).min(wait);
             match tokio::time::timeout(left, polls.changed()).await {
                 Ok(Ok(())) => {}
                 // The reader ended (no node to ask).
@@ -221,6 +243,17 @@ impl Reader {
             elapsed: begin.elapsed(),
         }
     }
+}
+
+/// How long the drain must have found nothing new before it may give up on the missing traces.
+pub const DRAIN_QUIET: Duration = Duration::from_secs(15);
+
+/// Whether the drain may stop with traces still missing: nothing new came for DRAIN_QUIET, and
+/// even the youngest missing trace was emitted more than `late_after` + DRAIN_QUIET ago, so
+/// finding it now would only show it late. The margin covers the time a trace takes to become
+/// queryable after its last span is stored.
+fn may_give_up(quiet_for: Duration, youngest_missing_age: Duration, late_after: Duration) -> bool {
+    quiet_for >= DRAIN_QUIET && youngest_missing_age >= late_after + DRAIN_QUIET
 }
 
 /// The traces the emitters handed to the agent that it did not refuse: Trace invokes without a
@@ -494,7 +527,7 @@ mod tests {
         };
         let reader = start_reader(&target, &recorder);
         let summary = reader
-            .drain(Duration::from_millis(2500), Duration::from_secs(60))
+            .drain(Duration::from_millis(2500), Duration::from_secs(45))
             .await;
         assert_eq!((summary.emitted, summary.found, summary.missing), (1, 0, 1));
         let history = recorder.snapshot();
@@ -552,7 +585,7 @@ mod tests {
     async fn the_drain_ends_once_the_missing_are_found_outside_the_window() {
         let (recorder, reader) = emitted_a_and_b(SkewedSource);
         let summary = reader
-            .drain(Duration::from_secs(90), Duration::from_secs(60))
+            .drain(Duration::from_secs(90), Duration::from_secs(30))
             .await;
         assert_eq!(
             (summary.found, summary.missing, summary.displaced),
@@ -581,15 +614,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_drain_stops_after_its_quiet_time_when_traces_stay_lost() {
+    async fn the_drain_gives_up_once_a_trace_found_now_would_be_late() {
+        // `b` was emitted just before the drain: it may give up 30 s + DRAIN_QUIET later.
         let (_recorder, reader) = emitted_a_and_b(LossySource);
         let summary = reader
-            .drain(Duration::from_secs(90), Duration::from_secs(45))
+            .drain(Duration::from_secs(90), Duration::from_secs(30))
             .await;
         assert_eq!((summary.found, summary.missing), (1, 1));
         assert!(
             summary.elapsed >= Duration::from_secs(45) && summary.elapsed < Duration::from_secs(48),
             "{summary:?}"
         );
+    }
+
+    #[test]
+    fn the_drain_waits_for_quiet_and_for_the_youngest_missing_trace_to_be_late() {
+        let s = Duration::from_secs;
+        // Missing since long before the drain: only the quiet time is left to wait.
+        assert!(!may_give_up(s(14), s(120), s(30)));
+        assert!(may_give_up(s(15), s(120), s(30)));
+        // Emitted 20 s ago: it could still be found in time until 45 s after its emission.
+        assert!(!may_give_up(s(40), s(44), s(30)));
+        assert!(may_give_up(s(40), s(45), s(30)));
     }
 }
