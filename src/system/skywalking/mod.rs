@@ -23,8 +23,7 @@ pub const SERVICE: &str = "chaosbed-traces";
 /// The official image's variable for the address a node advertises to its cluster peers.
 pub const ADVERTISED_HOST_VARIABLE: &str = "SW_CLUSTER_INTERNAL_COM_HOST";
 /// The image's default JVM flags (C1 only: see its Dockerfile).
-const DEFAULT_HEAP: &str =
-    "-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1";
+const DEFAULT_HEAP: &str = "-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1";
 /// The init job's name: one OAP in `-Dmode=init` creates the tables, then exits.
 pub const INIT_NODE: &str = "oap-init";
 
