@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use zookeeper_client as zk;
 
-use super::zk_register::{self, connect};
+use super::zk_register::{self, connect, create_persistent};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{ReadMode, WorkloadSpec};
 use crate::workload::Deadline;
@@ -65,28 +65,10 @@ pub fn keys(spec: &WorkloadSpec) -> Vec<String> {
 /// Creates the root and every register, empty (the initial state every checker assumes: no
 /// value), retrying until `deadline` while the quorum forms.
 pub async fn prepare(target: &Target, keys: &[String], deadline: Duration) -> anyhow::Result<()> {
-    let begin = Instant::now();
-    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-    loop {
-        let attempt = async {
-            let client = connect(&target.any()).await?;
-            for path in std::iter::once(ROOT).chain(keys.iter().map(String::as_str)) {
-                match client.create(path, b"", &options).await {
-                    Ok(_) | Err(zk::Error::NodeExists) => {}
-                    Err(e) => return Err(anyhow::Error::new(e).context(format!("creating {path}"))),
-                }
-            }
-            Ok(())
-        };
-        match attempt.await {
-            Ok(()) => return Ok(()),
-            Err(e) if begin.elapsed() < deadline => {
-                tracing::info!("setup: retrying creation of the registers under {ROOT}: {e:#}");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e.context(format!("setup gave up after {deadline:?}"))),
-        }
-    }
+    let paths: Vec<&str> = std::iter::once(ROOT)
+        .chain(keys.iter().map(String::as_str))
+        .collect();
+    create_persistent(&target.any(), &paths, deadline).await
 }
 
 /// Runs `spec.clients` sessions until `end`, recording into `recorder`.

@@ -62,26 +62,33 @@ pub(super) async fn connect(target: &Target) -> anyhow::Result<zk::Client> {
 
 /// Creates the workload's parent znode, retrying until `deadline` (setup may retry; it says so).
 pub async fn prepare(target: &Target, deadline: Duration) -> anyhow::Result<()> {
+    create_persistent(target, &[ROOT], deadline).await
+}
+
+/// Creates each of `paths` (empty) unless it exists, in order, retrying on a new session until
+/// `deadline` while the quorum forms (setup may retry; it says so).
+pub(super) async fn create_persistent(
+    target: &Target,
+    paths: &[&str],
+    deadline: Duration,
+) -> anyhow::Result<()> {
     let begin = Instant::now();
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     loop {
         let attempt = async {
             let client = connect(target).await?;
-            match client
-                .create(
-                    ROOT,
-                    b"",
-                    &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
-                )
-                .await
-            {
-                Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
-                Err(e) => Err(anyhow::Error::new(e).context(format!("creating {ROOT}"))),
+            for path in paths {
+                match client.create(path, b"", &options).await {
+                    Ok(_) | Err(zk::Error::NodeExists) => {}
+                    Err(e) => return Err(anyhow::Error::new(e).context(format!("creating {path}"))),
+                }
             }
+            Ok(())
         };
         match attempt.await {
             Ok(()) => return Ok(()),
             Err(e) if begin.elapsed() < deadline => {
-                tracing::info!("setup: retrying creation of {ROOT}: {e:#}");
+                tracing::info!("setup: retrying creation of {}: {e:#}", paths.join(", "));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => return Err(e.context(format!("setup gave up after {deadline:?}"))),
