@@ -15,7 +15,7 @@ pub use fault::{
     UpgradeOrder,
 };
 pub use model::{
-    CheckSpec, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target, Tier, Topology,
+    CheckSpec, ReadModel, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target, Tier, Topology,
     WorkloadKind, WorkloadSpec,
 };
 pub use parse::{load, parse};
