@@ -573,6 +573,12 @@ impl ReadModel {
     }
 }
 
+impl fmt::Display for ReadModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for ReadModel {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
