@@ -29,13 +29,13 @@ pub struct Args {
     timeout: Duration,
     /// History sizes (operations) to generate.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000,1000000")]
-    sizes: Vec<usize>,
+    history_sizes: Vec<usize>,
     /// Process counts to generate histories with.
     #[arg(long, value_delimiter = ',', default_value = "5,50")]
-    processes: Vec<usize>,
+    history_processes: Vec<usize>,
     /// Keys (registers) in each generated history.
     #[arg(long, default_value_t = 10)]
-    keys: usize,
+    history_keys: usize,
     /// Also check these history.jsonl files (e.g. from zk-cas runs).
     #[arg(long = "history")]
     histories: Vec<PathBuf>,
@@ -79,13 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "time limit {} per check; {} keys per generated history; child memory cap {} MiB; \
          on {} cores",
         humantime::format_duration(args.timeout),
-        args.keys,
+        args.history_keys,
         args.child_memory_cap,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut cases = Vec::new();
-    for &ops in &args.sizes {
-        for &processes in &args.processes {
+    for &ops in &args.history_sizes {
+        for &processes in &args.history_processes {
             for info in [false, true] {
                 for violation in [false, true] {
                     let name = format!(
@@ -143,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let spec = Spec {
                 ops,
                 processes,
-                keys: args.keys,
+                keys: args.history_keys,
                 info: if info { 0.05 } else { 0.0 },
                 violation,
                 seed: 42,

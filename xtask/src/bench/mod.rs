@@ -180,5 +180,18 @@ mod tests {
         .args;
         assert!(pp.which == Which::Pinpoint);
         assert_eq!(pp.duration_secs, 5);
+        let checker = Cli::try_parse_from([
+            "bench",
+            "checker",
+            "--timeout",
+            "5s",
+            "--history-sizes",
+            "100,200",
+            "--history",
+            "a.jsonl",
+        ])
+        .unwrap()
+        .args;
+        assert!(checker.which == Which::Checker);
     }
 }
