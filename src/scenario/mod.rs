@@ -15,8 +15,8 @@ pub use fault::{
     UpgradeOrder,
 };
 pub use model::{
-    CheckSpec, ReadModel, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target, Tier, Topology,
-    WorkloadKind, WorkloadSpec,
+    CheckSpec, ReadModel, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target, Tier,
+    Topology, WorkloadKind, WorkloadSpec,
 };
 pub use parse::{load, parse};
 pub use random::{RANDOM_KINDS, RandomSpec};

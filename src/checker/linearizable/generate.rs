@@ -25,6 +25,12 @@ pub struct Spec {
     pub info: f64,
     /// Inject one violation.
     pub violation: bool,
+    /// Make the violation a stale read (values unique): a read returning the value that an
+    /// acknowledged write overwrote before the read was invoked, which only a search over the
+    /// orders of the operations before it refutes. A violation only when reads are
+    /// linearizable. Otherwise (and when no such read exists) the read returns a value first
+    /// written after it completed.
+    pub stale: bool,
     pub seed: u64,
     /// Values written: unique per key (`None`), or drawn from `0..n`.
     pub values: Option<u32>,
@@ -38,6 +44,7 @@ impl Default for Spec {
             keys: 3,
             info: 0.0,
             violation: false,
+            stale: false,
             seed: 0,
             values: None,
         }
@@ -128,7 +135,10 @@ fn simulate(spec: &Spec) -> Simulated {
             value: None,
             expect: None,
         });
-        heap.push(std::cmp::Reverse((t + d + rng.random_range(1..=3000u64), p)));
+        heap.push(std::cmp::Reverse((
+            t + d + rng.random_range(1..=3000u64),
+            p,
+        )));
     }
 
     // The register: every operation takes effect at its instant, in instant order.
@@ -224,6 +234,11 @@ fn inject(spec: &Spec, ops: &mut [SimOp], rng: &mut ChaCha8Rng) -> Option<u32> {
     if reads.is_empty() {
         return None;
     }
+    if spec.stale && spec.values.is_none() {
+        if let Some(r) = stale(ops, &reads, rng) {
+            return Some(r);
+        }
+    }
     let r = reads[rng.random_range(0..reads.len())];
     let (key, ret) = (ops[r as usize].key, ops[r as usize].ret);
     let future = if spec.values.is_none() {
@@ -236,6 +251,31 @@ fn inject(spec: &Spec, ops: &mut [SimOp], rng: &mut ChaCha8Rng) -> Option<u32> {
     };
     ops[r as usize].value = Some(future.unwrap_or(1_000_000_007));
     Some(r)
+}
+
+/// Makes a read return the value of an acknowledged write W0 that an acknowledged write W
+/// invoked after W0 completed overwrote, W having completed before the read was invoked.
+fn stale(ops: &mut [SimOp], reads: &[u32], rng: &mut ChaCha8Rng) -> Option<u32> {
+    let applied = |o: &SimOp| o.kind != Kind::Read && o.outcome == Outcome::Ok;
+    for _ in 0..32 {
+        let r = reads[rng.random_range(0..reads.len())] as usize;
+        let (key, invoke) = (ops[r].key, ops[r].invoke);
+        // The latest-completing W before the read, then a W0 completed before W was invoked.
+        let w = ops
+            .iter()
+            .filter(|o| o.key == key && applied(o) && o.ret < invoke)
+            .max_by_key(|o| o.ret)?;
+        let old = ops
+            .iter()
+            .filter(|o| o.key == key && applied(o) && o.ret < w.invoke)
+            .max_by_key(|o| o.ret)
+            .and_then(|o| o.value);
+        if let Some(old) = old.filter(|&v| Some(v) != ops[r].value) {
+            ops[r].value = Some(old);
+            return Some(r as u32);
+        }
+    }
+    None
 }
 
 fn op_json(op: &SimOp, invoke: bool) -> (Json, Option<String>) {

@@ -274,8 +274,7 @@ impl Extractor {
                 _ => {}
             }
             let synced = op.value.get("sync").and_then(Json::as_bool) == Some(true);
-            let plain_read =
-                op.f == F::Read && !synced && self.reads == ReadModel::Sequential;
+            let plain_read = op.f == F::Read && !synced && self.reads == ReadModel::Sequential;
             let (lower, after_raw) = if plain_read {
                 (
                     self.last_any

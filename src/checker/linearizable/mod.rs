@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 pub use crate::scenario::ReadModel;
-use history::{Extracted, KeyHistory, NONE};
 pub use history::Extractor;
+use history::{Extracted, KeyHistory, NONE};
 use model::NULL;
 use search::{Budget, Counterexample, GaveUp, Outcome, Search};
 
@@ -198,7 +198,12 @@ fn check_key(kh: &KeyHistory, budget: &Budget) -> (KeyOutcome, search::Stats) {
     (outcome, search.stats)
 }
 
-fn check_extracted(ex: Extracted, reads: ReadModel, limits: Limits, started: Instant) -> CheckResult {
+fn check_extracted(
+    ex: Extracted,
+    reads: ReadModel,
+    limits: Limits,
+    started: Instant,
+) -> CheckResult {
     let deadline = started + limits.time;
     let memory_used = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
@@ -307,7 +312,12 @@ fn report(
             "stuck": stuck,
             "text": text,
         });
-        details["invalid_keys"] = json!(invalid.iter().map(|(k, _)| &ex.keys[*k].key).collect::<Vec<_>>());
+        details["invalid_keys"] = json!(
+            invalid
+                .iter()
+                .map(|(k, _)| &ex.keys[*k].key)
+                .collect::<Vec<_>>()
+        );
         let first = cex
             .stuck
             .iter()
@@ -330,10 +340,7 @@ fn report(
         let kh = &ex.keys[k];
         let reason = match why {
             GaveUp::Time => format!("time limit {}", humantime::format_duration(limits.time)),
-            GaveUp::Memory => format!(
-                "memory limit {}",
-                crate::scenario::ByteSize(limits.memory)
-            ),
+            GaveUp::Memory => format!("memory limit {}", crate::scenario::ByteSize(limits.memory)),
             GaveUp::Cancelled => "cancelled".to_string(),
         };
         details["gave_up"] = json!({

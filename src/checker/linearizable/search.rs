@@ -505,9 +505,7 @@ impl Search {
         let mut pending_zero_words = 0u64;
         for (k, &i) in block.iter().enumerate() {
             let iu = i as usize;
-            if self.info_from[iu] <= self.p
-                && self.p < self.info_dead[iu]
-                && bit(&self.applied, i)
+            if self.info_from[iu] <= self.p && self.p < self.info_dead[iu] && bit(&self.applied, i)
             {
                 word |= 1 << (k % 64);
             }

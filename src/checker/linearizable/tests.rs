@@ -212,7 +212,10 @@ fn a_cas_that_succeeded_against_the_wrong_value_is_invalid() {
     );
     assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
     let text = result.details["counterexample"]["text"].as_str().unwrap();
-    assert!(text.contains("it observes 2, which no operation writes"), "{text}");
+    assert!(
+        text.contains("it observes 2, which no operation writes"),
+        "{text}"
+    );
     // Against a value the register held, but no longer.
     let result = run(
         &[
@@ -335,7 +338,11 @@ fn a_spent_memory_budget_is_unknown_never_an_oom() {
     };
     let result = check(&hard(), ReadModel::Linearizable, limits).unwrap();
     assert_eq!(result.verdict, Verdict::Unknown, "{}", result.summary);
-    assert!(result.summary.contains("memory limit"), "{}", result.summary);
+    assert!(
+        result.summary.contains("memory limit"),
+        "{}",
+        result.summary
+    );
 }
 
 #[test]
@@ -360,6 +367,7 @@ fn the_generator_is_deterministic_and_round_trips_through_jsonl() {
         keys: 2,
         info: 0.1,
         violation: true,
+        stale: false,
         seed: 7,
         values: None,
     };
@@ -383,6 +391,7 @@ fn a_file_is_checked_like_the_history() {
         keys: 3,
         info: 0.05,
         violation: true,
+        stale: false,
         seed: 3,
         values: None,
     };
@@ -403,6 +412,37 @@ fn stuck_indices(result: &CheckResult) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+#[test]
+fn an_injected_stale_read_is_found_by_the_search() {
+    for seed in 0..8 {
+        let spec = Spec {
+            ops: 3000,
+            processes: 8,
+            keys: 2,
+            info: 0.05,
+            violation: true,
+            stale: true,
+            seed,
+            values: None,
+        };
+        let (h, injected) = generate::generate(&spec);
+        let injected = injected.unwrap();
+        let result = check(&h, ReadModel::Linearizable, Limits::default()).unwrap();
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert_eq!(
+            result.details["counterexample"]["key"],
+            injected.key.as_str()
+        );
+        let stuck = stuck_indices(&result);
+        assert!(
+            stuck.contains(&injected.invoke_index),
+            "injected #{} not among {stuck:?}: {}",
+            injected.invoke_index,
+            result.details["counterexample"]["text"]
+        );
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
@@ -415,7 +455,7 @@ proptest::proptest! {
         info in proptest::sample::select(vec![0.0, 0.05, 0.3]),
         values in proptest::sample::select(vec![None, Some(3u32)]),
     ) {
-        let spec = Spec { ops, processes, keys, info, violation: false, seed, values };
+        let spec = Spec { ops, processes, keys, info, violation: false, stale: false, seed, values };
         let (h, _) = generate::generate(&spec);
         for reads in [ReadModel::Linearizable, ReadModel::Sequential] {
             let result = check(&h, reads, Limits::default()).unwrap();
@@ -442,4 +482,3 @@ proptest::proptest! {
         }
     }
 }
-

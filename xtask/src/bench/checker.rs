@@ -4,8 +4,9 @@
 //! It builds the Go program with this machine's Go toolchain (`go build`, GOFLAGS=-mod=mod, so
 //! the module comes from the Go module proxy into Go's module cache), generates histories with
 //! `chaosbed::checker::linearizable::generate` (sizes × 5 and 50 processes × with and without
-//! operations of unknown outcome × valid and with one injected violation; plus any `--history`
-//! files), and runs each checker as a child process on each file with the same time limit:
+//! operations of unknown outcome × valid and with one injected violation — a stale read: a
+//! read returning a value an acknowledged write overwrote before the read was invoked, which
+//! both checkers can only refute by search; plus any `--history` files), and runs each checker as a child process on each file with the same time limit:
 //! chaosbed's through `cargo xtask check-history` (this binary), Porcupine's through its
 //! program. Both print the seconds their check took (reading the file excluded); their peak
 //! memory is the child's maximum resident set size from `wait4`, measured the same way for
@@ -28,7 +29,11 @@ pub struct Args {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
     /// History sizes (operations) to generate.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000,1000000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000"
+    )]
     history_sizes: Vec<usize>,
     /// Process counts to generate histories with.
     #[arg(long, value_delimiter = ',', default_value = "5,50")]
@@ -107,9 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     for path in &args.histories {
         cases.push(Case {
-            name: path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into()),
+            name: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            ),
             path: path.clone(),
             ops: None,
             processes: None,
@@ -146,6 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 keys: args.history_keys,
                 info: if info { 0.05 } else { 0.0 },
                 violation,
+                stale: true,
                 seed: 42,
                 values: None,
             };
