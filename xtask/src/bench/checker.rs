@@ -190,7 +190,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let ratio = match (ours.seconds, theirs.seconds, theirs.decided()) {
             (Some(a), Some(b), true) => format!("{:.1}x", b / a.max(1e-6)),
-            (Some(a), _, false) => format!(">{:.0}x", args.timeout.as_secs_f64() / a.max(1e-6)),
+            // Porcupine ran out of time (its own limit, or killed past it): at least that.
+            (Some(a), _, false) if theirs.verdict != "memory" => {
+                format!(">{:.0}x", args.timeout.as_secs_f64() / a.max(1e-6))
+            }
+            // Killed for memory: it had run this long.
+            (Some(a), _, false) => format!(">{:.0}x", theirs.wall / a.max(1e-6)),
             _ => "-".into(),
         };
         let flag = |b: Option<bool>| b.map_or("?", |b| if b { "yes" } else { "no" });
