@@ -212,11 +212,17 @@ fn check_extracted(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(KeyOutcome, search::Stats)>>> =
         Mutex::new((0..ex.keys.len()).map(|_| None).collect());
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(ex.keys.len())
-        .max(1);
+    // Below this many operations a second thread costs more than it saves.
+    const PARALLEL_FROM: u64 = 5_000;
+    let threads = if ex.counts.definite + ex.counts.uncertain < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(ex.keys.len())
+            .max(1)
+    };
     let budget = Budget {
         deadline,
         memory_limit: limits.memory,

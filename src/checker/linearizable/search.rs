@@ -12,6 +12,10 @@
 //!   follow it here, so if any linearization exists from this configuration, one exists that
 //!   places the read now. This removes the choice of when to place concurrent reads, the usual
 //!   source of blow-up on register histories.
+//! - Only branching configurations are memoized (and one every few placed operations along a
+//!   path, so that revisiting a chain of single-candidate configurations stops soon): at low
+//!   concurrency most configurations have one way on, and storing them would be most of the
+//!   work.
 //! - Compact memo keys: definite operations are sorted by lower bound, so the placed set is
 //!   "every operation before position `p`" plus a window of placed ones after `p` (bounded by
 //!   the operations concurrent with the one at `p`). The memo key is `p`, the window's bits,
@@ -119,9 +123,12 @@ pub struct Stats {
 }
 
 const TAIL: usize = 12;
+const MEMO_EVERY: u32 = 8;
 const STUCK_MAX: usize = 12;
 
 struct Frame {
+    /// Definite operations placed in this configuration.
+    count: u32,
     /// Path length before the step that entered this configuration.
     base: u32,
     cand_lo: u32,
@@ -439,10 +446,6 @@ impl Search {
             self.final_state = state;
             return Ok(Entered::Done);
         }
-        if !self.remember(state, budget)? {
-            self.cands.truncate(cand_lo as usize);
-            return Ok(Entered::Dead);
-        }
         // Uncertain candidates, after the definite ones: not applying them is tried first.
         let block = (self.p / 64) as usize;
         for k in 0..self.blocks[block].len() {
@@ -462,12 +465,25 @@ impl Search {
             self.dead_end(state);
             return Ok(Entered::Dead);
         }
+        // Memoize where the search branches, and at least every MEMO_EVERY placed operations
+        // along a path: a configuration with one way on, reached again, is walked again, but
+        // only as far as the next memoized one.
+        let bucket = self.count / MEMO_EVERY;
+        let crossed = self
+            .frames
+            .last()
+            .is_none_or(|f| f.count / MEMO_EVERY != bucket);
+        if (cand_hi - cand_lo >= 2 || crossed) && !self.remember(state, budget)? {
+            self.cands.truncate(cand_lo as usize);
+            return Ok(Entered::Dead);
+        }
         self.frames.push(Frame {
             base,
             cand_lo,
             cand_hi,
             next: cand_lo,
             state,
+            count: self.count,
         });
         Ok(Entered::Frame)
     }
