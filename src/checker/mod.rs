@@ -8,6 +8,7 @@ mod diagnosis;
 pub mod faults_applied;
 mod healed;
 mod latency;
+pub mod linearizable;
 mod lost_writes;
 #[cfg(test)]
 mod mutations;
@@ -224,6 +225,18 @@ pub fn check(spec: &CheckSpec, history: &History, ctx: &CheckContext) -> CheckRe
             upgrade::check(history, ctx, max_rejoin.map(|d| d.as_duration()))
         }
         CheckSpec::Healed { expect_unhealed } => healed::check(history, ctx, *expect_unhealed),
+        CheckSpec::Linearizable {
+            reads,
+            time_limit,
+            memory_limit,
+        } => linearizable::check(
+            history,
+            *reads,
+            linearizable::Limits {
+                time: time_limit.as_duration(),
+                memory: memory_limit.0,
+            },
+        ),
     }));
     match outcome {
         Ok(Ok(result)) => result,

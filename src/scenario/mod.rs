@@ -15,8 +15,8 @@ pub use fault::{
     UpgradeOrder,
 };
 pub use model::{
-    Check, CheckSpec, Expect, ReadMode, Scenario, SubscriptionKind, SystemKind, SystemSpec, Target,
-    Tier, Topology, WorkloadKind, WorkloadSpec,
+    Check, CheckSpec, Expect, ReadMode, ReadModel, Scenario, SubscriptionKind, SystemKind,
+    SystemSpec, Target, Tier, Topology, WorkloadKind, WorkloadSpec,
 };
 pub use parse::{load, parse};
 pub use random::{RANDOM_KINDS, RandomSpec};

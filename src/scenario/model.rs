@@ -601,6 +601,84 @@ pub enum CheckSpec {
     /// registered in ZooKeeper again). With `expect_unhealed`, that system must not have: the
     /// finding the scenario reproduces.
     Healed { expect_unhealed: Option<SystemKind> },
+    /// Compare-and-set register histories (reads, writes, CAS per key) are linearizable, with
+    /// the read model ZooKeeper promises or a stricter one; `time_limit` and `memory_limit`
+    /// bound the search (spent: Unknown with how far it got).
+    Linearizable {
+        #[serde(default)]
+        reads: ReadModel,
+        #[serde(default = "default_linearizable_time")]
+        time_limit: Dur,
+        #[serde(default = "default_linearizable_memory")]
+        memory_limit: ByteSize,
+    },
+}
+
+/// What a read promises, for the linearizable check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadModel {
+    /// Every ok read is linearizable.
+    #[default]
+    Linearizable,
+    /// ZooKeeper's promise: writes, CAS and reads after a sync are linearizable; a plain read
+    /// may be stale, but not older than its session's previous operation.
+    Sequential,
+}
+
+impl ReadModel {
+    pub const NAMES: [&'static str; 2] = ["linearizable", "sequential"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadModel::Linearizable => "linearizable",
+            ReadModel::Sequential => "sequential",
+        }
+    }
+}
+
+impl fmt::Display for ReadModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ReadModel {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "linearizable" => Ok(ReadModel::Linearizable),
+            "sequential" => Ok(ReadModel::Sequential),
+            other => Err(format!(
+                "unknown read model `{other}`, expected one of {}",
+                ReadModel::NAMES
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReadModel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for ReadModel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+fn default_linearizable_time() -> Dur {
+    Dur::secs(60)
+}
+
+fn default_linearizable_memory() -> ByteSize {
+    ByteSize(1 << 30)
 }
 
 fn default_late_after() -> Dur {
@@ -612,7 +690,7 @@ fn default_grace() -> Dur {
 }
 
 impl CheckSpec {
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 15] = [
         "quorum",
         "availability",
         "recovery",
@@ -627,6 +705,7 @@ impl CheckSpec {
         "trace-queries",
         "upgrade",
         "healed",
+        "linearizable",
     ];
 
     /// The workloads whose operations this check reads; empty for checks any workload feeds.
@@ -636,6 +715,7 @@ impl CheckSpec {
             | CheckSpec::SendLatency { .. }
             | CheckSpec::TopicOwnership => &[WorkloadKind::PulsarProduceConsume],
             CheckSpec::NoLostWrites => &[WorkloadKind::ZkRegister],
+            CheckSpec::Linearizable { .. } => &[WorkloadKind::ZkCasRegister],
             CheckSpec::Traces { .. } | CheckSpec::TraceQueries { .. } => &[
                 WorkloadKind::SkywalkingTraces,
                 WorkloadKind::PinpointRequests,
@@ -660,6 +740,7 @@ impl CheckSpec {
             CheckSpec::TraceQueries { .. } => "trace-queries",
             CheckSpec::Upgrade { .. } => "upgrade",
             CheckSpec::Healed { .. } => "healed",
+            CheckSpec::Linearizable { .. } => "linearizable",
         }
     }
 }

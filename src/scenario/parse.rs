@@ -120,6 +120,50 @@ within = "20s"
     }
 
     #[test]
+    fn the_linearizable_check_takes_a_read_model_and_a_budget() {
+        let s = parse(
+            "ok.toml",
+            &VALID.replace(
+                "kind = \"quorum\"",
+                "kind = \"linearizable\"\nreads = \"sequential\"\ntime_limit = \"30s\"\nmemory_limit = \"512MiB\"",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            s.checks[0].get_ref().spec,
+            crate::scenario::CheckSpec::Linearizable {
+                reads: crate::scenario::ReadModel::Sequential,
+                time_limit: crate::scenario::Dur::secs(30),
+                memory_limit: crate::scenario::ByteSize(512 << 20),
+            }
+        );
+        let s = parse(
+            "ok.toml",
+            &VALID.replace("kind = \"quorum\"", "kind = \"linearizable\""),
+        )
+        .unwrap();
+        assert!(matches!(
+            s.checks[0].get_ref().spec,
+            crate::scenario::CheckSpec::Linearizable {
+                reads: crate::scenario::ReadModel::Linearizable,
+                ..
+            }
+        ));
+        let err = first_error(&VALID.replace(
+            "kind = \"quorum\"",
+            "kind = \"linearizable\"\nreads = \"stale\"",
+        ));
+        // Internally tagged: the span is the check's table.
+        assert!(err.contains("bad.toml:26:1"), "{err}");
+        assert!(
+            err.contains(
+                "unknown read model `stale`, expected one of `linearizable`, `sequential`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn invalid_toml_points_at_the_syntax_error() {
         let err = first_error("name = \"x\"\ntier = \n");
         assert!(err.contains("bad.toml:2:"), "{err}");

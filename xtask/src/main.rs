@@ -51,6 +51,18 @@ enum Task {
     Bench(bench::Args),
     /// A rolling upgrade (and rollback) under load: verdict per phase, rejoin time per node.
     Upgrade(upgrade::Args),
+    /// Check a history.jsonl with the linearizable checker and print one JSON line (what
+    /// `cargo xtask bench checker` runs as a child, to measure it like Porcupine).
+    #[command(hide = true)]
+    CheckHistory {
+        file: PathBuf,
+        #[arg(long, default_value = "linearizable")]
+        reads: chaosbed::scenario::ReadModel,
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        time_limit: std::time::Duration,
+        #[arg(long, default_value = "1GiB")]
+        memory_limit: chaosbed::scenario::ByteSize,
+    },
 }
 
 /// The workspace root (xtask lives one level below it).
@@ -72,6 +84,12 @@ async fn main() -> ExitCode {
         Task::Doctor => doctor::run().await,
         Task::Bench(args) => bench::run(args).await,
         Task::Upgrade(args) => upgrade::run(args).await,
+        Task::CheckHistory {
+            file,
+            reads,
+            time_limit,
+            memory_limit,
+        } => check_history(&file, reads, time_limit, memory_limit),
     };
     match result {
         Ok(code) => code,
@@ -100,5 +118,20 @@ async fn clean(images: bool) -> anyhow::Result<ExitCode> {
     if images {
         print!("{}", chaosbed::image::clean_superseded(&docker).await?);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_history(
+    file: &std::path::Path,
+    reads: chaosbed::scenario::ReadModel,
+    time: std::time::Duration,
+    memory: chaosbed::scenario::ByteSize,
+) -> anyhow::Result<ExitCode> {
+    let limits = chaosbed::checker::linearizable::Limits {
+        time,
+        memory: memory.0,
+    };
+    let line = chaosbed::checker::linearizable::check_file_line(file, reads, limits, false)?;
+    println!("{line}");
     Ok(ExitCode::SUCCESS)
 }

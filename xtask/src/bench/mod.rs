@@ -1,6 +1,7 @@
-//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|all]`: benchmarks against a baseline in the
+//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|checker|all]`: benchmarks against a baseline in the
 //! same run.
 
+mod checker;
 mod pinpoint;
 mod pulsar;
 mod skywalking;
@@ -29,6 +30,8 @@ pub struct Args {
     skywalking: skywalking::Args,
     #[command(flatten)]
     pinpoint: pinpoint::Args,
+    #[command(flatten)]
+    checker: checker::Args,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +44,10 @@ enum Which {
     Skywalking,
     /// Pinpoint stack-ready time; request latency with the agent vs without, delivery latency.
     Pinpoint,
-    /// All of them: ZooKeeper, Pulsar, SkyWalking, Pinpoint.
+    /// chaosbed's linearizable checker vs Porcupine on generated CAS register histories (no
+    /// Docker; not part of `all`).
+    Checker,
+    /// The Docker benchmarks: ZooKeeper, Pulsar, SkyWalking, Pinpoint.
     All,
 }
 
@@ -84,6 +90,10 @@ fn rerun_in_release() -> anyhow::Result<Option<ExitCode>> {
 pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if let Some(code) = rerun_in_release()? {
         return Ok(code);
+    }
+    if args.which == Which::Checker {
+        println!("== checker");
+        return checker::run(args.checker);
     }
     args.pulsar.duration_secs = args.duration_secs;
     let all = args.which == Which::All;
@@ -170,5 +180,18 @@ mod tests {
         .args;
         assert!(pp.which == Which::Pinpoint);
         assert_eq!(pp.duration_secs, 5);
+        let checker = Cli::try_parse_from([
+            "bench",
+            "checker",
+            "--timeout",
+            "5s",
+            "--history-sizes",
+            "100,200",
+            "--history",
+            "a.jsonl",
+        ])
+        .unwrap()
+        .args;
+        assert!(checker.which == Which::Checker);
     }
 }
