@@ -123,7 +123,7 @@ within = "20s"
     fn the_linearizable_check_takes_a_read_model_and_a_budget() {
         let s = parse(
             "ok.toml",
-            &VALID.replace(
+            &VALID.replace("kind = \"zk-register\"", "kind = \"zk-cas-register\"").replace(
                 "kind = \"quorum\"",
                 "kind = \"linearizable\"\nreads = \"sequential\"\ntime_limit = \"30s\"\nmemory_limit = \"512MiB\"",
             ),
@@ -139,7 +139,9 @@ within = "20s"
         );
         let s = parse(
             "ok.toml",
-            &VALID.replace("kind = \"quorum\"", "kind = \"linearizable\""),
+            &VALID
+                .replace("kind = \"zk-register\"", "kind = \"zk-cas-register\"")
+                .replace("kind = \"quorum\"", "kind = \"linearizable\""),
         )
         .unwrap();
         assert!(matches!(
@@ -149,10 +151,14 @@ within = "20s"
                 ..
             }
         ));
-        let err = first_error(&VALID.replace(
-            "kind = \"quorum\"",
-            "kind = \"linearizable\"\nreads = \"stale\"",
-        ));
+        let err = first_error(
+            &VALID
+                .replace("kind = \"zk-register\"", "kind = \"zk-cas-register\"")
+                .replace(
+                    "kind = \"quorum\"",
+                    "kind = \"linearizable\"\nreads = \"stale\"",
+                ),
+        );
         // Internally tagged: the span is the check's table.
         assert!(err.contains("bad.toml:26:1"), "{err}");
         assert!(
