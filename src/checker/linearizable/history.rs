@@ -26,7 +26,7 @@ pub const NONE: u32 = u32::MAX;
 pub struct Definite {
     /// Every operation that completed before this ordinal precedes this one. For most
     /// operations their invocation; for a plain read under the sequential model, the invocation
-    /// of its session's previous acknowledged operation (0 when it has none).
+    /// of its session's last acknowledged write, CAS or synced read (0 when it has none).
     pub lower: u64,
     /// The ordinal of its completion: every operation invoked after it follows it.
     pub ret: u64,
@@ -158,12 +158,6 @@ impl KeyBuilder {
     }
 }
 
-/// The session's last acknowledged operation.
-#[derive(Clone, Copy)]
-struct Last {
-    invoke_ordinal: u64,
-}
-
 /// Reads a history one operation at a time (so a file need not be held whole) and splits it.
 pub struct Extractor {
     reads: ReadModel,
@@ -173,8 +167,10 @@ pub struct Extractor {
     process_ids: HashMap<String, u32>,
     processes: Vec<String>,
     session_ids: HashMap<String, u32>,
+    /// Each session's last acknowledged operation that took effect in real time (a write, a
+    /// CAS, a synced read): its invocation ordinal.
+    last_linear: HashMap<u32, u64>,
     open: HashMap<u32, Pending>,
-    last_any: HashMap<u32, Last>,
     last_on_key: HashMap<(u32, u32), u32>,
     counts: Counts,
 }
@@ -211,8 +207,8 @@ impl Extractor {
             process_ids: HashMap::new(),
             processes: Vec::new(),
             session_ids: HashMap::new(),
+            last_linear: HashMap::new(),
             open: HashMap::new(),
-            last_any: HashMap::new(),
             last_on_key: HashMap::new(),
             counts: Counts::default(),
         }
@@ -275,12 +271,16 @@ impl Extractor {
             }
             let synced = op.value.get("sync").and_then(Json::as_bool) == Some(true);
             let plain_read = op.f == F::Read && !synced && self.reads == ReadModel::Sequential;
+            // A plain read under the sequential model may show any state at least as new as
+            // what its session saw before: after its previous operation on this key (`after`),
+            // and not before the invocation of its session's last acknowledged write, CAS or
+            // synced read on any key (those took effect in real time, and the session's server
+            // had applied them before answering). A plain read on another key bounds nothing:
+            // it may have been stale itself (a session that read k1's newest value may still
+            // read k2 from before it, when k2 changed later in the log).
             let (lower, after_raw) = if plain_read {
                 (
-                    self.last_any
-                        .get(&session)
-                        .map(|l| l.invoke_ordinal)
-                        .unwrap_or(0),
+                    self.last_linear.get(&session).copied().unwrap_or(0),
                     self.last_on_key
                         .get(&(session, key))
                         .copied()
@@ -381,13 +381,10 @@ impl Extractor {
                     meta,
                 });
                 self.counts.definite += 1;
-                self.last_any.insert(
-                    p.session,
-                    Last {
-                        invoke_ordinal: p.ordinal,
-                    },
-                );
                 self.last_on_key.insert((p.session, p.key), raw);
+                if !p.plain_read {
+                    self.last_linear.insert(p.session, p.ordinal);
+                }
             }
             _ => {
                 builder.infos.push(Uncertain {

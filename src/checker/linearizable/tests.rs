@@ -482,3 +482,26 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_plain_read_on_another_key_does_not_bound_a_plain_read() {
+    // Seen on a real cluster (zk-cas-stale-read): client-1's session read /j's newest value
+    // through a follower, then /k from before a later write to /k. ZooKeeper allows it: the
+    // follower's state was a prefix of the log that held /j = 2 but not yet /k = 2.
+    let entries = vec![
+        ("client-0", Write, Invoke, w("/k", 4)),
+        ("client-0", Write, Ok, w("/k", 4)),
+        ("client-0", Write, Invoke, w("/j", 2)),
+        ("client-0", Write, Ok, w("/j", 2)),
+        ("client-2", Write, Invoke, w("/k", 2)),
+        ("client-2", Write, Ok, w("/k", 2)),
+        ("client-1", Read, Invoke, r("/j", None)),
+        ("client-1", Read, Ok, r("/j", Some(2))),
+        ("client-1", Read, Invoke, r("/k", None)),
+        ("client-1", Read, Ok, r("/k", Some(4))),
+    ];
+    let result = run(&entries, ReadModel::Sequential);
+    assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+    let result = run(&entries, ReadModel::Linearizable);
+    assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+}
