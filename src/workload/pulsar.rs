@@ -418,7 +418,7 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
     let _ = consumer.close().await;
 }
 
-/// Runs `spec.clients` producers for `spec.duration`, recording every send.
+/// Runs `spec.clients` producers until `end`, recording every send.
 ///
 /// The producers run on a runtime of their own, on one thread: each message hops between
 /// several tasks (send, the connection's writer and reader, the receipt), and on a machine whose

@@ -96,8 +96,7 @@ pub(super) async fn create_persistent(
     }
 }
 
-/// Runs `spec.clients` sessions for `spec.duration`, recording into `recorder`.
-/// Stops starting operations at `end`.
+/// Runs `spec.clients` sessions until `end`, recording into `recorder`.
 pub async fn run(
     spec: &WorkloadSpec,
     target: &Target,
