@@ -53,24 +53,6 @@ enum Command {
         #[arg(long)]
         images: bool,
     },
-    /// Check a history.jsonl offline: `--check linearizable` (the only one so far) prints one
-    /// JSON line with the verdict, the seconds the check took and its summary.
-    #[command(hide = true)]
-    CheckHistory {
-        file: PathBuf,
-        #[arg(long, default_value = "linearizable")]
-        check: String,
-        /// linearizable or sequential.
-        #[arg(long, default_value = "linearizable")]
-        reads: scenario::ReadModel,
-        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-        time_limit: Duration,
-        #[arg(long, default_value = "1GiB")]
-        memory_limit: scenario::ByteSize,
-        /// Include the details (counterexample, counts) in the line.
-        #[arg(long)]
-        details: bool,
-    },
 }
 
 #[tokio::main]
@@ -96,33 +78,6 @@ async fn main() -> ExitCode {
                 timeout,
             };
             run(&files, &options).await
-        }
-        Command::CheckHistory {
-            file,
-            check,
-            reads,
-            time_limit,
-            memory_limit,
-            details,
-        } => {
-            if check != "linearizable" {
-                eprintln!("error: --check {check}: only `linearizable` checks a history file");
-                return ExitCode::from(2);
-            }
-            let limits = chaosbed::checker::linearizable::Limits {
-                time: time_limit,
-                memory: memory_limit.0,
-            };
-            match chaosbed::checker::linearizable::check_file_line(&file, reads, limits, details) {
-                Ok(line) => {
-                    println!("{line}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
         }
         Command::Clean { images } => match clean(images).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use zookeeper_client as zk;
 
-use super::zk_register::{self, connect, create_persistent};
+use super::zk_register::{self, connect, create_persistent, run_clients};
 use crate::history::{F, OpKind, Recorder};
 use crate::scenario::{ReadMode, WorkloadSpec};
 use crate::workload::Deadline;
@@ -79,9 +79,7 @@ pub async fn run(
     seed: u64,
     end: &Deadline,
 ) {
-    let interval = Duration::from_secs_f64(spec.clients as f64 / spec.rate);
-    let mut tasks = tokio::task::JoinSet::new();
-    for id in 0..spec.clients {
+    run_clients(spec, |id, interval| {
         let client = ClientLoop {
             id,
             target: target.bound(id),
@@ -91,13 +89,9 @@ pub async fn run(
             sync_reads: spec.read == ReadMode::Sync,
             rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(u64::from(id))),
         };
-        tasks.spawn(client.run(end.clone(), interval));
-    }
-    while let Some(result) = tasks.join_next().await {
-        if let Err(e) = result {
-            tracing::error!("a workload client crashed: {e}");
-        }
-    }
+        client.run(end.clone(), interval)
+    })
+    .await
 }
 
 /// One client operation before it is performed.

@@ -104,10 +104,7 @@ pub async fn run(
     seed: u64,
     end: &Deadline,
 ) {
-    let interval = Duration::from_secs_f64(spec.clients as f64 / spec.rate);
-    // A JoinSet aborts every client when dropped, so an interrupted run leaves no client behind.
-    let mut tasks = tokio::task::JoinSet::new();
-    for id in 0..spec.clients {
+    run_clients(spec, |id, interval| {
         let client = ClientLoop {
             id,
             target: target.clone(),
@@ -115,7 +112,22 @@ pub async fn run(
             read_ratio: spec.read_ratio,
             rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(u64::from(id))),
         };
-        tasks.spawn(client.run(end.clone(), interval));
+        client.run(end.clone(), interval)
+    })
+    .await
+}
+
+/// Runs `spec.clients` client loops made by `client` (given its id and the interval between
+/// its operations, so that together they keep `spec.rate`) and waits for them all.
+pub(super) async fn run_clients<F>(spec: &WorkloadSpec, client: impl Fn(u32, Duration) -> F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let interval = Duration::from_secs_f64(spec.clients as f64 / spec.rate);
+    // A JoinSet aborts every client when dropped, so an interrupted run leaves no client behind.
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 0..spec.clients {
+        tasks.spawn(client(id, interval));
     }
     while let Some(result) = tasks.join_next().await {
         if let Err(e) = result {

@@ -131,7 +131,7 @@ fn check_history(
         time,
         memory: memory.0,
     };
-    let line = chaosbed::checker::linearizable::check_file_line(file, reads, limits, false)?;
+    let line = chaosbed::checker::linearizable::check_file_line(file, reads, limits)?;
     println!("{line}");
     Ok(ExitCode::SUCCESS)
 }

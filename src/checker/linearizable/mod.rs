@@ -111,12 +111,11 @@ pub fn check_file(
 
 /// `check-history`: checks a history.jsonl file and says so in one JSON line — `verdict`
 /// (valid, invalid, unknown), `seconds` (the check, without reading the file), `read_seconds`,
-/// `summary`, and the result's details when `details` is set.
+/// `summary`.
 pub fn check_file_line(
     path: &Path,
     reads: ReadModel,
     limits: Limits,
-    details: bool,
 ) -> anyhow::Result<serde_json::Value> {
     let (result, read_seconds) = check_file(path, reads, limits)?;
     let verdict = match result.verdict {
@@ -124,16 +123,12 @@ pub fn check_file_line(
         Verdict::Invalid => "invalid",
         Verdict::Unknown => "unknown",
     };
-    let mut line = json!({
+    Ok(json!({
         "verdict": verdict,
         "seconds": result.details["seconds"],
         "read_seconds": read_seconds,
         "summary": result.summary,
-    });
-    if details {
-        line["details"] = result.details;
-    }
-    Ok(line)
+    }))
 }
 
 /// How one key ended.
