@@ -129,6 +129,7 @@ pub(super) fn check(
     let mut read_back: Option<std::collections::HashSet<&str>> =
         ctx.read_back.then(Default::default);
     let mut read_back_error: Option<&str> = None;
+    let source = ReadBackSource::of(history);
     for op in history
         .with_f(F::Receive)
         .filter(|op| op.value["phase"].as_str() == Some(READ_BACK_PHASE))
@@ -264,6 +265,7 @@ pub(super) fn check(
             "read": read.len(),
             "not_read_back": not_read_back.json(),
             "error": read_back_error,
+            "source": source.json(),
         })),
         "unexpected": unexpected.json(),
         "failed_but_received": failed_received.json(),
@@ -356,8 +358,9 @@ pub(super) fn check(
     }
     if read_back.is_some() {
         summary.push_str(&format!(
-            "; read back from the earliest message: {} of {acknowledged} acknowledged ({} \
+            "; read back from the earliest message {}: {} of {acknowledged} acknowledged ({} \
              missing{})",
+            source.describe(),
             acknowledged - not_read_back.count,
             not_read_back.count,
             example(&not_read_back),
@@ -381,10 +384,69 @@ pub(super) fn check(
         || (ctx.ordered_delivery && reordered.count > 0);
     let verdict = if invalid {
         Verdict::Invalid
+    } else if read_back.is_some() && matches!(source, ReadBackSource::StillLoaded(_)) {
+        // Nothing is missing, but a broker's cache may have served what the bookies lost.
+        Verdict::Unknown
     } else {
         Verdict::Valid
     };
     Ok(CheckResult::new(NAME, verdict, summary).with_details(details))
+}
+
+/// Where the read-back read the topic, from the runner's `read-back` op.
+enum ReadBackSource {
+    /// Each topic was unloaded from these brokers first: a broker opened it again from the
+    /// bookies, with nothing cached.
+    Bookies(Vec<String>),
+    /// A topic could not be unloaded (why): its owner's cache may have served the read-back.
+    StillLoaded(String),
+    /// The history does not say (recorded before the read-back unloaded its topic).
+    Unrecorded,
+}
+
+impl ReadBackSource {
+    fn of(history: &History) -> Self {
+        let Some(op) = history.with_f(F::ReadBack).last() else {
+            return Self::Unrecorded;
+        };
+        if op.kind != OpKind::Ok {
+            return Self::StillLoaded(op.error.clone().unwrap_or_else(|| "failed".into()));
+        }
+        let brokers = op.value["unloaded_from"]
+            .as_array()
+            .map(|b| {
+                b.iter()
+                    .filter_map(|b| b.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::Bookies(brokers)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Bookies(brokers) => {
+                let mut brokers = brokers.clone();
+                brokers.dedup();
+                format!(
+                    "from the bookies (the topic unloaded from {} first)",
+                    brokers.join(", ")
+                )
+            }
+            Self::StillLoaded(why) => format!(
+                "through a broker that may have served it from its cache (not unloaded: {why})"
+            ),
+            Self::Unrecorded => "(where from is not recorded)".to_string(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Self::Bookies(brokers) => json!({"from": "bookies", "unloaded_from": brokers}),
+            Self::StillLoaded(why) => json!({"from": "broker, maybe its cache", "error": why}),
+            Self::Unrecorded => Value::Null,
+        }
+    }
 }
 
 /// Builds Pulsar histories for the checker tests, on top of [`Script`](super::timeline::script).
@@ -557,7 +619,7 @@ mod tests {
         assert!(
             result
                 .summary
-                .ends_with("read back from the earliest message: 5 of 5 acknowledged (0 missing)"),
+                .ends_with("read back from the earliest message (where from is not recorded): 5 of 5 acknowledged (0 missing)"),
             "{}",
             result.summary
         );
@@ -578,6 +640,49 @@ mod tests {
         );
         // Without a read-back nothing changes.
         assert!(run(clean(), true, Some(0)).details["read_back"].is_null());
+    }
+
+    /// Five acknowledged messages, all read back after the runner's `read-back` op of `kind`.
+    fn read_back_after(kind: OpKind) -> Script {
+        let mut script = clean().op(
+            8_000,
+            "read-back",
+            F::ReadBack,
+            kind,
+            json!({"topics": [script::TOPIC], "unloaded_from": ["broker-2"]}),
+        );
+        for seq in 1..=5 {
+            script = script.receive(9_000 + seq, 0, seq, 0, READ_BACK_PHASE);
+        }
+        script
+    }
+
+    #[test]
+    fn the_read_back_says_where_it_read() {
+        let result = run(read_back_after(OpKind::Ok), true, Some(0));
+        assert_eq!(result.verdict, Verdict::Valid, "{}", result.summary);
+        assert!(
+            result.summary.ends_with(
+                "read back from the earliest message from the bookies (the topic unloaded from \
+                 broker-2 first): 5 of 5 acknowledged (0 missing)"
+            ),
+            "{}",
+            result.summary
+        );
+        assert_eq!(result.details["read_back"]["source"]["from"], "bookies");
+    }
+
+    #[test]
+    fn a_read_back_a_cache_may_have_served_proves_nothing() {
+        // Nothing missing, but the topic was never unloaded: the broker's entry cache may have
+        // answered for bookies that lost the data.
+        let result = run(read_back_after(OpKind::Fail), true, Some(0));
+        assert_eq!(result.verdict, Verdict::Unknown, "{}", result.summary);
+        assert!(
+            result.summary.contains("may have served it from its cache"),
+            "{}",
+            result.summary
+        );
     }
 
     #[test]

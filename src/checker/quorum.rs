@@ -7,7 +7,10 @@
 //! it notices, within syncLimit ticks, that it lost its quorum, while the majority has already
 //! elected a leader of a newer epoch. The older leader can commit nothing then, so that overlap is
 //! reported as a measured finding (`stale_leader`), and only two leaders of one epoch — or of
-//! epochs the sample does not show — are a violation.
+//! epochs the sample does not show — are a violation. An overlap that lasts longer than `grace`
+//! is one too: no leader takes that long to notice it lost its followers, so the older one leads
+//! an ensemble of its own (a node configured with a server list of its own, say) and commits
+//! writes the other never sees — a split brain.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -268,6 +271,11 @@ pub(super) fn check(
     }
     stale_windows.extend(stale_since.take());
     let longest_stale = stale_windows.iter().map(|(start, end)| end - start).max();
+    let split_brain: Vec<(u64, u64)> = stale_windows
+        .iter()
+        .copied()
+        .filter(|(start, end)| end - start > grace_ns)
+        .collect();
 
     let longest = leaderless
         .iter()
@@ -297,6 +305,9 @@ pub(super) fn check(
             "windows": stale_windows.len(),
             "longest": longest_stale.map(secs),
             "examples": stale_leader.examples,
+            "longer_than_grace": split_brain.iter().take(EXAMPLES)
+                .map(|(start, end)| window_json(*start, *end))
+                .collect::<Vec<_>>(),
         },
         "violations": {
             "two_leaders": two_leaders.json(),
@@ -314,6 +325,16 @@ pub(super) fn check(
             plural(two_leaders.count, "sample"),
             human(*t),
             leaders.join(", ")
+        ));
+    }
+    if let Some((start, end)) = split_brain.first() {
+        breaches.push(format!(
+            "a leader of an older epoch kept answering `leader` beside the newer one for {} \
+             (first from {}), longer than the {} grace a leader needs to notice it lost its \
+             followers: a split brain, two ensembles",
+            human(end - start),
+            human(*start),
+            human(grace_ns)
         ));
     }
     if let Some((t, _)) = &no_leader.first {
@@ -556,6 +577,35 @@ mod tests {
             result.summary.contains("older epoch still answered `leader` beside the new one in 4 samples (longest overlap 750 ms"),
             "{}",
             result.summary
+        );
+    }
+
+    #[test]
+    fn an_older_epochs_leader_that_never_steps_down_is_a_split_brain() {
+        // zk-3 runs standalone (a server list of its own, epoch 0) beside the ensemble of zk-1
+        // and zk-2 (epoch 1) for 8 s, longer than the 5 s grace.
+        let split = [
+            ("zk-1", "leader"),
+            ("zk-2", "follower"),
+            ("zk-3", "standalone"),
+        ];
+        let epochs = [("zk-1", 1), ("zk-2", 1), ("zk-3", 0)];
+        let mut script = Script::new().topology(&["zk-1", "zk-2", "zk-3"], &[]);
+        for ms in (0..=8_000).step_by(250) {
+            script = script.roles_with_epochs(ms, &split, &epochs);
+        }
+        let result = run(script);
+        assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
+        assert!(
+            result
+                .summary
+                .starts_with("a leader of an older epoch kept answering `leader` beside the newer one for 8 s (first from 0 ms)"),
+            "{}",
+            result.summary
+        );
+        assert_eq!(
+            result.details["stale_leader"]["longer_than_grace"][0]["duration"],
+            8.0
         );
     }
 

@@ -56,6 +56,7 @@ impl History {
                     | F::Ownership
                     | F::Bookies
                     | F::Diagnosis
+                    | F::ReadBack
             ) {
                 continue;
             }

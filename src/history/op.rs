@@ -73,6 +73,12 @@ pub enum F {
     /// A system's readiness once every fault was healed, by the runner's own probes (one op per
     /// system): Ok `{"system", "detail"}`, or Fail `{"system"}` with why as the error.
     Healed,
+    /// Where the Pulsar read-back (`read_back = true`) read the topic, recorded before it reads:
+    /// Ok `{"topics": [..], "unloaded_from": [broker]}` once each topic was unloaded from the
+    /// broker that owned it, so that the broker that opens it again has nothing cached and
+    /// reads the ledgers from the bookies; Fail with why when a topic could not be unloaded (the
+    /// read-back may then be served from a broker's cache).
+    ReadBack,
 }
 
 /// One entry in a history.

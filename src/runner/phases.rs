@@ -174,8 +174,10 @@ pub async fn execute(
                 crate::system::pulsar::service_urls(&cluster.addresses(SystemKind::Pulsar)),
                 &scenario.workload,
             );
+            let brokers = cluster.of(SystemKind::Pulsar);
             let consumers =
-                pulsar_workload::start_consumers(&scenario.workload, &target, recorder).await?;
+                pulsar_workload::start_consumers(&scenario.workload, &target, &brokers, recorder)
+                    .await?;
             Clients::Pulsar(target, consumers)
         }
         WorkloadKind::SkywalkingTraces => {
@@ -323,7 +325,7 @@ pub async fn execute(
     for (kind, _, _) in declared(scenario) {
         let names = cluster.names(kind);
         let system = serde_json::json!({ "system": kind.name() });
-        match systems::wait_ready(kind, cluster, &names, RECOVERY_TIMEOUT).await {
+        match systems::ready_unless_exit(kind, &names, backend, cluster, RECOVERY_TIMEOUT).await {
             Ok(line) => {
                 let mut value = system;
                 value["detail"] = serde_json::json!(line);

@@ -101,9 +101,21 @@ pub async fn start(
     // Start together: an ensemble member that finds no peer backs off its election
     // notifications exponentially, so staggered starts can cost ten seconds of quorum.
     futures_util::future::try_join_all(to_start.iter().map(|name| backend.start(name))).await?;
+    ready_unless_exit(system, to_start, backend, cluster, timeout).await
+}
+
+/// Waits until `nodes` of `system` serve, unless one of them stops running first: nothing
+/// restarts it, so waiting longer could only end in the timeout.
+pub async fn ready_unless_exit(
+    system: SystemKind,
+    nodes: &[String],
+    backend: &impl Backend,
+    cluster: &Cluster,
+    timeout: Duration,
+) -> anyhow::Result<String> {
     tokio::select! {
-        ready = wait_ready(system, cluster, to_start, timeout) => ready,
-        exited = first_exit(backend, to_start) => anyhow::bail!(
+        ready = wait_ready(system, cluster, nodes, timeout) => ready,
+        exited = first_exit(backend, nodes) => anyhow::bail!(
             "{exited} while waiting for {system} to become ready; see the diagnosis and its log"
         ),
     }

@@ -196,6 +196,20 @@ pub struct SystemSpec {
     /// e.g. `PULSAR_EXTRA_OPTS`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Single nodes configured unlike the others, by name: `[topology.zookeeper.node.zk-3]`
+    /// with an `env` of its own, set after the system's (a node with a server list of its own,
+    /// as an operator who copied the wrong file would leave it).
+    #[serde(default)]
+    pub node: BTreeMap<String, NodeSpec>,
+}
+
+/// What one node of a system sets beyond the system's own settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Environment variables for this node only, set last.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 fn default_nodes() -> Spanned<u32> {

@@ -114,6 +114,23 @@ within = "20s"
     }
 
     #[test]
+    fn a_node_override_must_name_a_node_of_its_system() {
+        let own = "[topology.zookeeper.node.zk-3]\nenv = { ZOO_SERVERS = \"server.3=zk-3:2888:3888;2181\" }\n\n[workload]";
+        let s = parse("ok.toml", &VALID.replacen("[workload]", own, 1)).unwrap();
+        let zk = s.topology.zookeeper.as_ref().unwrap().get_ref();
+        assert_eq!(
+            zk.node["zk-3"].env["ZOO_SERVERS"],
+            "server.3=zk-3:2888:3888;2181"
+        );
+        let err = first_error(&VALID.replacen("[workload]", &own.replace("zk-3]", "zk-4]"), 1));
+        assert!(
+            err.contains("[topology.zookeeper.node.zk-4] names no node of this zookeeper"),
+            "{err}"
+        );
+        assert!(err.contains("zk-1, zk-2, zk-3"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_check_kind_lists_the_kinds() {
         let err = first_error(&VALID.replace("kind = \"quorum\"", "kind = \"qorum\""));
         assert!(err.contains("no-lost-writes"), "{err}");

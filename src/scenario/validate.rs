@@ -90,6 +90,16 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
                 Some(format!("start at most {nodes} nodes, or raise `nodes`")),
             );
         }
+        let node_names = crate::system::node_names(kind, nodes);
+        for name in spec.node.keys() {
+            if !node_names.contains(name) {
+                out.error(
+                    span.clone(),
+                    format!("[topology.{kind}.node.{name}] names no node of this {kind}"),
+                    Some(format!("its nodes are {}", node_names.join(", "))),
+                );
+            }
+        }
         if spec.version.is_some() && spec.image.is_some() {
             out.error(
                 span.clone(),

@@ -42,6 +42,12 @@ pub async fn delete(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<Ans
     answer(client().delete(url.clone()), "DELETE", url, timeout).await
 }
 
+/// PUT to `url` without a body within `timeout`; any status is an answer, only no answer is an
+/// error.
+pub async fn put(url: &reqwest::Url, timeout: Duration) -> anyhow::Result<Answer> {
+    answer(client().put(url.clone()), "PUT", url, timeout).await
+}
+
 /// Sends `request` (a `method` to `url`) and reads its answer, all within `timeout`.
 async fn answer(
     request: reqwest::RequestBuilder,

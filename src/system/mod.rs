@@ -289,14 +289,15 @@ pub fn node_names(system: SystemKind, count: u32) -> Vec<String> {
 }
 
 /// What a scenario adds to a node's container beyond its system's defaults: its extra
-/// environment (replacing variables of the same name), a data volume of the scenario's `disk`
+/// environment (replacing variables of the same name; the node's own `env` last), a data volume of the scenario's `disk`
 /// size, and NET_ADMIN when a network fault targets the system.
 pub fn apply_scenario(
     container: &mut crate::backend::ContainerSpec,
     spec: &crate::scenario::SystemSpec,
     net_admin: bool,
 ) {
-    for (key, value) in &spec.env {
+    let own = spec.node.get(&container.node).map(|node| &node.env);
+    for (key, value) in spec.env.iter().chain(own.into_iter().flatten()) {
         container.env.retain(|(k, _)| k != key);
         container.env.push((key.clone(), value.clone()));
     }

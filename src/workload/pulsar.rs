@@ -3,6 +3,7 @@
 //! drain after heal.
 
 use std::collections::HashSet;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::history::{F, History, OpKind, Recorder};
 use crate::scenario::{SubscriptionKind, WorkloadSpec};
+use crate::system::pulsar as pulsar_admin;
 use crate::workload::Deadline;
 
 /// The topic used when the scenario names none.
@@ -148,14 +150,35 @@ pub struct Consumers {
     last_receive: Arc<AtomicU64>,
     recorder: Recorder,
     /// Where to read the topic back from the start after the drain, when the workload asks.
-    read_back: Option<Target>,
+    read_back: Option<ReadBack>,
+}
+
+/// The read-back's topic and the brokers to unload it through first.
+struct ReadBack {
+    target: Target,
+    brokers: Vec<(String, Ipv4Addr)>,
+    partitions: u32,
+}
+
+impl ReadBack {
+    /// The topics that hold the messages: each partition of a partitioned topic.
+    fn topics(&self) -> Vec<String> {
+        if self.partitions == 0 {
+            return vec![self.target.topic.clone()];
+        }
+        (0..self.partitions)
+            .map(|i| format!("{}-partition-{i}", self.target.topic))
+            .collect()
+    }
 }
 
 /// Subscribes `count` consumers before any message is sent (and, with `read_back`, creates the
-/// read-back subscription at the earliest message, then leaves it alone).
+/// read-back subscription at the earliest message, then leaves it alone; `brokers` are where the
+/// read-back unloads the topic before it reads).
 pub async fn start_consumers(
     spec: &WorkloadSpec,
     target: &Target,
+    brokers: &[(String, Ipv4Addr)],
     recorder: &Recorder,
 ) -> anyhow::Result<Consumers> {
     let (phase, phase_rx) = watch::channel("run");
@@ -188,7 +211,11 @@ pub async fn start_consumers(
         received,
         last_receive,
         recorder: recorder.clone(),
-        read_back: spec.read_back.then(|| target.clone()),
+        read_back: spec.read_back.then(|| ReadBack {
+            target: target.clone(),
+            brokers: brokers.to_vec(),
+            partitions: spec.partitions,
+        }),
     })
 }
 
@@ -348,11 +375,68 @@ impl Consumers {
             }
         }
         self.tasks.shutdown().await;
-        if let Some(target) = &self.read_back {
-            read_back(target, &self.recorder, idle, deadline).await;
+        if let Some(source) = &self.read_back {
+            unload_for_read_back(source, &self.recorder).await;
+            read_back(&source.target, &self.recorder, idle, deadline).await;
         }
         self.received.load(Ordering::Relaxed)
     }
+}
+
+/// How long the read-back waits for its first message: a topic whose first entries are on no
+/// bookie any more never delivers one.
+const READ_BACK_FIRST_MESSAGE: Duration = Duration::from_secs(30);
+/// How often the read-back tries to unload a topic before it reads without doing so.
+const UNLOAD_ATTEMPTS: u32 = 3;
+
+/// Unloads each topic the read-back reads from the broker that owns it, so that what the
+/// read-back gets comes from the bookies and not from a broker's entry cache, and records where
+/// it reads (`read-back`: Ok with the brokers unloaded from, Fail with why a topic stayed loaded).
+async fn unload_for_read_back(source: &ReadBack, recorder: &Recorder) {
+    let topics = source.topics();
+    let mut unloaded_from = Vec::new();
+    let mut errors = Vec::new();
+    for topic in &topics {
+        let mut attempt = 1;
+        loop {
+            match unload_from_owner(&source.brokers, topic).await {
+                Ok(owner) => {
+                    unloaded_from.push(owner);
+                    break;
+                }
+                Err(e) if attempt < UNLOAD_ATTEMPTS => {
+                    tracing::debug!("read-back: {e:#}");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    errors.push(format!("{e:#}"));
+                    break;
+                }
+            }
+        }
+    }
+    let value = json!({"topics": topics, "unloaded_from": unloaded_from});
+    let (kind, error) = if errors.is_empty() {
+        (OpKind::Ok, None)
+    } else {
+        (OpKind::Fail, Some(errors.join("; ")))
+    };
+    recorder.record("read-back", F::ReadBack, kind, value, error);
+}
+
+/// Unloads `topic` through the broker that owns it; returns that broker.
+async fn unload_from_owner(brokers: &[(String, Ipv4Addr)], topic: &str) -> anyhow::Result<String> {
+    let owner = pulsar_admin::topic_owner(brokers, topic).await?;
+    let address = brokers
+        .iter()
+        .find(|(name, _)| *name == owner)
+        .map(|(_, address)| *address)
+        .with_context(|| format!("the owner of {topic}, {owner}, is not among the brokers"))?;
+    pulsar_admin::unload_topic(address, topic)
+        .await
+        .with_context(|| format!("unloading {topic} from its owner {owner}"))?;
+    Ok(owner)
 }
 
 /// Reads the topic back through the read-back subscription, from the earliest message, until
@@ -384,9 +468,12 @@ async fn read_back(target: &Target, recorder: &Recorder, idle: Duration, deadlin
     };
     let mut received = 0u64;
     while begin.elapsed() < deadline {
-        // The first message may take a lookup and a cold read from the bookies.
+        // The first message takes a lookup, the topic's reopening and a cold read from the
+        // bookies.
         let wait = if received == 0 {
-            deadline.saturating_sub(begin.elapsed())
+            deadline
+                .saturating_sub(begin.elapsed())
+                .min(READ_BACK_FIRST_MESSAGE)
         } else {
             idle
         };

@@ -1,6 +1,6 @@
 //! The broker's REST API: readiness (`/admin/v2/brokers/ready`), health (`/admin/v2/brokers/health`,
 //! which writes and reads a heartbeat topic through the bookies), topic lookup for "the broker
-//! that owns a topic", a topic's current ledger, and topic deletion.
+//! that owns a topic", a topic's current ledger, and topic unloading and deletion.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(15);
 /// A lookup may first have to assign the topic's bundle to a broker.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
 const BOOKIE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Unloading a topic closes its clients and its managed ledger on the owner.
+const UNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deleting a topic closes its clients and deletes its ledgers from the bookies.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -147,6 +149,28 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Unloads `topic` through the broker at `address` (`PUT .../{name}/unload`, redirected to its
+/// owner): the owner closes the topic and its managed ledger and drops what it cached, and the
+/// next client's lookup makes a broker open it again from the ledgers on the bookies.
+pub async fn unload_topic(address: Ipv4Addr, topic: &str) -> anyhow::Result<()> {
+    let topic = Topic::parse(topic)?;
+    let mut segments = vec!["admin", "v2"];
+    segments.extend(topic.segments());
+    segments.push("unload");
+    let url = http::url(address, HTTP_PORT, &segments)?;
+    let answer = http::put(&url, UNLOAD_TIMEOUT)
+        .await
+        .with_context(|| format!("unloading {topic} through broker {address}"))?;
+    if !answer.is_success() {
+        bail!(
+            "unloading {topic} through broker {address}: {} {}",
+            answer.status,
+            answer.body.trim()
+        );
+    }
+    Ok(())
 }
 
 /// Deletes `topic` through the broker at `address`, closing its producers and consumers

@@ -31,6 +31,9 @@ const CONTRACT_KEYS: [(&str, &str); 6] = [
     ("autopurge.snapRetainCount", "ZOO_AUTOPURGE_SNAPRETAINCOUNT"),
 ];
 
+/// Where the nodes write their transaction log: on the data volume.
+const DATA_LOG_DIR: &str = "/data/log";
+
 /// The container of node `index` (1-based) in an ensemble of `count`, in the official image's terms.
 pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) -> ContainerSpec {
     let names = super::node_names(SystemKind::Zookeeper, count);
@@ -48,6 +51,10 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
             FOUR_LETTER_WORDS.to_string(),
         ),
         ("ZOO_ADMINSERVER_ENABLED".to_string(), "false".to_string()),
+        // The transaction log beside the snapshots on the node's one data volume: its `disk` is
+        // all its state, so a disk-full fault fills where the log is written and a lost disk
+        // loses both, as on a machine with one disk (the image's default /datalog is not on it).
+        ("ZOO_DATA_LOG_DIR".to_string(), DATA_LOG_DIR.to_string()),
         (
             "JVMFLAGS".to_string(),
             spec.heap
@@ -121,6 +128,27 @@ mod tests {
     }
 
     #[test]
+    fn one_node_may_be_configured_unlike_the_others() {
+        let spec = spec(
+            "nodes = 3\n[node.zk-3]\nenv = { ZOO_SERVERS = \"server.3=zk-3:2888:3888;2181\" }",
+        );
+        let container = |index| {
+            let mut c = container_spec(&spec, "zookeeper:3.9", index, 3);
+            crate::system::apply_scenario(&mut c, &spec, false);
+            c
+        };
+        assert_eq!(
+            container(3).env_var("ZOO_SERVERS"),
+            Some("server.3=zk-3:2888:3888;2181")
+        );
+        assert!(
+            container(1)
+                .env_var("ZOO_SERVERS")
+                .is_some_and(|servers| servers.contains("server.2=zk-2"))
+        );
+    }
+
+    #[test]
     fn follows_the_official_image_contract() {
         let c = container_spec(
             &spec("nodes = 3\n[config]\ntickTime = 100\nminSessionTimeout = 200\n"),
@@ -137,6 +165,7 @@ mod tests {
             )
         );
         assert_eq!(c.env_var("ZOO_TICK_TIME"), Some("100"));
+        assert_eq!(c.env_var("ZOO_DATA_LOG_DIR"), Some("/data/log"));
         assert_eq!(c.env_var("ZOO_CFG_EXTRA"), Some("minSessionTimeout=200"));
         assert!(
             c.env_var("ZOO_4LW_COMMANDS_WHITELIST")

@@ -1,5 +1,6 @@
 //! Waiting until an ensemble is ready: a quorum with one leader, or, when only a minority was
-//! started, each started node answering `ruok`.
+//! started, each started node answering `ruok`. Two nodes leading for longer than any leader
+//! takes to step down end the wait at once: they lead two ensembles, and waiting cannot mend that.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -7,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::{Role, four_letter, roles};
+use super::{Role, Srvr, answers, four_letter};
 
 const POLL: Duration = Duration::from_millis(200);
+/// How long two nodes may both lead before the wait gives up on them: a leader cut off from its
+/// followers steps down within syncLimit ticks (4 s with the image's defaults).
+const SPLIT_PATIENCE: Duration = Duration::from_secs(15);
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What readiness found.
@@ -36,13 +40,33 @@ pub async fn wait_ready(
         .cloned()
         .collect();
     let majority = started.len() > total / 2;
+    let mut split_since: Option<Instant> = None;
     loop {
-        let current = roles(&started_nodes, ASK_TIMEOUT).await;
+        let srvr = answers(&started_nodes, ASK_TIMEOUT).await;
+        let current: BTreeMap<String, Role> =
+            srvr.iter().map(|(n, a)| (n.clone(), a.role)).collect();
         let leaders: Vec<&String> = current
             .iter()
             .filter(|(_, r)| matches!(r, Role::Leader | Role::Standalone))
             .map(|(n, _)| n)
             .collect();
+        if leaders.len() > 1 {
+            let since = *split_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= SPLIT_PATIENCE {
+                bail!(
+                    "{} have all been leading for {SPLIT_PATIENCE:?}: {}. Two leaders that long \
+                     lead two ensembles; do the nodes' server lists (ZOO_SERVERS, zoo.cfg) agree?",
+                    leaders
+                        .iter()
+                        .map(|n| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    describe_leaders(&srvr)
+                );
+            }
+        } else {
+            split_since = None;
+        }
         let ready = if majority {
             leaders.len() == 1 && current.values().all(|r| r.is_serving())
         } else {
@@ -72,6 +96,19 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// `zk-1 leader (epoch 1), zk-3 standalone (epoch 0)`: each leading node and its epoch.
+fn describe_leaders(answers: &BTreeMap<String, Srvr>) -> String {
+    answers
+        .iter()
+        .filter(|(_, a)| matches!(a.role, Role::Leader | Role::Standalone))
+        .map(|(n, a)| match a.epoch() {
+            Some(epoch) => format!("{n} {} (epoch {epoch})", a.role.name()),
+            None => format!("{n} {}", a.role.name()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn answers_ruok(nodes: &[(String, Ipv4Addr)]) -> bool {
