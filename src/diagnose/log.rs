@@ -1,10 +1,12 @@
 //! What a node's log says: lines that show JVM memory errors, ZooKeeper session expiry or an
 //! unreachable ZooKeeper, the negotiated session timeout, an unreachable store (PostgreSQL,
-//! HBase), Pinpoint's missing HBase tables, clocks out of step, and error-looking lines in general.
+//! HBase), Pinpoint's missing HBase tables, clocks out of step, data a server refuses to start on
+//! (ZooKeeper's data directory, a bookie's cookie), error-looking lines in general, and the root
+//! error of a failure (its first error and the innermost cause of its stack trace).
 //!
-//! The phrases are those the JVM, the ZooKeeper client (ClientCnxn), Curator, BookKeeper, Pulsar,
-//! the PostgreSQL driver, HBase and its client print; matching is on substrings, so a message
-//! wrapped in an exception still counts.
+//! The phrases are those the JVM, the ZooKeeper client (ClientCnxn) and server, Curator,
+//! BookKeeper, Pulsar, the PostgreSQL driver, HBase and its client print; matching is on
+//! substrings, so a message wrapped in an exception still counts.
 
 /// Lines quoted as evidence, at most.
 pub(super) const EVIDENCE: usize = 5;
@@ -371,6 +373,406 @@ pub(super) fn quote(line: &str) -> String {
     }
 }
 
+/// What a server found wrong with its data when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DataFault {
+    /// ZooKeeper: its `currentEpoch` file is older than the transactions it holds.
+    EpochBehindLog,
+    /// ZooKeeper: its `acceptedEpoch` file is behind its `currentEpoch` file.
+    AcceptedEpochBehind,
+    /// ZooKeeper: transaction log entries but no snapshot.
+    SnapshotMissing,
+    /// ZooKeeper: snapshots, none of them readable.
+    NoValidSnapshot,
+    /// ZooKeeper: a damaged transaction log, or a database that would not load.
+    Damaged,
+    /// BookKeeper: directories without a cookie while the metadata store has the bookie's.
+    CookieMissingOnDisk,
+    /// BookKeeper: a cookie on disk but none in the metadata store.
+    CookieMissingInMetadata,
+    /// BookKeeper: the cookies on disk and in the metadata store differ.
+    CookieMismatch,
+    /// BookKeeper: no cookie anywhere, yet directories that are not empty.
+    DirectoriesNotEmpty,
+    /// BookKeeper: another invalid cookie.
+    InvalidCookie,
+}
+
+impl DataFault {
+    /// Whether data (or the record of it) is gone, rather than there but inconsistent.
+    pub(super) fn missing(self) -> bool {
+        matches!(
+            self,
+            DataFault::SnapshotMissing
+                | DataFault::CookieMissingOnDisk
+                | DataFault::CookieMissingInMetadata
+        )
+    }
+}
+
+/// ZooKeeper's messages for a data directory it will not load, most specific first: QuorumPeer's
+/// epoch checks, FileTxnSnapLog's and FileSnap's restore, FileTxnLog's reading, and QuorumPeer's
+/// error around them all. A partial last transaction or one damaged snapshot among good ones is
+/// logged too, but ZooKeeper recovers from those (a killed server leaves the first), so they are
+/// no reason to exit and are not matched.
+const ZOOKEEPER_DATA: [(&str, DataFault); 7] = [
+    ("is older than the last zxid", DataFault::EpochBehindLog),
+    (
+        "is less than the current epoch",
+        DataFault::AcceptedEpochBehind,
+    ),
+    (
+        "No snapshot found, but there are log entries",
+        DataFault::SnapshotMissing,
+    ),
+    (
+        "Not able to find valid snapshots in",
+        DataFault::NoValidSnapshot,
+    ),
+    ("CRC check failed", DataFault::Damaged),
+    ("has invalid magic number", DataFault::Damaged),
+    (ZOOKEEPER_LOAD_FAILED, DataFault::Damaged),
+];
+
+/// QuorumPeer's error when its database would not load; its cause says why.
+const ZOOKEEPER_LOAD_FAILED: &str = "Unable to load database on disk";
+
+/// A bookie's cookie checks (LegacyCookieValidation, Cookie), most specific first.
+const BOOKIE_DATA: [(&str, DataFault); 5] = [
+    (
+        "There are directories without a cookie",
+        DataFault::CookieMissingOnDisk,
+    ),
+    (
+        "Cookie for this bookie is not stored in metadata store",
+        DataFault::CookieMissingInMetadata,
+    ),
+    // Cookie's `Cookie [..] is not matching with [..]` and `instanceId .. is not matching with ..`.
+    ("is not matching with", DataFault::CookieMismatch),
+    (
+        "Not all the new directories are empty",
+        DataFault::DirectoriesNotEmpty,
+    ),
+    (INVALID_COOKIE, DataFault::InvalidCookie),
+];
+
+/// The exception every failed cookie check throws.
+const INVALID_COOKIE: &str = "InvalidCookieException";
+
+/// Data a server refused to start on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DataProblem<'a> {
+    pub fault: DataFault,
+    /// The line that says what is wrong, to quote.
+    pub line: &'a str,
+    /// Every line that speaks of it.
+    pub lines: Vec<&'a str>,
+}
+
+/// A ZooKeeper server's data directory that it would not load.
+pub(super) fn zookeeper_data(log: &str) -> Option<DataProblem<'_>> {
+    let mut found = data_problem(log, &ZOOKEEPER_DATA)?;
+    // QuorumPeer's own error says only that loading failed; its cause says why.
+    if found.line.contains(ZOOKEEPER_LOAD_FAILED)
+        && let Some(cause) = innermost_cause(&entries(log), found.line)
+    {
+        found.line = cause;
+        if !found.lines.contains(&cause) {
+            found.lines.push(cause);
+        }
+    }
+    Some(found)
+}
+
+/// A bookie whose cookie check failed.
+pub(super) fn bookie_data(log: &str) -> Option<DataProblem<'_>> {
+    // Cookie's mismatch phrase is plain words; it counts with the exception the check throws.
+    let thrown = lines(log).find(|line| line.contains(INVALID_COOKIE));
+    let phrases: Vec<(&str, DataFault)> = BOOKIE_DATA
+        .into_iter()
+        .filter(|(_, fault)| thrown.is_some() || *fault != DataFault::CookieMismatch)
+        .collect();
+    let mut found = data_problem(log, &phrases)?;
+    // A cookie printed on several lines leaves the phrase on a line of its own; the exception's
+    // line is the one to quote then.
+    if let Some(thrown) = thrown
+        && found.fault == DataFault::CookieMismatch
+        && !found.line.contains(INVALID_COOKIE)
+    {
+        found.line = thrown;
+    }
+    Some(found)
+}
+
+/// The first of `phrases` found (in their order), with every line that has any of them.
+fn data_problem<'a>(log: &'a str, phrases: &[(&str, DataFault)]) -> Option<DataProblem<'a>> {
+    let found: Vec<&str> = lines(log)
+        .filter(|line| phrases.iter().any(|(phrase, _)| line.contains(phrase)))
+        .collect();
+    let (fault, line) = phrases.iter().find_map(|(phrase, fault)| {
+        let line = found.iter().find(|line| line.contains(phrase))?;
+        Some((*fault, *line))
+    })?;
+    Some(DataProblem {
+        fault,
+        line,
+        lines: found,
+    })
+}
+
+/// The epochs a ZooKeeper epoch check compared: the epoch its file holds and the one it fell
+/// behind. `The current epoch, b8, is older than the last zxid, 794568949761` (the epoch in hex,
+/// the zxid in decimal, its epoch in the high 32 bits) gives (0xb8, 0xb9); `The accepted epoch,
+/// 0 is less than the current epoch, 1` gives (0, 1).
+pub(super) fn zookeeper_epochs(fault: DataFault, line: &str) -> Option<(u64, u64)> {
+    let hex_after = |phrase: &str| {
+        let rest = &line[line.find(phrase)? + phrase.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        u64::from_str_radix(&digits, 16).ok()
+    };
+    match fault {
+        DataFault::EpochBehindLog => Some((
+            hex_after("The current epoch, ")?,
+            number_after(line, "the last zxid, ")? >> 32,
+        )),
+        DataFault::AcceptedEpochBehind => Some((
+            hex_after("The accepted epoch, ")?,
+            hex_after("the current epoch, ")?,
+        )),
+        _ => None,
+    }
+}
+
+/// How far before a failure's last error its other errors reach, in seconds: the errors that led
+/// to the exit and those of the shutdown after it (hooks closing clients, the JVM's last words)
+/// fall within this.
+const FAILURE_SECS: i64 = 30;
+const DAY_SECS: i64 = 24 * 3_600;
+/// How far into a line its level is looked for, in characters.
+const LEVEL_CHARS: usize = 160;
+/// How far into a line its timestamp is looked for, in bytes.
+const TIME_BYTES: usize = 40;
+
+const LEVELS: [&str; 8] = [
+    "ERROR", "FATAL", "SEVERE", "WARN", "WARNING", "INFO", "DEBUG", "TRACE",
+];
+
+/// The error a failure follows from, as its log tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RootError<'a> {
+    /// The failure's first ERROR (or FATAL, SEVERE) line with a stack trace, else its first
+    /// ERROR line, else its first error-looking line.
+    pub first: &'a str,
+    /// The innermost cause of its stack trace (the first in the chain: the last `Caused by:`),
+    /// when that is another line than `first`.
+    pub cause: Option<&'a str>,
+    /// The lines to quote: `first` and the exception chain the cause is from.
+    pub lines: Vec<&'a str>,
+}
+
+/// The root error of the failure a log ends with. The failure is its errors within
+/// [`FAILURE_SECS`] before its last one (without timestamps, from its last error with a stack
+/// trace on); its root is the first of them logged at ERROR with a stack trace (else the first
+/// at ERROR, else the first), explained by the innermost cause of the first stack trace from
+/// there on. What a process prints as it exits (`Exiting JVM with code 1`, a shutdown
+/// hook's complaints) thus never stands for why it exited.
+pub(super) fn root_error(log: &str) -> Option<RootError<'_>> {
+    let entries = entries(log);
+    let errors: Vec<&Entry> = entries.iter().filter(|entry| entry.is_error()).collect();
+    let last = errors.last()?;
+    let from = match last.time {
+        Some(end) => {
+            let within = |entry: &&Entry| {
+                entry.time.is_some_and(|time| {
+                    // Seconds before `end`, across midnight too.
+                    let before = (end - time + DAY_SECS + DAY_SECS / 2) % DAY_SECS - DAY_SECS / 2;
+                    before <= FAILURE_SECS
+                })
+            };
+            errors
+                .iter()
+                .rposition(|entry| !within(entry))
+                .map_or(0, |at| at + 1)
+        }
+        None => errors
+            .iter()
+            .rposition(|entry| !entry.chain().is_empty())
+            .unwrap_or(errors.len() - 1),
+    };
+    let failure = &errors[from..];
+    // An ERROR with a stack trace is what a failing start or a fatal error logs; an ERROR line
+    // alone is often a complaint the process survived.
+    let at = failure
+        .iter()
+        .position(|entry| entry.severe() && !entry.chain().is_empty())
+        .or_else(|| failure.iter().position(|entry| entry.severe()))
+        .unwrap_or(0);
+    let entry = failure[at];
+    let first = if entry.severe() {
+        entry.head()
+    } else {
+        entry.lines.iter().copied().find(|line| is_error(line))?
+    };
+    let chain = failure[at..]
+        .iter()
+        .map(|entry| entry.chain())
+        .find(|chain| !chain.is_empty())
+        .unwrap_or_default();
+    let cause = chain.last().copied().filter(|cause| *cause != first);
+    let mut lines = vec![first];
+    lines.extend(chain.into_iter().filter(|line| *line != first));
+    Some(RootError {
+        first,
+        cause,
+        lines,
+    })
+}
+
+/// A line's message: `Caused by: ` dropped, and for a log entry what follows its level and
+/// logger (`.. ERROR [main:o.a.z.s.q.QuorumPeer@1203] - Unable to load database on disk` gives
+/// `Unable to load database on disk`).
+pub(super) fn message(line: &str) -> &str {
+    let line = line.trim();
+    if let Some(cause) = line.strip_prefix("Caused by: ") {
+        return cause;
+    }
+    let Some((at, level)) = level(line) else {
+        return line;
+    };
+    let rest = &line[at + level.len()..];
+    [" - ", " -- "]
+        .iter()
+        .filter_map(|separator| Some((rest.find(separator)?, separator.len())))
+        .min()
+        .map(|(at, len)| rest[at + len..].trim())
+        .filter(|message| !message.is_empty())
+        .unwrap_or(line)
+}
+
+/// One log entry: its first line and the lines that continue it (a stack trace, a message on
+/// several lines).
+struct Entry<'a> {
+    lines: Vec<&'a str>,
+    /// Its time of day in seconds: its own, or the last one logged before it.
+    time: Option<i64>,
+}
+
+impl<'a> Entry<'a> {
+    fn head(&self) -> &'a str {
+        self.lines[0]
+    }
+
+    fn is_error(&self) -> bool {
+        self.lines.iter().any(|line| is_error(line))
+    }
+
+    /// Whether it was logged at ERROR, FATAL or SEVERE.
+    fn severe(&self) -> bool {
+        level(self.head()).is_some_and(|(_, level)| matches!(level, "ERROR" | "FATAL" | "SEVERE"))
+    }
+
+    /// Its exception and causes, outermost first: the unindented exception and `Caused by:`
+    /// lines (a suppressed exception's are indented).
+    fn chain(&self) -> Vec<&'a str> {
+        self.lines
+            .iter()
+            .copied()
+            .filter(|line| exception_line(line) || line.starts_with("Caused by:"))
+            .collect()
+    }
+}
+
+/// The log's entries: a line with a timestamp or a level starts one, other lines continue it.
+fn entries(log: &str) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut time = None;
+    for line in lines(log) {
+        match entries.last_mut() {
+            Some(entry) if !starts_entry(line) => entry.lines.push(line),
+            _ => {
+                time = time_of_day(line).or(time);
+                entries.push(Entry {
+                    lines: vec![line],
+                    time,
+                });
+            }
+        }
+    }
+    entries
+}
+
+/// The innermost cause in the stack trace of the entry that `line` is in.
+fn innermost_cause<'a>(entries: &[Entry<'a>], line: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|entry| entry.lines.contains(&line))?
+        .chain()
+        .last()
+        .copied()
+}
+
+fn starts_entry(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    let continues = trimmed.len() != line.len()
+        || ["at ", "... ", "Caused by:", "Suppressed:"]
+            .iter()
+            .any(|start| trimmed.starts_with(start))
+        || exception_line(line);
+    !continues && (time_of_day(line).is_some() || level(line).is_some())
+}
+
+/// Whether a line starts with an exception's class name: `java.io.IOException: ..`,
+/// `org.apache.zookeeper.KeeperException$ConnectionLossException: ..`.
+fn exception_line(line: &str) -> bool {
+    let name = line.split([':', ' ', '\t']).next().unwrap_or_default();
+    let simple = name.rsplit(['.', '$']).next().unwrap_or_default();
+    name.contains('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '$'))
+        && ["Exception", "Error", "Throwable"]
+            .iter()
+            .any(|kind| simple.ends_with(kind))
+}
+
+/// A line's level and where it is: the first whole word among [`LEVELS`] near its start.
+fn level(line: &str) -> Option<(usize, &'static str)> {
+    let end = line
+        .char_indices()
+        .nth(LEVEL_CHARS)
+        .map_or(line.len(), |(at, _)| at);
+    let head = &line[..end];
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    LEVELS
+        .iter()
+        .filter_map(|level| {
+            head.match_indices(level)
+                .find(|(at, _)| {
+                    !word(head[..*at].chars().next_back())
+                        && !word(head[at + level.len()..].chars().next())
+                })
+                .map(|(at, _)| (at, *level))
+        })
+        .min_by_key(|(at, _)| *at)
+}
+
+/// The time of day near a line's start (`10:00:03` in `2024-05-01T10:00:03,000+0000 ..`), in
+/// seconds.
+fn time_of_day(line: &str) -> Option<i64> {
+    let bytes = &line.as_bytes()[..line.len().min(TIME_BYTES)];
+    bytes.windows(8).enumerate().find_map(|(at, w)| {
+        let digits = |i: usize| w[i].is_ascii_digit() && w[i + 1].is_ascii_digit();
+        let fits = digits(0)
+            && w[2] == b':'
+            && digits(3)
+            && w[5] == b':'
+            && digits(6)
+            && (at == 0 || !bytes[at - 1].is_ascii_digit());
+        let two = |i: usize| i64::from(w[i] - b'0') * 10 + i64::from(w[i + 1] - b'0');
+        fits.then(|| two(0) * 3_600 + two(3) * 60 + two(6))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,5 +967,124 @@ Caused by: org.apache.hadoop.hbase.ipc.RemoteWithExtrasException(org.apache.hado
         );
         assert!(client_silences(RECONNECT).is_empty());
         assert_eq!(launch_failure(RECONNECT), None);
+    }
+
+    #[test]
+    fn the_root_error_of_a_real_zookeeper_exit_is_its_first_cause() {
+        let log = include_str!("fixtures/zookeeper-3.9-epoch-older-than-zxid.log");
+        let root = root_error(log).unwrap();
+        assert!(root.first.ends_with("- Unable to load database on disk"));
+        assert_eq!(
+            root.cause,
+            Some(
+                "java.io.IOException: The current epoch, 0, is older than the last zxid, 4294967300"
+            )
+        );
+        assert_eq!(root.lines.len(), 2);
+        assert_eq!(message(root.first), "Unable to load database on disk");
+        // What the old rule quoted: the last error line.
+        assert!(
+            error_lines(log)
+                .last()
+                .unwrap()
+                .ends_with("Exiting JVM with code 1")
+        );
+    }
+
+    #[test]
+    fn a_failure_reaches_back_half_a_minute_across_midnight() {
+        let log = "\
+2024-05-01 23:50:00,000 ERROR [main] x - an old complaint
+2024-05-01 23:59:50,000 ERROR [main] x - the failure
+java.lang.IllegalStateException: first cause
+2024-05-02 00:00:10,000 ERROR [hook] x - a shutdown hook
+java.io.IOException: closed
+";
+        let root = root_error(log).unwrap();
+        assert_eq!(message(root.first), "the failure");
+        assert_eq!(
+            root.cause,
+            Some("java.lang.IllegalStateException: first cause")
+        );
+        assert_eq!(
+            time_of_day("2024-05-01T10:00:03,000+0000 [main]"),
+            Some(36_003)
+        );
+        assert_eq!(time_of_day("04-29 10:00:10.871 [main]"), Some(36_010));
+        assert_eq!(time_of_day("java.io.IOException: 123:45:67"), None);
+    }
+
+    #[test]
+    fn without_a_stack_trace_the_first_error_line_is_the_root() {
+        let log = "\
+2024-04-29 10:00:29,514 ERROR [main] zookeeper.RecoverableZooKeeper: ZooKeeper exists failed after 4 attempts
+2024-04-29 10:00:29,520 ERROR [main] master.HMasterCommandLine: Master exiting
+";
+        let root = root_error(log).unwrap();
+        assert!(
+            root.first
+                .ends_with("ZooKeeper exists failed after 4 attempts")
+        );
+        assert_eq!(root.cause, None);
+        // A WARN with a stack trace, where no ERROR is.
+        let reconnect = root_error(RECONNECT).unwrap();
+        assert!(reconnect.first.contains("Attempting reconnect"));
+        assert!(
+            reconnect
+                .cause
+                .unwrap()
+                .starts_with("org.apache.zookeeper.ClientCnxn$EndOfStreamException")
+        );
+        assert_eq!(root_error("INFO all is well\n"), None);
+    }
+
+    #[test]
+    fn messages_drop_the_log_prefix() {
+        assert_eq!(
+            message(
+                "2024-05-01T10:00:03,000+0000 [main] ERROR org.apache.pulsar.PulsarBrokerStarter - \
+                 Failed to start pulsar service."
+            ),
+            "Failed to start pulsar service."
+        );
+        assert_eq!(
+            message(
+                "04-29 10:00:04.220 [ main] ERROR c.n.p.c.CollectorApp -- [CollectorApp] could not launch app."
+            ),
+            "[CollectorApp] could not launch app."
+        );
+        assert_eq!(
+            message("Caused by: java.net.BindException: Address already in use"),
+            "java.net.BindException: Address already in use"
+        );
+        assert_eq!(
+            message(
+                "2024-04-29 10:00:29,520 ERROR [main] master.HMasterCommandLine: Master exiting"
+            ),
+            "2024-04-29 10:00:29,520 ERROR [main] master.HMasterCommandLine: Master exiting"
+        );
+    }
+
+    #[test]
+    fn zookeeper_epochs_are_read_as_it_prints_them() {
+        // The epoch in hex, the zxid in decimal: 794568949761 is 0xb9_0000_0001.
+        assert_eq!(
+            zookeeper_epochs(
+                DataFault::EpochBehindLog,
+                "java.io.IOException: The current epoch, b8, is older than the last zxid, 794568949761"
+            ),
+            Some((0xb8, 0xb9))
+        );
+        assert_eq!(
+            zookeeper_epochs(
+                DataFault::AcceptedEpochBehind,
+                "java.io.IOException: The accepted epoch, 1f is less than the current epoch, 20"
+            ),
+            Some((0x1f, 0x20))
+        );
+        assert_eq!(
+            zookeeper_epochs(DataFault::Damaged, "CRC check failed"),
+            None
+        );
     }
 }

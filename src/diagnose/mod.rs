@@ -3,9 +3,14 @@
 //!
 //! Rules, most specific first: the kernel's OOM kill; a JVM whose heap cannot fit the container;
 //! a clock out of step (HBase rejecting a region server, a ZooKeeper client whose clock jumped);
-//! an expired ZooKeeper session; a ZooKeeper it could not reach; Pinpoint's HBase tables missing;
-//! its storage unreachable (PostgreSQL, HBase); any other exit (exit code 0 included: Pinpoint's
-//! collector and web exit with 0 when they could not launch); never ready.
+//! data a server refuses to start on, inconsistent (a ZooKeeper data directory whose epoch files,
+//! snapshots and transaction log disagree or are damaged; a bookie whose cookie does not match)
+//! or missing (a ZooKeeper snapshot, a bookie's cookie on its disk or in the metadata store); an
+//! expired ZooKeeper session; a ZooKeeper it could not reach; Pinpoint's HBase tables missing; its
+//! storage unreachable (PostgreSQL, HBase); any other exit (exit code 0 included: Pinpoint's
+//! collector and web exit with 0 when they could not launch), quoting the failure's first error
+//! and the innermost cause of its stack trace, not what the process printed as it went down
+//! (`Exiting JVM with code 1`, a shutdown hook's complaints); never ready.
 
 mod jvm;
 mod log;
@@ -57,6 +62,13 @@ pub enum Cause {
     ClockSkew,
     /// It advertised an address its peers cannot dial (0.0.0.0, 127.0.0.1).
     IllegalAdvertisedAddress,
+    /// It refused to start on inconsistent data: a ZooKeeper data directory whose epoch files,
+    /// snapshots and transaction log disagree or are damaged, a bookie whose cookie does not
+    /// match the metadata store's.
+    DataInconsistent,
+    /// It refused to start on missing data: a ZooKeeper transaction log without its snapshot, a
+    /// bookie whose disk or metadata store lost its cookie.
+    DataMissing,
     /// It exited for another reason.
     Exited,
     /// It runs but never became ready.
@@ -64,7 +76,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 10] = [
+    pub const ALL: [Cause; 12] = [
         Cause::OomKilled,
         Cause::HeapExceedsLimit,
         Cause::SessionExpired,
@@ -73,6 +85,8 @@ impl Cause {
         Cause::SchemaMissing,
         Cause::ClockSkew,
         Cause::IllegalAdvertisedAddress,
+        Cause::DataInconsistent,
+        Cause::DataMissing,
         Cause::Exited,
         Cause::NeverReady,
     ];
@@ -87,6 +101,8 @@ impl Cause {
             Cause::SchemaMissing => "schema-missing",
             Cause::ClockSkew => "clock-skew",
             Cause::IllegalAdvertisedAddress => "illegal-advertised-address",
+            Cause::DataInconsistent => "data-inconsistent",
+            Cause::DataMissing => "data-missing",
             Cause::Exited => "exited",
             Cause::NeverReady => "never-ready",
         }
@@ -434,6 +450,25 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
             evidence,
         });
     }
+    // Data a server refuses to start on explains its exit more directly than the ZooKeeper
+    // trouble or the heap around it.
+    if let Some(data) = match facts.system {
+        SystemKind::Zookeeper => log::zookeeper_data(facts.log),
+        SystemKind::Bookkeeper => log::bookie_data(facts.log),
+        _ => None,
+    } {
+        let cause = if data.fault.missing() {
+            Cause::DataMissing
+        } else {
+            Cause::DataInconsistent
+        };
+        let explanation = format!(
+            "{node} {}: {}{heap_note}",
+            failure.text(),
+            data_explanation(&data)
+        );
+        return Some(diagnosis(cause, explanation, &data.lines));
+    }
     // A ZooKeeper server has no ZooKeeper session of its own; its log speaks of its clients'.
     if facts.system != SystemKind::Zookeeper {
         let expired = log::session_expiry(facts.log);
@@ -497,13 +532,15 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
         return Some(heap_exceeds(last_errors(&errors), false));
     }
 
-    let mut lines = if errors.is_empty() {
-        log::last_lines(facts.log, 3)
-    } else {
-        last_errors(&errors).to_vec()
+    // The failure's root, not the lines the process printed last as it went down.
+    let root = log::root_error(facts.log);
+    let mut lines = match &root {
+        Some(root) => root.lines.clone(),
+        None => log::last_lines(facts.log, 3),
     };
     // Pinpoint's launcher returns normally when the start failed, so the exit code is 0.
-    let launch = log::launch_failure(facts.log)
+    let launch_failure = log::launch_failure(facts.log);
+    let launch = launch_failure
         .map(|line| {
             if !lines.contains(&line) {
                 lines.insert(0, line);
@@ -511,8 +548,19 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
             format!(" after it could not launch (\"{}\")", log::quote(line))
         })
         .unwrap_or_default();
-    let shown = match (errors.last(), lines.last()) {
-        (Some(error), _) => format!("; its last error: \"{}\"", log::quote(error)),
+    let said = |line: &str| format!("\"{}\"", log::quote(log::message(line)));
+    let shown = match (&root, lines.last()) {
+        (Some(root), _) => {
+            let caused = root
+                .cause
+                .map(|cause| format!(", caused by {}", said(cause)))
+                .unwrap_or_default();
+            if launch_failure == Some(root.first) {
+                caused
+            } else {
+                format!("; the error behind it: {}{caused}", said(root.first))
+            }
+        }
         (None, Some(line)) => format!(
             "; its log shows no error (last line: \"{}\")",
             log::quote(line)
@@ -526,6 +574,97 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
     };
     let explanation = format!("{node} {}{launch}{shown}", failure.text());
     Some(diagnosis(cause, explanation, &lines))
+}
+
+/// What to try about a ZooKeeper data directory that would not load.
+const ZOOKEEPER_DATA_ADVICE: &str = "restore the node's data (version-2 under dataDir and \
+     dataLogDir) from a backup, or delete those version-2 directories, keeping myid, and restart \
+     it: it then resyncs from the leader, which needs a quorum of the other nodes";
+
+/// How to make a bookie start afresh, its old data discarded.
+const BOOKIE_FORMAT: &str = "format it to join as a new bookie (`bookkeeper shell bookieformat \
+     -nonInteractive -force -deleteCookie`) and let autorecovery re-replicate the ledgers it held";
+
+/// What a server's data problem means and what to try, its own words quoted.
+fn data_explanation(data: &log::DataProblem) -> String {
+    use log::DataFault;
+    let said = log::quote(log::message(data.line));
+    let epochs = log::zookeeper_epochs(data.fault, data.line);
+    match data.fault {
+        DataFault::EpochBehindLog => {
+            let detail = epochs
+                .map(|(file, held)| {
+                    format!(
+                        "its currentEpoch file says epoch {file}, but its snapshots and \
+                         transaction log hold transactions of epoch {held}"
+                    )
+                })
+                .unwrap_or_else(|| {
+                    "its currentEpoch file is older than the transactions its snapshots and \
+                     transaction log hold"
+                        .to_string()
+                });
+            format!(
+                "its data directory is inconsistent (\"{said}\"): {detail}; {ZOOKEEPER_DATA_ADVICE}"
+            )
+        }
+        DataFault::AcceptedEpochBehind => {
+            let detail = epochs
+                .map(|(file, current)| {
+                    format!(
+                        "its acceptedEpoch file says epoch {file}, behind the epoch {current} of \
+                         its currentEpoch file"
+                    )
+                })
+                .unwrap_or_else(|| "its acceptedEpoch file is behind its currentEpoch file".into());
+            format!(
+                "its data directory is inconsistent (\"{said}\"): {detail}; {ZOOKEEPER_DATA_ADVICE}"
+            )
+        }
+        DataFault::SnapshotMissing => format!(
+            "its snapshot is missing (\"{said}\"): its transaction log holds transactions, but no \
+             snapshot is left to replay them onto; {ZOOKEEPER_DATA_ADVICE}"
+        ),
+        DataFault::NoValidSnapshot => {
+            format!("none of its snapshots can be read (\"{said}\"); {ZOOKEEPER_DATA_ADVICE}")
+        }
+        DataFault::Damaged => format!(
+            "its data on disk would not load (\"{said}\"): its snapshots or transaction log are \
+             damaged; {ZOOKEEPER_DATA_ADVICE}"
+        ),
+        DataFault::CookieMissingOnDisk => format!(
+            "its disk lost its cookie (\"{said}\"): journal or ledger directories have no cookie \
+             (VERSION file) while the metadata store still has the bookie's, as after a disk \
+             wipe or a new volume; restore the disk, or {BOOKIE_FORMAT}"
+        ),
+        DataFault::CookieMissingInMetadata => format!(
+            "its cookie is missing from the metadata store (\"{said}\"): its directories have a \
+             cookie, but ZooKeeper has none for this bookie, as after ZooKeeper's data was wiped \
+             or the bookie was pointed at another cluster; point it at the metadata store it was \
+             formatted in (metadataServiceUri), or {BOOKIE_FORMAT}"
+        ),
+        DataFault::CookieMismatch => {
+            let changed = if data.line.contains("instanceId") {
+                "the cluster's instance id changed (its metadata was initialized anew)"
+            } else {
+                "its address or its directories changed"
+            };
+            format!(
+                "its cookie does not match (\"{said}\"): the cookie in its directories differs \
+                 from the one in the metadata store, so {changed}; start it with the address and \
+                 directories it was formatted with, or {BOOKIE_FORMAT}"
+            )
+        }
+        DataFault::DirectoriesNotEmpty => format!(
+            "its directories hold data but no cookie, and the metadata store has none for it \
+             (\"{said}\"): the data is of a bookie this cluster does not know; restore its \
+             cookie with the disk it came from, or {BOOKIE_FORMAT}"
+        ),
+        DataFault::InvalidCookie => format!(
+            "its cookie check failed (\"{said}\"); start it with the address and directories it \
+             was formatted with, or {BOOKIE_FORMAT}"
+        ),
+    }
 }
 
 /// The last [`log::EVIDENCE`] error lines.

@@ -298,30 +298,25 @@ java.lang.IllegalArgumentException: myid file is missing
     assert_eq!(diagnosis.cause, Cause::Exited);
     assert_eq!(
         diagnosis.explanation,
-        "zk-2 exited with code 1; its last error: \"java.lang.IllegalArgumentException: myid file \
-         is missing\""
+        "zk-2 exited with code 1; the error behind it: \"Unexpected exception, exiting \
+         abnormally\", caused by \"java.lang.IllegalArgumentException: myid file is missing\""
     );
     assert_eq!(diagnosis.evidence.len(), 2);
 }
 
 #[rstest]
-#[case(
-    exited(1),
-    "broker-1 exited with code 1; its last error: \"java.lang.IllegalArgumentException: advertisedAddress must be set\""
-)]
-#[case(
-    exited(137),
-    "broker-1 exited with code 137 (SIGKILL); its last error: \"java.lang.IllegalArgumentException: advertisedAddress must be set\""
-)]
-#[case(
-    state(Status::Dead, None, false),
-    "broker-1 exited; its last error: \"java.lang.IllegalArgumentException: advertisedAddress must be set\""
-)]
+#[case(exited(1), "broker-1 exited with code 1")]
+#[case(exited(137), "broker-1 exited with code 137 (SIGKILL)")]
+#[case(state(Status::Dead, None, false), "broker-1 exited")]
 #[case(
     NodeState::missing(),
-    "broker-1 is gone (its container no longer exists); its last error: \"java.lang.IllegalArgumentException: advertisedAddress must be set\""
+    "broker-1 is gone (its container no longer exists)"
 )]
-fn any_other_exit_quotes_the_last_error(#[case] state: NodeState, #[case] explanation: &str) {
+fn any_other_exit_quotes_the_error_behind_it(#[case] state: NodeState, #[case] failed: &str) {
+    let explanation = format!(
+        "{failed}; the error behind it: \"Failed to start pulsar service.\", caused by \
+         \"java.lang.IllegalArgumentException: advertisedAddress must be set\""
+    );
     let diagnosis = diagnose(&broker(&state, FAILED_START)).unwrap();
     assert_eq!(diagnosis.cause, Cause::Exited);
     assert_eq!(diagnosis.explanation, explanation);
@@ -351,14 +346,14 @@ fn an_exit_after_being_ready_is_still_an_exit() {
 }
 
 #[test]
-fn running_but_never_ready_quotes_the_last_error() {
+fn running_but_never_ready_quotes_the_error_behind_it() {
     let state = running();
     let diagnosis = diagnose(&broker(&state, FAILED_START)).unwrap();
     assert_eq!(diagnosis.cause, Cause::NeverReady);
     assert!(
         diagnosis
             .explanation
-            .starts_with("broker-1 is running but never became ready; its last error: "),
+            .starts_with("broker-1 is running but never became ready; the error behind it: "),
         "{}",
         diagnosis.explanation
     );
@@ -725,8 +720,8 @@ Caused by: java.net.BindException: Address already in use
     );
     assert!(
         d.explanation.ends_with(
-            "[CollectorApp] could not launch app.\"); its last error: \"Caused by: \
-             java.net.BindException: Address already in use\""
+            "[CollectorApp] could not launch app.\"), caused by \"java.net.BindException: \
+             Address already in use\""
         ),
         "{}",
         d.explanation
@@ -880,4 +875,280 @@ fn a_node_that_kept_running_after_a_clock_jump_is_named_for_its_clock() {
             .cause,
         Cause::SessionExpired
     );
+}
+
+// Exits explained by their root error, and servers that refuse to start on their data.
+
+/// A real log, the last 40 lines `docker logs` gave: chaosbed/zookeeper:3.9 as a one-node
+/// ensemble (ZOO_STANDALONE_ENABLED=false, /data and /datalog on host directories), two znode
+/// writes in epoch 1, stopped, its /data/version-2/currentEpoch set from 1 to 0, started again.
+const ZK_EPOCH_BEHIND: &str = include_str!("fixtures/zookeeper-3.9-epoch-older-than-zxid.log");
+/// The same node started once more with its currentEpoch back at 1 and its only snapshot
+/// (/data/version-2/snapshot.0) deleted, its transaction log kept.
+const ZK_NO_SNAPSHOT: &str = include_str!("fixtures/zookeeper-3.9-no-snapshot.log");
+
+fn zookeeper<'a>(state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
+    facts("zk-1", SystemKind::Zookeeper, state, log)
+}
+
+fn bookie<'a>(state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
+    facts("bookie-1", SystemKind::Bookkeeper, state, log)
+}
+
+#[test]
+fn an_exit_quotes_its_first_cause_not_its_last_words() {
+    // A ZooKeeper 3.9 server that cannot start for another reason than its data: the last error
+    // it prints is ServiceUtils' `Exiting JVM with code 1`.
+    let log = "\
+2024-04-29 10:00:01,001 [myid:] - INFO  [main:o.a.z.s.q.QuorumPeerConfig@177] - Reading configuration from: /conf/zoo.cfg
+2024-04-29 10:00:01,480 [myid:4] - ERROR [main:o.a.z.s.q.QuorumPeerMain@114] - Unexpected exception, exiting abnormally
+java.lang.RuntimeException: My id 4 not in the peer list
+\tat org.apache.zookeeper.server.quorum.QuorumPeer.start(QuorumPeer.java:1130)
+2024-04-29 10:00:01,481 [myid:4] - INFO  [main:o.a.z.a.ZKAuditProvider@42] - ZooKeeper audit is disabled.
+2024-04-29 10:00:01,482 [myid:4] - ERROR [main:o.a.z.u.ServiceUtils@48] - Exiting JVM with code 1
+";
+    let state = exited(1);
+    let d = diagnose(&zookeeper(&state, log)).unwrap();
+    assert_eq!(d.cause, Cause::Exited);
+    assert_eq!(
+        d.explanation,
+        "zk-1 exited with code 1; the error behind it: \"Unexpected exception, exiting \
+         abnormally\", caused by \"java.lang.RuntimeException: My id 4 not in the peer list\""
+    );
+    assert!(
+        d.evidence.iter().all(|line| !line.contains("Exiting JVM")),
+        "{:?}",
+        d.evidence
+    );
+}
+
+#[test]
+fn an_exit_quotes_the_innermost_cause_not_a_shutdown_hook_or_an_old_error() {
+    let log = "\
+2024-05-01T09:40:00,000+0000 [pulsar-io-4-1] ERROR org.apache.pulsar.broker.service.ServerCnx - Failed to fetch topic stats
+2024-05-01T10:00:00,000+0000 [main] INFO  org.apache.pulsar.PulsarBrokerStarter - Starting Pulsar broker
+2024-05-01T10:00:03,000+0000 [main] ERROR org.apache.pulsar.PulsarBrokerStarter - Failed to start pulsar service.
+org.apache.pulsar.broker.PulsarServerException: java.io.IOException: Failed to bind
+\tat org.apache.pulsar.broker.PulsarService.start(PulsarService.java:800)
+Caused by: java.io.IOException: Failed to bind
+\tat org.apache.pulsar.broker.web.WebService.start(WebService.java:300)
+Caused by: java.net.BindException: Address already in use
+\tat java.base/sun.nio.ch.Net.bind0(Native Method)
+\tSuppressed: java.lang.IllegalStateException: already stopped
+\t\tCaused by: java.lang.IllegalStateException: not started
+2024-05-01T10:00:03,100+0000 [Thread-1] INFO  org.apache.pulsar.broker.PulsarService - Closing PulsarService
+2024-05-01T10:00:04,200+0000 [Thread-1] ERROR org.apache.pulsar.broker.PulsarService - Failed to close the metadata store
+java.lang.IllegalStateException: Already closed
+2024-05-01T10:00:04,300+0000 [Thread-1] INFO  org.apache.pulsar.PulsarBrokerStarter - Shut down broker service successfully.
+";
+    let state = exited(1);
+    let d = diagnose(&broker(&state, log)).unwrap();
+    assert_eq!(d.cause, Cause::Exited);
+    assert_eq!(
+        d.explanation,
+        "broker-1 exited with code 1; the error behind it: \"Failed to start pulsar service.\", \
+         caused by \"java.net.BindException: Address already in use\""
+    );
+    assert_eq!(d.evidence.len(), 4, "{:?}", d.evidence);
+    assert!(d.evidence[0].ends_with("Failed to start pulsar service."));
+}
+
+#[test]
+fn a_zookeeper_whose_epoch_is_behind_its_log_has_inconsistent_data() {
+    let state = exited(1);
+    let d = diagnose(&zookeeper(&state, ZK_EPOCH_BEHIND)).unwrap();
+    assert_eq!(d.cause, Cause::DataInconsistent);
+    assert_eq!(
+        d.explanation,
+        "zk-1 exited with code 1: its data directory is inconsistent (\"java.io.IOException: The \
+         current epoch, 0, is older than the last zxid, 4294967300\"): its currentEpoch file says \
+         epoch 0, but its snapshots and transaction log hold transactions of epoch 1; restore \
+         the node's data (version-2 under dataDir and dataLogDir) from a backup, or delete those \
+         version-2 directories, keeping myid, and restart it: it then resyncs from the leader, \
+         which needs a quorum of the other nodes"
+    );
+    assert_eq!(d.evidence.len(), 3, "{:?}", d.evidence);
+    assert!(d.evidence[0].ends_with("- Unable to load database on disk"));
+    assert!(d.evidence.iter().all(|line| !line.contains("Exiting JVM")));
+}
+
+#[test]
+fn a_zookeeper_without_its_snapshot_has_missing_data() {
+    let state = exited(1);
+    let d = diagnose(&zookeeper(&state, ZK_NO_SNAPSHOT)).unwrap();
+    assert_eq!(d.cause, Cause::DataMissing);
+    assert!(
+        d.explanation.starts_with(
+            "zk-1 exited with code 1: its snapshot is missing (\"java.io.IOException: No \
+             snapshot found, but there are log entries. Something is broken!\"): its transaction \
+             log holds transactions, but no snapshot is left to replay them onto; restore"
+        ),
+        "{}",
+        d.explanation
+    );
+}
+
+#[rstest]
+#[case(
+    "java.io.IOException: The accepted epoch, a is less than the current epoch, b",
+    "its acceptedEpoch file says epoch 10, behind the epoch 11 of its currentEpoch file"
+)]
+#[case(
+    "java.io.IOException: CRC check failed",
+    "its data on disk would not load (\"java.io.IOException: CRC check failed\"): its snapshots \
+     or transaction log are damaged"
+)]
+#[case(
+    "java.io.IOException: Not able to find valid snapshots in /data/version-2",
+    "none of its snapshots can be read"
+)]
+// QuorumPeer's own error quotes the cause it carries.
+#[case(
+    "java.io.IOException: Failed to process transaction type: 2 error: KeeperErrorCode = NoNode for /x",
+    "its data on disk would not load (\"java.io.IOException: Failed to process transaction type: \
+     2 error: KeeperErrorCode = NoNode for /x\")"
+)]
+fn a_zookeeper_data_directory_that_will_not_load_is_inconsistent(
+    #[case] exception: &str,
+    #[case] said: &str,
+) {
+    // QuorumPeer.loadDataBase's error, as ZooKeeper 3.9 prints it.
+    let log = format!(
+        "2024-04-29 10:00:02,100 [myid:2] - ERROR [main:o.a.z.s.q.QuorumPeer@1203] - Unable to \
+         load database on disk\n{exception}\n\
+         \tat org.apache.zookeeper.server.quorum.QuorumPeer.loadDataBase(QuorumPeer.java:1195)\n\
+         2024-04-29 10:00:02,103 [myid:2] - ERROR [main:o.a.z.u.ServiceUtils@48] - Exiting JVM \
+         with code 1\n"
+    );
+    let state = exited(1);
+    let d = diagnose(&zookeeper(&state, &log)).unwrap();
+    assert_eq!(d.cause, Cause::DataInconsistent);
+    assert!(d.explanation.contains(said), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("it then resyncs from the leader"),
+        "{}",
+        d.explanation
+    );
+}
+
+#[test]
+fn a_partial_last_transaction_is_no_reason_to_exit() {
+    // ZooKeeper logs it after being killed mid-write, and reads on.
+    let log = "\
+2024-04-29 10:00:01,200 [myid:4] - ERROR [main:o.a.z.s.p.Util@259] - Last transaction was partial.
+2024-04-29 10:00:01,480 [myid:4] - ERROR [main:o.a.z.s.q.QuorumPeerMain@114] - Unexpected exception, exiting abnormally
+java.lang.RuntimeException: My id 4 not in the peer list
+2024-04-29 10:00:01,482 [myid:4] - ERROR [main:o.a.z.u.ServiceUtils@48] - Exiting JVM with code 1
+";
+    let state = exited(1);
+    let d = diagnose(&zookeeper(&state, log)).unwrap();
+    assert_eq!(d.cause, Cause::Exited);
+    assert!(
+        d.explanation
+            .ends_with("caused by \"java.lang.RuntimeException: My id 4 not in the peer list\""),
+        "{}",
+        d.explanation
+    );
+}
+
+/// A bookie (BookKeeper 4.16, Pulsar's image) whose journal and ledger disks were wiped while
+/// ZooKeeper kept its cookie.
+const BOOKIE_DISK_WIPED: &str = "\
+2024-05-01T10:00:05,000+0000 [main] INFO  org.apache.bookkeeper.server.Main - Using configuration file /pulsar/conf/bookkeeper.conf
+2024-05-01T10:00:05,120+0000 [main] ERROR org.apache.bookkeeper.bookie.LegacyCookieValidation - There are directories without a cookie, and this is neither a new environment, nor is storage expansion enabled. Empty directories are [data/bookkeeper/journal/current, data/bookkeeper/ledgers/current]
+2024-05-01T10:00:05,125+0000 [main] ERROR org.apache.bookkeeper.server.Main - Failed to build bookie server
+org.apache.bookkeeper.bookie.BookieException$InvalidCookieException: 
+\tat org.apache.bookkeeper.bookie.LegacyCookieValidation.checkCookies(LegacyCookieValidation.java:126)
+";
+
+#[test]
+fn a_bookie_whose_disk_lost_its_cookie_has_missing_data() {
+    let state = exited(1);
+    let d = diagnose(&bookie(&state, BOOKIE_DISK_WIPED)).unwrap();
+    assert_eq!(d.cause, Cause::DataMissing);
+    assert!(
+        d.explanation.starts_with(
+            "bookie-1 exited with code 1: its disk lost its cookie (\"There are directories \
+             without a cookie, and this is neither a new environment, nor is storage expansion \
+             enabled. Empty directories are [data/bookkeeper/journal/current, \
+             data/bookkeeper/ledgers/current]\"): journal or ledger directories have no cookie"
+        ),
+        "{}",
+        d.explanation
+    );
+    assert!(
+        d.explanation.ends_with(
+            "restore the disk, or format it to join as a new bookie (`bookkeeper shell \
+             bookieformat -nonInteractive -force -deleteCookie`) and let autorecovery \
+             re-replicate the ledgers it held"
+        ),
+        "{}",
+        d.explanation
+    );
+    assert_eq!(d.evidence.len(), 2, "{:?}", d.evidence);
+}
+
+#[rstest]
+#[case(
+    "2024-05-01T10:00:05,120+0000 [main] ERROR org.apache.bookkeeper.bookie.LegacyCookieValidation - Cookie for this bookie is not stored in metadata store. Bookie failing to come up\n",
+    Cause::DataMissing,
+    "its cookie is missing from the metadata store"
+)]
+#[case(
+    "2024-05-01T10:00:05,125+0000 [main] ERROR org.apache.bookkeeper.server.Main - Failed to build bookie server\n\
+     org.apache.bookkeeper.bookie.BookieException$InvalidCookieException: instanceId 7a1c2f is not matching with 3f2b9e\n",
+    Cause::DataInconsistent,
+    "so the cluster's instance id changed"
+)]
+// Cookie's own text spans several lines; the exception's line is quoted.
+#[case(
+    "2024-05-01T10:00:05,125+0000 [main] ERROR org.apache.bookkeeper.server.Main - Failed to build bookie server\n\
+     org.apache.bookkeeper.bookie.BookieException$InvalidCookieException: Cookie [4\n\
+     bookieHost: \"172.18.0.7:3181\"\n\
+     ] is not matching with [4\n\
+     bookieHost: \"172.18.0.5:3181\"\n\
+     ]\n",
+    Cause::DataInconsistent,
+    "its cookie does not match (\"org.apache.bookkeeper.bookie.BookieException$InvalidCookieException: \
+     Cookie [4\"): the cookie in its directories differs from the one in the metadata store, so \
+     its address or its directories changed"
+)]
+#[case(
+    "2024-05-01T10:00:05,120+0000 [main] ERROR org.apache.bookkeeper.bookie.LegacyCookieValidation - Not all the new directories are empty. New directories that are not empty are: [data/bookkeeper/ledgers/current]\n",
+    Cause::DataInconsistent,
+    "its directories hold data but no cookie"
+)]
+fn a_bookie_whose_cookie_check_failed(#[case] log: &str, #[case] cause: Cause, #[case] said: &str) {
+    let state = exited(1);
+    let d = diagnose(&bookie(&state, log)).unwrap();
+    assert_eq!(d.cause, cause, "{}", d.explanation);
+    assert!(d.explanation.contains(said), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("bookkeeper shell bookieformat"),
+        "{}",
+        d.explanation
+    );
+}
+
+#[test]
+fn data_phrases_count_only_for_the_server_that_prints_them() {
+    let state = exited(1);
+    // ZooKeeper's data errors in a bookie's log, a bookie's cookie in ZooKeeper's, and a
+    // mismatch without the cookie check's exception, name no data cause.
+    let mismatch = "2024-05-01T10:00:05,125+0000 [main] ERROR x - checksum is not matching with the \
+                    stored one\n";
+    for d in [
+        diagnose(&bookie(&state, ZK_EPOCH_BEHIND)).unwrap(),
+        diagnose(&zookeeper(&state, BOOKIE_DISK_WIPED)).unwrap(),
+        diagnose(&bookie(&state, mismatch)).unwrap(),
+    ] {
+        assert_eq!(d.cause, Cause::Exited, "{}", d.explanation);
+    }
+}
+
+#[test]
+fn the_data_causes_are_named() {
+    assert_eq!(Cause::DataInconsistent.name(), "data-inconsistent");
+    assert_eq!(Cause::DataMissing.name(), "data-missing");
+    assert_eq!(Cause::from_name("data-missing"), Some(Cause::DataMissing));
 }
