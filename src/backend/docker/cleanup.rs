@@ -28,26 +28,31 @@ pub async fn remove_run(docker: &Docker, run: Option<&str>) -> anyhow::Result<Re
         }))
         .await
         .with_context(|| format!("listing containers labelled {label}"))?;
-    for container in containers {
-        let Some(id) = container.id else { continue };
+    // All at once: each forced removal waits for its container's processes to die, and one
+    // after the other that took seconds per run.
+    let removals = containers.into_iter().filter_map(|container| {
+        let id = container.id?;
         let name = container
             .names
             .and_then(|n| n.first().cloned())
             .unwrap_or_else(|| id.clone());
-        docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .with_context(|| format!("removing container {name}"))?;
-        removed
-            .containers
-            .push(name.trim_start_matches('/').to_string());
+        Some(async move {
+            docker
+                .remove_container(
+                    &id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        v: true,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .with_context(|| format!("removing container {name}"))?;
+            Ok::<_, anyhow::Error>(name.trim_start_matches('/').to_string())
+        })
+    });
+    for outcome in futures_util::future::join_all(removals).await {
+        removed.containers.push(outcome?);
     }
 
     let networks = docker
