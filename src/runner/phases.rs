@@ -175,6 +175,23 @@ pub async fn execute(
                 &scenario.workload,
             );
             let brokers = cluster.of(SystemKind::Pulsar);
+            if let Some(policy) = scenario.workload.persistence {
+                crate::system::pulsar::set_namespace_persistence(
+                    brokers[0].1,
+                    &target.topic,
+                    policy.ensemble,
+                    policy.write_quorum,
+                    policy.ack_quorum,
+                )
+                .await?;
+                say(
+                    progress,
+                    format!(
+                        "the namespace of {} writes to {} of {} bookies, acknowledged by {}",
+                        target.topic, policy.write_quorum, policy.ensemble, policy.ack_quorum
+                    ),
+                );
+            }
             let consumers =
                 pulsar_workload::start_consumers(&scenario.workload, &target, &brokers, recorder)
                     .await?;

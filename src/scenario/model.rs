@@ -212,6 +212,18 @@ pub struct NodeSpec {
     pub env: BTreeMap<String, String>,
 }
 
+/// How the ledgers of a namespace's topics are replicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persistence {
+    /// Bookies each ledger is spread over.
+    pub ensemble: u32,
+    /// Bookies each entry is written to.
+    pub write_quorum: u32,
+    /// Bookies that must have an entry before it is acknowledged.
+    pub ack_quorum: u32,
+}
+
 fn default_nodes() -> Spanned<u32> {
     Spanned::new(0..0, 3)
 }
@@ -273,6 +285,10 @@ pub struct WorkloadSpec {
     /// proves every acknowledged message is still readable at the end (default false).
     #[serde(default)]
     pub read_back: bool,
+    /// Pulsar: the persistence policy of the topic's namespace, set before the first client
+    /// connects (as `pulsar-admin namespaces set-persistence` does): the ledgers of the
+    /// workload's topic only, while the brokers' own topics keep the brokers' defaults.
+    pub persistence: Option<Persistence>,
     /// zk-cas-register: how many registers (znodes) the clients share (default 3).
     #[serde(default = "default_keys")]
     pub keys: u32,

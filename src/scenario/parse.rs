@@ -131,6 +131,29 @@ within = "20s"
     }
 
     #[test]
+    fn a_namespace_persistence_must_fit_the_bookies() {
+        let pulsar = |persistence: &str| {
+            format!(
+                "name = \"p\"\ndescription = \"d\"\ntier = \"full\"\nseed = 1\n\
+                 [topology.zookeeper]\n[topology.bookkeeper]\n[topology.pulsar]\n\
+                 [workload]\nkind = \"pulsar-produce-consume\"\nduration = \"30s\"\n\
+                 [workload.persistence]\n{persistence}\n[[check]]\nkind = \"delivery\"\n"
+            )
+        };
+        let ok = parse(
+            "ok.toml",
+            &pulsar("ensemble = 1\nwrite_quorum = 1\nack_quorum = 1"),
+        )
+        .unwrap();
+        assert_eq!(ok.workload.persistence.unwrap().ensemble, 1);
+        let err = first_error(&pulsar("ensemble = 4\nwrite_quorum = 2\nack_quorum = 2"));
+        assert!(err.contains("[workload.persistence]"), "{err}");
+        assert!(err.contains("needs at least 4 bookies"), "{err}");
+        let err = first_error(&pulsar("ensemble = 2\nwrite_quorum = 1\nack_quorum = 2"));
+        assert!(err.contains("ack quorum") || err.contains("ack"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_check_kind_lists_the_kinds() {
         let err = first_error(&VALID.replace("kind = \"quorum\"", "kind = \"qorum\""));
         assert!(err.contains("no-lost-writes"), "{err}");

@@ -161,6 +161,25 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
             Some("use 1 to 64 clients".into()),
         );
     }
+    if let Some(persistence) = workload.persistence {
+        let bookies = scenario
+            .topology
+            .bookkeeper
+            .as_ref()
+            .map_or(0, |b| b.get_ref().node_count());
+        let quorum = crate::system::pulsar::Quorum {
+            ensemble: persistence.ensemble,
+            write: persistence.write_quorum,
+            ack: persistence.ack_quorum,
+        };
+        if let Err(why) = quorum.check(bookies) {
+            out.error(
+                workload.duration.span(),
+                format!("[workload.persistence]: {why}"),
+                Some("need ensemble >= write_quorum >= ack_quorum >= 1, and enough bookies".into()),
+            );
+        }
+    }
     if workload.subscription == super::SubscriptionKind::Exclusive && workload.consumers > 1 {
         out.error(
             workload.duration.span(),

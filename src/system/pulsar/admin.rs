@@ -151,6 +151,49 @@ pub async fn wait_ready(
     }
 }
 
+/// Sets the persistence policy of `topic`'s namespace through the broker at `address`
+/// (`POST /admin/v2/namespaces/{tenant}/{namespace}/persistence`): its topics' ledgers are
+/// written to `write` of `ensemble` bookies and acknowledged by `ack`.
+pub async fn set_namespace_persistence(
+    address: Ipv4Addr,
+    topic: &str,
+    ensemble: u32,
+    write: u32,
+    ack: u32,
+) -> anyhow::Result<()> {
+    let topic = Topic::parse(topic)?;
+    let segments = [
+        "admin",
+        "v2",
+        "namespaces",
+        &topic.tenant,
+        &topic.namespace,
+        "persistence",
+    ];
+    let url = http::url(address, HTTP_PORT, &segments)?;
+    let body = serde_json::json!({
+        "bookkeeperEnsemble": ensemble,
+        "bookkeeperWriteQuorum": write,
+        "bookkeeperAckQuorum": ack,
+        "managedLedgerMaxMarkDeleteRate": 0.0,
+    });
+    let what = format!(
+        "setting the persistence of {}/{}",
+        topic.tenant, topic.namespace
+    );
+    let answer = http::post_json(&url, &body, LOOKUP_TIMEOUT)
+        .await
+        .with_context(|| format!("{what} through broker {address}"))?;
+    if !answer.is_success() {
+        bail!(
+            "{what} through broker {address}: {} {}",
+            answer.status,
+            answer.body.trim()
+        );
+    }
+    Ok(())
+}
+
 /// Unloads `topic` through the broker at `address` (`PUT .../{name}/unload`, redirected to its
 /// owner): the owner closes the topic and its managed ledger and drops what it cached, and the
 /// next client's lookup makes a broker open it again from the ledgers on the bookies.

@@ -17,7 +17,7 @@ mod stats;
 
 pub use admin::{
     Readiness, Topic, current_ledger, delete_topic, ensemble_nodes, health, is_ready, lookup_owner,
-    topic_owner, unload_topic, wait_ready,
+    set_namespace_persistence, topic_owner, unload_topic, wait_ready,
 };
 pub use rejoin::rejoined;
 pub use stats::owned_bundles;
