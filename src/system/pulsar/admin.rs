@@ -199,10 +199,7 @@ pub async fn set_namespace_persistence(
 /// next client's lookup makes a broker open it again from the ledgers on the bookies.
 pub async fn unload_topic(address: Ipv4Addr, topic: &str) -> anyhow::Result<()> {
     let topic = Topic::parse(topic)?;
-    let mut segments = vec!["admin", "v2"];
-    segments.extend(topic.segments());
-    segments.push("unload");
-    let url = http::url(address, HTTP_PORT, &segments)?;
+    let url = admin_url(address, &topic, Some("unload"))?;
     let answer = http::put(&url, UNLOAD_TIMEOUT)
         .await
         .with_context(|| format!("unloading {topic} through broker {address}"))?;
@@ -237,11 +234,21 @@ pub async fn delete_topic(address: Ipv4Addr, topic: &str) -> anyhow::Result<()> 
 }
 
 fn delete_url(address: Ipv4Addr, topic: &Topic) -> anyhow::Result<reqwest::Url> {
-    let mut segments = vec!["admin", "v2"];
-    segments.extend(topic.segments());
-    let mut url = http::url(address, HTTP_PORT, &segments)?;
+    let mut url = admin_url(address, topic, None)?;
     url.set_query(Some("force=true"));
     Ok(url)
+}
+
+/// `/admin/v2/{domain}/{tenant}/{namespace}/{name}`, then `action` when given, on `address`.
+fn admin_url(
+    address: Ipv4Addr,
+    topic: &Topic,
+    action: Option<&str>,
+) -> anyhow::Result<reqwest::Url> {
+    let mut segments = vec!["admin", "v2"];
+    segments.extend(topic.segments());
+    segments.extend(action);
+    http::url(address, HTTP_PORT, &segments)
 }
 
 /// A lookup answer; `brokerUrl` is the owner's advertised `pulsar://host:6650`.
@@ -331,10 +338,7 @@ struct LedgerInfo {
 /// redirects to the owner). None when the topic has no ledger yet.
 pub async fn current_ledger(address: Ipv4Addr, topic: &str) -> anyhow::Result<Option<u64>> {
     let topic = Topic::parse(topic)?;
-    let mut segments = vec!["admin", "v2"];
-    segments.extend(topic.segments());
-    segments.push("internalStats");
-    let url = http::url(address, HTTP_PORT, &segments)?;
+    let url = admin_url(address, &topic, Some("internalStats"))?;
     let body = http::get_ok(&url, LOOKUP_TIMEOUT)
         .await
         .with_context(|| format!("reading the internal stats of {topic} through {address}"))?;
