@@ -18,6 +18,19 @@ impl Answer {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    /// Nothing when the status is 2xx; otherwise an error saying `what` was refused, with the
+    /// status and the body: `"{what}: 409 Conflict ..."`.
+    pub fn ensure_success(&self, what: impl FnOnce() -> String) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.is_success(),
+            "{}: {} {}",
+            what(),
+            self.status,
+            self.body.trim()
+        );
+        Ok(())
+    }
 }
 
 fn client() -> &'static reqwest::Client {

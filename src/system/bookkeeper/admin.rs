@@ -32,14 +32,7 @@ pub async fn force_gc(address: Ipv4Addr) -> anyhow::Result<()> {
     let answer = http::put_json(&url, &body, ASK_TIMEOUT)
         .await
         .with_context(|| format!("starting a garbage collection on the bookie at {address}"))?;
-    if !answer.is_success() {
-        bail!(
-            "the bookie at {address} refused a garbage collection: {} {}",
-            answer.status,
-            answer.body.trim()
-        );
-    }
-    Ok(())
+    answer.ensure_success(|| format!("the bookie at {address} refused a garbage collection"))
 }
 
 /// Whether a garbage collection started by [`force_gc`] still runs on the bookie at `address`

@@ -184,14 +184,7 @@ pub async fn set_namespace_persistence(
     let answer = http::post_json(&url, &body, LOOKUP_TIMEOUT)
         .await
         .with_context(|| format!("{what} through broker {address}"))?;
-    if !answer.is_success() {
-        bail!(
-            "{what} through broker {address}: {} {}",
-            answer.status,
-            answer.body.trim()
-        );
-    }
-    Ok(())
+    answer.ensure_success(|| format!("{what} through broker {address}"))
 }
 
 /// Unloads `topic` through the broker at `address` (`PUT .../{name}/unload`, redirected to its
@@ -203,14 +196,7 @@ pub async fn unload_topic(address: Ipv4Addr, topic: &str) -> anyhow::Result<()> 
     let answer = http::put(&url, UNLOAD_TIMEOUT)
         .await
         .with_context(|| format!("unloading {topic} through broker {address}"))?;
-    if !answer.is_success() {
-        bail!(
-            "unloading {topic} through broker {address}: {} {}",
-            answer.status,
-            answer.body.trim()
-        );
-    }
-    Ok(())
+    answer.ensure_success(|| format!("unloading {topic} through broker {address}"))
 }
 
 /// Deletes `topic` through the broker at `address`, closing its producers and consumers
