@@ -35,10 +35,12 @@ pub const INIT_NODE: &str = "bookie-init";
 pub const IMAGE_DEFAULT_BOOKIE_MEM: &str = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g";
 
 /// Small enough for 3 bookies beside 3 brokers and 3 ZooKeepers on one machine; DbLedgerStorage
-/// sizes its write and read-ahead caches at a quarter of the direct memory each.
-const DEFAULT_BOOKIE_MEM: &str = "-Xms128m -Xmx256m -XX:MaxDirectMemorySize=256m";
+/// sizes its write and read-ahead caches at a quarter of the direct memory each. C1 only, as
+/// the brokers' default (see there).
+const DEFAULT_BOOKIE_MEM: &str =
+    "-Xms128m -Xmx256m -XX:MaxDirectMemorySize=256m -XX:TieredStopAtLevel=1";
 /// For the init job's BookKeeper shell.
-const JOB_MEM: &str = "-Xms64m -Xmx128m";
+const JOB_MEM: &str = "-Xms64m -Xmx128m -XX:TieredStopAtLevel=1";
 
 /// `zk+hierarchical://a:2181;b:2181/ledgers` for a ZooKeeper connect string `a:2181,b:2181`.
 pub fn metadata_service_uri(zk_connect: &str) -> String {
