@@ -14,6 +14,7 @@ pub mod runner;
 pub mod scenario;
 pub mod signal;
 pub mod system;
+pub mod version;
 pub mod workload;
 
 /// Makes jemalloc the allocator of the binary whose root calls it (`chaosbed`, `xtask` and the

@@ -1,5 +1,5 @@
-//! The `chaosbed` command: run scenarios, validate scenario files, clean up leftovers (and,
-//! with `clean --images`, superseded images).
+//! The `chaosbed` command: run scenarios, validate scenario files, render a run's report, clean
+//! up leftovers (and, with `clean --images`, superseded images).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +45,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Render report.html of run directories from their history.jsonl and results.json alone
+    /// (runs of older chaosbeds and of other machines too), and the index of the runs beside them.
+    Report {
+        #[arg(required = true, value_name = "RUN_DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// Remove every container, network and volume any chaosbed run left behind.
     Clean {
         /// Also remove superseded chaosbed image tags (neither a current content-hash tag nor
@@ -79,6 +85,7 @@ async fn main() -> ExitCode {
             };
             run(&files, &options).await
         }
+        Command::Report { dirs } => report(&dirs),
         Command::Clean { images } => match clean(images).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -150,6 +157,23 @@ async fn run(files: &[PathBuf], options: &RunOptions) -> ExitCode {
         }
     }
     ExitCode::from(worst as u8)
+}
+
+fn report(dirs: &[PathBuf]) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for dir in dirs {
+        match chaosbed::report::html::write(dir) {
+            Ok(file) => println!(
+                "file://{}",
+                std::path::absolute(&file).unwrap_or(file).display()
+            ),
+            Err(e) => {
+                eprintln!("error: rendering the report of {}: {e:#}", dir.display());
+                code = ExitCode::from(2);
+            }
+        }
+    }
+    code
 }
 
 async fn clean(images: bool) -> anyhow::Result<()> {

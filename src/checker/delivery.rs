@@ -19,11 +19,13 @@ const NAME: &str = "delivery";
 const READ_BACK_PHASE: &str = crate::workload::pulsar::READ_BACK_PHASE;
 const EXAMPLES: usize = 10;
 
-/// Findings of one kind: how many, and the first few.
+/// Findings of one kind: how many, the first few, and — for those a person wants to see on the
+/// report's timeline (lost, not read back) — every id.
 #[derive(Default)]
 pub(super) struct Found {
     pub count: usize,
     pub examples: Vec<Value>,
+    pub ids: Vec<String>,
 }
 
 impl Found {
@@ -34,8 +36,18 @@ impl Found {
         }
     }
 
+    /// Adds a finding and keeps its id (a message id, a znode key, a trace id) in `ids`.
+    pub fn add_with_id(&mut self, id: &str, example: impl FnOnce() -> Value) {
+        self.ids.push(id.to_string());
+        self.add(example);
+    }
+
     pub fn json(&self) -> Value {
-        json!({"count": self.count, "examples": self.examples})
+        let mut value = json!({"count": self.count, "examples": self.examples});
+        if !self.ids.is_empty() {
+            value["ids"] = json!(self.ids);
+        }
+        value
     }
 
     /// `field` of the first example, to name in a summary.
@@ -193,7 +205,7 @@ pub(super) fn check(
                     && !read.contains(id)
                 {
                     let done = send.done;
-                    not_read_back.add(|| {
+                    not_read_back.add_with_id(id, || {
                         json!({"id": id, "producer": send.invoke.value["producer"],
                                "seq": send.invoke.value["seq"],
                                "acked_at": done.map(|op| secs(op.time))})
@@ -201,7 +213,7 @@ pub(super) fn check(
                 }
                 if deliveries.is_none() {
                     let done = send.done;
-                    lost.add(|| {
+                    lost.add_with_id(id, || {
                         json!({"id": id, "producer": send.invoke.value["producer"],
                                "seq": send.invoke.value["seq"],
                                "message_id": done.map(|op| &op.value["message_id"]),

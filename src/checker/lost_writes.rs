@@ -10,41 +10,12 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
+use super::delivery::Found;
 use super::timeline::{pairs_of, secs};
 use super::{CheckContext, CheckResult, Verdict};
 use crate::history::{F, History, OpKind};
 
 const NAME: &str = "no-lost-writes";
-const EXAMPLES: usize = 10;
-
-/// Findings of one kind: how many, and the first few.
-#[derive(Default)]
-struct Found {
-    count: usize,
-    examples: Vec<Value>,
-}
-
-impl Found {
-    fn add(&mut self, example: impl FnOnce() -> Value) {
-        self.count += 1;
-        if self.examples.len() < EXAMPLES {
-            self.examples.push(example());
-        }
-    }
-
-    fn json(&self) -> Value {
-        json!({"count": self.count, "examples": self.examples})
-    }
-
-    /// The key of the first example, to name in the summary.
-    fn first_key(&self) -> &str {
-        self.examples
-            .first()
-            .and_then(|example| example["key"].as_str())
-            .unwrap_or("?")
-    }
-}
-
 pub(super) fn check(history: &History, _ctx: &CheckContext) -> anyhow::Result<CheckResult> {
     let unknown = |summary: String| Ok(CheckResult::new(NAME, Verdict::Unknown, summary));
     let final_read = match pairs_of(history, F::FinalRead).pop() {
@@ -99,7 +70,8 @@ pub(super) fn check(history: &History, _ctx: &CheckContext) -> anyhow::Result<Ch
                     present += 1;
                 } else {
                     let at = done.map(|op| secs(op.time));
-                    lost.add(
+                    lost.add_with_id(
+                        key,
                         || json!({"key": key, "value": value, "acked_at": at, "found": found}),
                     );
                 }
@@ -146,7 +118,7 @@ pub(super) fn check(history: &History, _ctx: &CheckContext) -> anyhow::Result<Ch
         errors.push(format!(
             "{} of {acknowledged} acknowledged writes lost (e.g. {})",
             lost.count,
-            lost.first_key()
+            lost.first("key")
         ));
     }
     if unexpected.count > 0 {
@@ -154,7 +126,7 @@ pub(super) fn check(history: &History, _ctx: &CheckContext) -> anyhow::Result<Ch
             "{} unexpected {} in the final read (e.g. {})",
             unexpected.count,
             if unexpected.count == 1 { "key" } else { "keys" },
-            unexpected.first_key()
+            unexpected.first("key")
         ));
     }
     if failed_applied.count > 0 {
@@ -166,7 +138,7 @@ pub(super) fn check(history: &History, _ctx: &CheckContext) -> anyhow::Result<Ch
             } else {
                 "writes"
             },
-            failed_applied.first_key()
+            failed_applied.first("key")
         ));
     }
     if !errors.is_empty() {

@@ -263,7 +263,7 @@ pub fn check(
                 Outcome::Refused => lost_refused += 1,
                 Outcome::Queued => lost_queued += 1,
             }
-            lost.add(|| {
+            lost.add_with_id(emitted.id, || {
                 let mut example = json!({"id": emitted.id, "emitter": invoke.value["emitter"],
                        "seq": invoke.value["seq"], "emitted_at": secs(invoke.time),
                        "reporter": emitted.outcome.name(), "windows": containing()});
@@ -695,7 +695,7 @@ mod tests {
             json!({"count": 1, "refused": 0, "queued": 0, "accepted": 1, "examples": [
                 {"id": "e1-000007", "emitter": "e1", "seq": 7, "emitted_at": 12.0,
                  "reporter": "accepted", "windows": ["no faults"]}
-            ]})
+            ], "ids": ["e1-000007"]})
         );
     }
 

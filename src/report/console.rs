@@ -30,17 +30,20 @@ pub fn render_table(results: &Results) -> String {
     out
 }
 
-/// The last line: the scenario's verdict and where its files are.
+/// The last line: the scenario's verdict and its report (or its directory, without one).
 pub fn verdict_line(results: &Results, dir: &std::path::Path) -> String {
     let word = match results.verdict {
         Verdict::Valid => "PASS",
         Verdict::Invalid => "FAIL",
         Verdict::Unknown => "UNKNOWN",
     };
+    let report = dir.join(super::html::REPORT_FILE);
+    let place = match std::path::absolute(&report) {
+        Ok(file) if report.exists() => format!("file://{}", file.display()),
+        _ => dir.display().to_string(),
+    };
     format!(
-        "{word} {} in {:.1}s — {}",
-        results.scenario,
-        results.duration_secs,
-        dir.display()
+        "{word} {} in {:.1}s — {place}",
+        results.scenario, results.duration_secs
     )
 }

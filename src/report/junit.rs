@@ -48,6 +48,8 @@ mod tests {
             description: String::new(),
             run_id: "r".into(),
             started_at: "now".into(),
+            chaosbed: None,
+            seed: None,
             duration_secs: 1.0,
             verdict: Verdict::Invalid,
             error: None,

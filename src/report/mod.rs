@@ -1,7 +1,8 @@
-//! What a run leaves behind: the run directory, results.json, junit.xml and the console table;
-//! `suite`: what a whole suite leaves.
+//! What a run leaves behind: the run directory, results.json, junit.xml, report.html (`html`)
+//! and the console table; `suite`: what a whole suite leaves.
 
 mod console;
+pub mod html;
 mod junit;
 mod results;
 mod rundir;

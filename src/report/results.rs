@@ -14,6 +14,12 @@ pub struct Results {
     pub description: String,
     pub run_id: String,
     pub started_at: String,
+    /// The chaosbed that ran it: its version and git commit (`0.1.0 (eed52be)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaosbed: Option<String>,
+    /// The seed of the run's random choices (targets, random schedules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub duration_secs: f64,
     pub verdict: Verdict,
     /// Why the run could not finish, if it could not.

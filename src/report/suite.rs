@@ -337,7 +337,7 @@ pub fn earlier_durations(runs_root: &Path, scenarios: &[String]) -> BTreeMap<Str
         .collect()
 }
 
-/// Writes suite.json and junit.xml into `<root>/<stamp>/` and points `<root>/latest` at it;
+/// Writes suite.json, junit.xml and index.html into `<root>/<stamp>/` and points `<root>/latest` at it;
 /// returns the directory.
 pub fn write(root: &Path, stamp: &str, record: &SuiteRecord) -> anyhow::Result<PathBuf> {
     let dir = root.join(stamp);
@@ -348,6 +348,7 @@ pub fn write(root: &Path, stamp: &str, record: &SuiteRecord) -> anyhow::Result<P
         .with_context(|| format!("writing {}/suite.json", dir.display()))?;
     std::fs::write(dir.join("junit.xml"), junit_xml(record)?)
         .with_context(|| format!("writing {}/junit.xml", dir.display()))?;
+    super::html::index::write_suite(&dir, record)?;
     let latest = root.join("latest");
     let _ = std::fs::remove_file(&latest);
     std::os::unix::fs::symlink(stamp, &latest)
@@ -367,6 +368,8 @@ mod tests {
             description: String::new(),
             run_id: "r".into(),
             started_at: "now".into(),
+            chaosbed: None,
+            seed: None,
             duration_secs: 61.5,
             verdict: Verdict::Valid,
             error: None,

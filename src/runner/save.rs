@@ -1,4 +1,5 @@
-//! Writing a run's files: node logs, history, results.json, junit.xml — whatever way the run ended.
+//! Writing a run's files: node logs, history, results.json, junit.xml, report.html (and the
+//! index of runs) — whatever way the run ended.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -93,6 +94,8 @@ pub async fn save(
         description: scenario.description.clone(),
         run_id: summary.run_id,
         started_at: summary.started_at,
+        chaosbed: Some(crate::version::describe()),
+        seed: Some(scenario.seed),
         duration_secs: summary.duration.as_secs_f64(),
         verdict: summary.verdict,
         error: summary.error,
@@ -119,6 +122,15 @@ pub async fn save(
         if let Err(e) = write {
             problems.push(format!("{e:#}"));
         }
+    }
+    // The report and the index are read from the files just written, as `chaosbed report` does.
+    if let Err(e) = crate::report::html::write(&dir.path) {
+        problems.push(format!("writing the run's report: {e:#}"));
+    }
+    if let Some(runs_root) = dir.path.parent().and_then(std::path::Path::parent)
+        && let Err(e) = crate::report::html::index::write_index(runs_root)
+    {
+        problems.push(format!("writing the index of runs: {e:#}"));
     }
     for problem in problems {
         eprintln!("warning: {problem}");

@@ -19,6 +19,9 @@ pub const INFO_PORT: u16 = 16010;
 /// The image's heap variable (`-Xmx`, a bare number is MB) and its default.
 pub const HEAP_VARIABLE: &str = "HBASE_HEAPSIZE";
 pub const DEFAULT_HEAP: &str = "512m";
+/// JVM flags the image appends (HBASE_OPTS): C1 only, as the Pinpoint and SkyWalking images
+/// default to — master and region server in one JVM start beside six Pinpoint JVMs on two cores.
+const DEFAULT_OPTS: &str = "-XX:TieredStopAtLevel=1";
 const DATA_DIR: &str = "/data";
 const SCHEMA_BEAN: &str = "chaosbed:type=Schema";
 const POLL: Duration = Duration::from_secs(1);
@@ -43,6 +46,7 @@ pub fn container_spec(
             wiring.zk_connect.clone(),
         ),
         (HEAP_VARIABLE.to_string(), heap),
+        ("HBASE_OPTS".to_string(), DEFAULT_OPTS.to_string()),
     ];
     if !spec.config.is_empty() {
         let extra: Vec<String> = spec

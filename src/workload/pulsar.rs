@@ -329,10 +329,23 @@ impl ConsumerLoop {
 /// Once every message that was sent (acknowledged or not known to have failed) has been
 /// received, the drain waits only this long for a late duplicate before it stops.
 const IDLE_WHEN_COMPLETE: Duration = Duration::from_secs(2);
+/// Once every acknowledged message has been received and only sends of unknown outcome are
+/// missing (most never reached a bookie), the drain waits this long for them. Ending earlier
+/// than `idle` changes no verdict: a send of unknown outcome may be received or not.
+const IDLE_WHEN_ACKNOWLEDGED: Duration = Duration::from_secs(4);
 
-/// Whether every send not known to have failed (acknowledged or indeterminate) has been received
-/// by the workload's consumers.
-fn everything_received(history: &History) -> bool {
+/// How much of what was sent the workload's consumers have received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Received {
+    /// An acknowledged message is still missing.
+    Partly,
+    /// Every acknowledged message; some sends of unknown outcome are missing.
+    Acknowledged,
+    /// Every send not known to have failed.
+    Everything,
+}
+
+fn received_of(history: &History) -> Received {
     let mut received = HashSet::new();
     for op in history.with_f(F::Receive) {
         if op.kind == OpKind::Ok && op.value["phase"] != READ_BACK_PHASE {
@@ -341,35 +354,51 @@ fn everything_received(history: &History) -> bool {
             }
         }
     }
-    history
+    let mut outcome = Received::Everything;
+    for op in history
         .with_f(F::Send)
         .filter(|op| matches!(op.kind, OpKind::Ok | OpKind::Info))
-        .filter_map(|op| op.value["id"].as_str())
-        .all(|id| received.contains(id))
+    {
+        if op.value["id"]
+            .as_str()
+            .is_some_and(|id| received.contains(id))
+        {
+            continue;
+        }
+        if op.kind == OpKind::Ok {
+            return Received::Partly;
+        }
+        outcome = Received::Acknowledged;
+    }
+    outcome
 }
 
 impl Consumers {
     /// After heal: receives until nothing arrived for `idle` (IDLE_WHEN_COMPLETE once every
-    /// message sent has arrived), or `deadline` passed; then stops the consumers. Returns how
-    /// many messages were received in all.
+    /// message sent has arrived, IDLE_WHEN_ACKNOWLEDGED once every acknowledged one has), or
+    /// `deadline` passed; then stops the consumers. Returns how many messages were received in all.
     pub async fn drain(mut self, idle: Duration, deadline: Duration) -> u64 {
         let _ = self.phase.send("drain");
         let begin = Instant::now();
         let started = self.recorder.now();
         self.last_receive.store(started, Ordering::Relaxed);
-        let mut complete = false;
+        let mut received = Received::Partly;
         let mut checked_at = Instant::now();
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            if !complete && checked_at.elapsed() >= Duration::from_secs(1) {
+            if received != Received::Everything && checked_at.elapsed() >= Duration::from_secs(1) {
                 checked_at = Instant::now();
-                complete = everything_received(&self.recorder.snapshot());
+                received = received_of(&self.recorder.snapshot());
             }
             let quiet = self
                 .recorder
                 .now()
                 .saturating_sub(self.last_receive.load(Ordering::Relaxed));
-            let idle = if complete { IDLE_WHEN_COMPLETE } else { idle };
+            let idle = match received {
+                Received::Everything => IDLE_WHEN_COMPLETE,
+                Received::Acknowledged => IDLE_WHEN_ACKNOWLEDGED.min(idle),
+                Received::Partly => idle,
+            };
             if Duration::from_nanos(quiet) >= idle || begin.elapsed() >= deadline {
                 break;
             }
@@ -745,6 +774,7 @@ mod tests {
         recorder.record("producer-0", F::Send, OpKind::Info, id("b"), None);
         recorder.record("producer-0", F::Send, OpKind::Fail, id("c"), None);
         let receive = |n: &str, phase: &str| json!({"id": n, "phase": phase});
+        assert_eq!(received_of(&recorder.snapshot()), Received::Partly);
         recorder.record(
             "consumer-0",
             F::Receive,
@@ -759,9 +789,10 @@ mod tests {
             receive("b", READ_BACK_PHASE),
             None,
         );
-        assert!(
-            !everything_received(&recorder.snapshot()),
-            "b only read back"
+        assert_eq!(
+            received_of(&recorder.snapshot()),
+            Received::Acknowledged,
+            "a arrived, b (unknown outcome) only read back"
         );
         recorder.record(
             "consumer-1",
@@ -770,8 +801,9 @@ mod tests {
             receive("b", "drain"),
             None,
         );
-        assert!(
-            everything_received(&recorder.snapshot()),
+        assert_eq!(
+            received_of(&recorder.snapshot()),
+            Received::Everything,
             "c failed: not awaited"
         );
     }

@@ -178,7 +178,7 @@ async fn shrink_and_record(
     let images = images_of(&failure.outcome.results.images).await;
     let manifest = Manifest {
         chaosbed_version: env!("CARGO_PKG_VERSION").to_string(),
-        commit: git_commit(),
+        commit: chaosbed::version::git_commit(),
         created_at: chrono_now(),
         scenario: failure.scenario.name.clone(),
         scenario_file: std::path::absolute(failure.path)?,
@@ -353,26 +353,6 @@ async fn missing_images(recorded: &BTreeMap<String, ImageRecord>) -> Vec<String>
         }
     }
     warnings
-}
-
-/// `git rev-parse --short HEAD` of the workspace, `-dirty` with uncommitted changes.
-fn git_commit() -> Option<String> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(crate::root())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let commit = git(&["rev-parse", "--short", "HEAD"])?;
-    let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
-    Some(if dirty {
-        format!("{commit}-dirty")
-    } else {
-        commit
-    })
 }
 
 fn chrono_now() -> String {
