@@ -53,6 +53,14 @@ pub const MAVEN: Tool = Tool {
     need: Need::Images,
 };
 
+/// Headless Chromium: the Docker tests load a run's report.html in it, as a person would.
+pub const CHROMIUM: Tool = Tool {
+    command: "chromium",
+    purpose: "loads report.html in the Docker tests (and takes screenshots of the web UIs)",
+    package: "chromium",
+    need: Need::Optional,
+};
+
 /// Every tool `cargo xtask doctor` looks for, in the order it reports them.
 pub const TOOLS: &[Tool] = &[
     Tool {
@@ -88,12 +96,7 @@ pub const TOOLS: &[Tool] = &[
         package: "golang-go",
         need: Need::Optional,
     },
-    Tool {
-        command: "chromium",
-        purpose: "headless screenshots of the SkyWalking and Pinpoint web UIs",
-        package: "chromium",
-        need: Need::Optional,
-    },
+    CHROMIUM,
 ];
 
 /// Directories searched after PATH: a non-root PATH often lacks them, and Debian installs

@@ -146,10 +146,11 @@ pub async fn tool(tool: &Tool) -> anyhow::Result<()> {
 }
 
 /// Everything a run and an image build need, made present now (`cargo xtask provision`, which
-/// `.ci/run` calls): the engine, then mmdebstrap and Maven.
+/// `.ci/run` calls): the engine, then mmdebstrap and Maven, and Chromium for the test that
+/// loads a report.
 pub async fn everything() -> anyhow::Result<Docker> {
     let docker = engine().await?;
-    for needed in [&MMDEBSTRAP, &MAVEN] {
+    for needed in [&MMDEBSTRAP, &MAVEN, &crate::host::tools::CHROMIUM] {
         tool(needed).await?;
     }
     Ok(docker)

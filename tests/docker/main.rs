@@ -9,6 +9,7 @@ mod housekeeping;
 mod images;
 mod pinpoint_stack;
 mod pulsar_stack;
+mod report;
 mod scenarios;
 mod skywalking_stack;
 mod stack;
@@ -28,6 +29,7 @@ fn main() {
         images::trials(),
         housekeeping::trials(),
         scenarios::trials(),
+        report::trials(),
         pulsar_stack::trials(),
         skywalking_stack::trials(),
         pinpoint_stack::trials(),

@@ -49,6 +49,7 @@ async fn run_scenario(name: &str) -> anyhow::Result<()> {
         "history.jsonl",
         "results.json",
         "junit.xml",
+        "report.html",
         "scenario.toml",
         "logs/zk-1.log",
     ] {

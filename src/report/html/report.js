@@ -2,11 +2,17 @@
 (function () {
   "use strict";
   var errors = document.getElementById("script-errors");
-  window.addEventListener("error", function (e) {
+  function report(text) {
     errors.hidden = false;
-    errors.textContent += "script error: " + e.message + "\n";
+    errors.textContent += text + "\n";
     document.body.setAttribute("data-errors", errors.textContent);
-  });
+  }
+  window.addEventListener("error", function (e) { report("script error: " + e.message); });
+  var consoleError = console.error;
+  console.error = function () {
+    report("console error: " + Array.prototype.join.call(arguments, " "));
+    consoleError.apply(console, arguments);
+  };
 
   var rows = document.getElementById("rows");
   if (!rows) { return; }
@@ -18,6 +24,7 @@
   var axis = document.getElementById("axis");
   var range = document.getElementById("view-range");
   var tooltip = document.getElementById("tooltip");
+  var labels = Array.prototype.slice.call(document.querySelectorAll(".band-labels span"));
   var kinds = ["ok", "unknown (info)", "failed", "event"];
 
   function fmt(t) { return (Math.round(t * 1000) / 1000).toFixed(3); }
@@ -34,6 +41,12 @@
       s.setAttribute("viewBox", a + " 0 " + (b - a) + " " + s.getAttribute("height"));
     });
     drawAxis();
+    labels.forEach(function (l) {
+      var start = +l.dataset.start;
+      var visible = +l.dataset.end >= a && start <= b;
+      l.hidden = !visible;
+      l.style.left = (Math.max(start, a) - a) / (b - a) * 100 + "%";
+    });
   }
 
   function niceStep(span, count) {
@@ -159,4 +172,5 @@
   setView(view.a, view.b);
   showHash();
   document.body.setAttribute("data-rendered", "1");
+  document.body.setAttribute("data-ready-ms", performance.now().toFixed(0));
 })();

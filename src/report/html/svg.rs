@@ -79,7 +79,19 @@ pub fn band_row(bands: &[Band], span: Span) -> String {
             escape(&band.evidence),
         );
     }
-    out.push_str("</svg>");
+    out.push_str("</svg><div class=\"band-labels\">");
+    for band in bands {
+        let left = (band.start - span.start) / span.width() * 100.0;
+        let _ = write!(
+            out,
+            "<span data-start=\"{:.3}\" data-end=\"{:.3}\" style=\"left:{left:.3}%\">{} {}</span>",
+            band.start,
+            band.end,
+            escape(&band.kind),
+            escape(&band.targets.join(", "))
+        );
+    }
+    out.push_str("</div>");
     out
 }
 
@@ -375,6 +387,8 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("<title>kill zk-3 from 10.0 s to 20.0 s\napplied at 10.2 s: {&quot;took_effect&quot;:true}</title>"), "{svg}");
+        // Labelled with its kind and targets where it starts.
+        assert!(svg.contains("<span data-start=\"10.000\" data-end=\"20.000\" style=\"left:16.667%\">kill zk-3</span>"), "{svg}");
     }
 
     #[test]

@@ -350,31 +350,14 @@ fn push_state(
 /// of the workload's namespace, the bookies registered. A role lasts until the next sample that
 /// differs (or the end).
 fn roles(ops: &[Op], lanes: &mut BTreeMap<String, NodeLane>, end: f64) {
-    let mut current: BTreeMap<String, (String, f64)> = BTreeMap::new();
-    let set = |lanes: &mut BTreeMap<String, NodeLane>,
-               current: &mut BTreeMap<String, (String, f64)>,
-               node: &str,
-               role: String,
-               at: f64| {
-        match current.get(node) {
-            Some((was, _)) if *was == role => {}
-            Some(_) => {
-                let (was, since) = current.remove(node).expect("just seen");
-                close_role(lanes, node, was, since, at);
-                current.insert(node.to_string(), (role, at));
-            }
-            None => {
-                current.insert(node.to_string(), (role, at));
-            }
-        }
-    };
+    let mut roles = Changes::new(|lane: &mut NodeLane| &mut lane.roles, "");
     for op in ops.iter().filter(|op| op.process == "monitor") {
         let at = op.time_secs();
         match op.f {
             F::Roles => {
                 for (node, role) in op.value["roles"].as_object().into_iter().flatten() {
                     let role = role.as_str().unwrap_or("?").to_string();
-                    set(lanes, &mut current, node, role, at);
+                    roles.set(lanes, node, role, at);
                 }
             }
             F::Ownership => {
@@ -399,7 +382,7 @@ fn roles(ops: &[Op], lanes: &mut BTreeMap<String, NodeLane>, end: f64) {
                         Some(n) => format!("owner of {n} bundle{}", if *n == 1 { "" } else { "s" }),
                         None => "owns nothing".to_string(),
                     };
-                    set(lanes, &mut current, &broker, role, at);
+                    roles.set(lanes, &broker, role, at);
                 }
             }
             F::Bookies => {
@@ -420,31 +403,74 @@ fn roles(ops: &[Op], lanes: &mut BTreeMap<String, NodeLane>, end: f64) {
                     } else {
                         "not registered"
                     };
-                    set(lanes, &mut current, &bookie, role.to_string(), at);
+                    roles.set(lanes, &bookie, role.to_string(), at);
                 }
             }
             _ => {}
         }
     }
-    for (node, (role, since)) in current {
-        close_role(lanes, &node, role, since, end);
-    }
+    roles.finish(lanes, end);
 }
 
-fn close_role(
-    lanes: &mut BTreeMap<String, NodeLane>,
-    node: &str,
-    role: String,
-    since: f64,
-    at: f64,
-) {
-    if let Some(lane) = lanes.get_mut(node) {
-        lane.roles.push(Segment {
-            start: since,
-            end: at.max(since),
-            note: format!("{node}: {role} from {since:.1} s to {:.1} s", at.max(since)),
-            what: role,
-        });
+/// A string-valued property of each node (role, version) as segments: each value lasts until a
+/// different one is set, or the end.
+struct Changes {
+    current: BTreeMap<String, (String, f64)>,
+    lane_field: fn(&mut NodeLane) -> &mut Vec<Segment<String>>,
+    /// Put before the value in the hover text ("version ").
+    words: &'static str,
+}
+
+impl Changes {
+    fn new(
+        lane_field: fn(&mut NodeLane) -> &mut Vec<Segment<String>>,
+        words: &'static str,
+    ) -> Self {
+        Self {
+            current: BTreeMap::new(),
+            lane_field,
+            words,
+        }
+    }
+
+    /// Starts `value` for `node` at `at` unless it already holds it.
+    fn set(&mut self, lanes: &mut BTreeMap<String, NodeLane>, node: &str, value: String, at: f64) {
+        if let Some((was, since)) = self.current.remove(node) {
+            if was == value {
+                self.current.insert(node.to_string(), (was, since));
+                return;
+            }
+            self.close(lanes, node, was, since, at);
+        }
+        self.current.insert(node.to_string(), (value, at));
+    }
+
+    fn finish(mut self, lanes: &mut BTreeMap<String, NodeLane>, end: f64) {
+        for (node, (value, since)) in std::mem::take(&mut self.current) {
+            self.close(lanes, &node, value, since, end);
+        }
+    }
+
+    fn close(
+        &self,
+        lanes: &mut BTreeMap<String, NodeLane>,
+        node: &str,
+        value: String,
+        since: f64,
+        at: f64,
+    ) {
+        if let Some(lane) = lanes.get_mut(node) {
+            let end = at.max(since);
+            (self.lane_field)(lane).push(Segment {
+                start: since,
+                end,
+                note: format!(
+                    "{node}: {}{value} from {since:.1} s to {end:.1} s",
+                    self.words
+                ),
+                what: value,
+            });
+        }
     }
 }
 
@@ -463,15 +489,16 @@ fn versions(ops: &[Op], lanes: &mut BTreeMap<String, NodeLane>, end: f64) {
     if steps.is_empty() {
         return;
     }
-    let mut current: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let mut versions = Changes::new(|lane: &mut NodeLane| &mut lane.versions, "version ");
+    // Before a node's first step it runs that step's `from_version`, since the start.
     for step in &steps {
         let evidence = &step.value["evidence"];
         if let (Some(node), Some(from)) =
             (evidence["node"].as_str(), evidence["from_version"].as_str())
         {
-            current
-                .entry(node.to_string())
-                .or_insert_with(|| (from.to_string(), 0.0));
+            if !versions.current.contains_key(node) {
+                versions.set(lanes, node, from.to_string(), 0.0);
+            }
         }
     }
     for step in &steps {
@@ -481,43 +508,12 @@ fn versions(ops: &[Op], lanes: &mut BTreeMap<String, NodeLane>, end: f64) {
             .into_iter()
             .flatten()
         {
+            let known = versions.current.contains_key(node.as_str());
             let version = version.as_str().unwrap_or("?").to_string();
-            match current.get(node) {
-                Some((was, _)) if *was == version => {}
-                Some(_) => {
-                    let (was, since) = current.remove(node).expect("just seen");
-                    close_version(lanes, node, was, since, at);
-                    current.insert(node.clone(), (version, at));
-                }
-                None => {
-                    current.insert(node.clone(), (version, 0.0));
-                }
-            }
+            versions.set(lanes, node, version, if known { at } else { 0.0 });
         }
     }
-    for (node, (version, since)) in current {
-        close_version(lanes, &node, version, since, end);
-    }
-}
-
-fn close_version(
-    lanes: &mut BTreeMap<String, NodeLane>,
-    node: &str,
-    version: String,
-    since: f64,
-    at: f64,
-) {
-    if let Some(lane) = lanes.get_mut(node) {
-        lane.versions.push(Segment {
-            start: since,
-            end: at.max(since),
-            note: format!(
-                "{node}: version {version} from {since:.1} s to {:.1} s",
-                at.max(since)
-            ),
-            what: version,
-        });
-    }
+    versions.finish(lanes, end);
 }
 
 /// An operation of a client process, from its invocation to its completion.
@@ -649,12 +645,18 @@ fn point(op: &Op) -> OpMark {
     if let Some(error) = &op.error {
         text = format!("{text} — {}", shorten(error, 160));
     }
+    // The read-back reads the whole topic at the end: its own kind, not a burst of receives.
+    let f = if op.f == F::Receive && op.value["phase"] == crate::workload::pulsar::READ_BACK_PHASE {
+        "read-back receive".to_string()
+    } else {
+        f_name(op.f)
+    };
     OpMark {
         index: op.index,
         start: op.time_secs(),
         end: Some(op.time_secs()),
         kind,
-        f: f_name(op.f),
+        f,
         text,
     }
 }
@@ -1122,5 +1124,14 @@ mod tests {
         );
         assert_eq!(lanes[1].ops[0].f, "receive");
         assert_eq!(lanes[1].ops[0].end, Some(1.4));
+        let read_back = client_lanes(&[op(
+            5,
+            9.0,
+            "read-back",
+            F::Receive,
+            OpKind::Ok,
+            json!({"id": "p0-1", "phase": "read-back"}),
+        )]);
+        assert_eq!(read_back[0].ops[0].f, "read-back receive");
     }
 }

@@ -1,9 +1,10 @@
-//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|checker|all]`: benchmarks against a baseline in the
+//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|checker|report|all]`: benchmarks against a baseline in the
 //! same run.
 
 mod checker;
 mod pinpoint;
 mod pulsar;
+mod report;
 mod skywalking;
 mod stack;
 mod stats;
@@ -32,6 +33,8 @@ pub struct Args {
     pinpoint: pinpoint::Args,
     #[command(flatten)]
     checker: checker::Args,
+    #[command(flatten)]
+    report: report::Args,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,10 @@ enum Which {
     /// chaosbed's linearizable checker vs Porcupine on generated CAS register histories (no
     /// Docker; not part of `all`).
     Checker,
+    /// report.html of generated histories: its size, the time to render it beside the time to
+    /// write history.jsonl, and the time until it is ready in Chromium (no Docker; not part of
+    /// `all`).
+    Report,
     /// The Docker benchmarks: ZooKeeper, Pulsar, SkyWalking, Pinpoint.
     All,
 }
@@ -94,6 +101,10 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if args.which == Which::Checker {
         println!("== checker");
         return checker::run(args.checker);
+    }
+    if args.which == Which::Report {
+        println!("== report");
+        return report::run(args.report);
     }
     args.pulsar.duration_secs = args.duration_secs;
     let all = args.which == Which::All;
