@@ -296,6 +296,12 @@ pub struct WorkloadSpec {
     /// `sync` (a `sync` before each read, so it sees every write committed before it).
     #[serde(default)]
     pub read: ReadMode,
+    /// zk-cas-register: how many clients only read (the last ones; clients are bound to the
+    /// servers in turn, so with `clients` a multiple of the servers, `readers = servers` puts
+    /// one reader on each). A session's operations run in order, so a write stuck on a server
+    /// cut off from the leader holds back that session's later reads; a reader's never are.
+    #[serde(default)]
+    pub readers: u32,
 }
 
 /// How the compare-and-set register workload reads.

@@ -225,6 +225,16 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
             }
         }
     }
+    if workload.readers > 0 && workload.readers >= workload.clients {
+        out.error(
+            workload.duration.span(),
+            format!(
+                "readers = {} leaves no client to write ({} clients)",
+                workload.readers, workload.clients
+            ),
+            Some("use fewer readers than clients".into()),
+        );
+    }
     if !(0.0..=1.0).contains(&workload.read_ratio) {
         out.error(
             workload.duration.span(),
@@ -464,6 +474,22 @@ mod tests {
         assert!(parse("v.toml", &with_recovery("10s", fault)).is_ok());
         let err = error_of(&with_recovery("10s", ""));
         assert!(err.contains("there is none"), "{err}");
+    }
+
+    #[test]
+    fn readers_must_leave_a_client_to_write() {
+        let with_readers = |readers: u32| {
+            scenario(ZK3, "").replace(
+                "duration = \"30s\"",
+                &format!("duration = \"30s\"\nclients = 3\nreaders = {readers}"),
+            )
+        };
+        let err = error_of(&with_readers(3));
+        assert!(
+            err.contains("readers = 3 leaves no client to write (3 clients)"),
+            "{err}"
+        );
+        assert!(crate::scenario::parse("v.toml", &with_readers(2)).is_ok());
     }
 
     #[test]

@@ -85,7 +85,11 @@ pub async fn run(
             target: target.bound(id),
             recorder: recorder.clone(),
             keys: keys(spec),
-            read_ratio: spec.read_ratio,
+            read_ratio: if id >= spec.clients.saturating_sub(spec.readers) {
+                1.0
+            } else {
+                spec.read_ratio
+            },
             sync_reads: spec.read == ReadMode::Sync,
             rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(u64::from(id))),
         };
