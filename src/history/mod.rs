@@ -57,6 +57,7 @@ impl History {
                     | F::Bookies
                     | F::Diagnosis
                     | F::ReadBack
+                    | F::Resources
             ) {
                 continue;
             }

@@ -79,6 +79,10 @@ pub enum F {
     /// reads the ledgers from the bookies; Fail with why when a topic could not be unloaded (the
     /// read-back may then be served from a broker's cache).
     ReadBack,
+    /// What each node's container used, sampled once a second from the start of setup to the
+    /// end of the run (process `resources`): `{"nodes": {node: {"memory": bytes in use,
+    /// "limit": bytes or null, "cpu_ns": CPU time used since it started}}}`.
+    Resources,
 }
 
 /// One entry in a history.

@@ -121,6 +121,15 @@ enum Stop {
     TimedOut(Duration),
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs one scenario against the Docker engine and writes its run directory.
 pub async fn run(
     scenario: &Scenario,
@@ -144,6 +153,13 @@ pub async fn run(
         workload_end: None,
         clock: crate::report::PhaseClock::start(),
     };
+    // Memory and CPU of every container from the first one created, for the report; aborted
+    // below before the files are written, and on drop whatever way this function ends.
+    let resources = AbortOnDrop(tokio::spawn(monitor::sample_resources(
+        docker.clone(),
+        run_id.clone(),
+        recorder.clone(),
+    )));
 
     let stop = {
         let body = phases::execute(
@@ -178,6 +194,7 @@ pub async fn run(
         marks.clock.lap("stopped early");
     }
 
+    resources.0.abort();
     // Whatever way the run ended, say why nodes failed, then judge what the history holds.
     let diagnoses = diagnosis::diagnose_nodes(scenario, &backend, &cluster, &recorder).await;
     for d in &diagnoses {

@@ -1,5 +1,6 @@
 //! The monitor: samples cluster state into the history while the workload runs — ZooKeeper
-//! roles a few times a second, Pulsar topic ownership and registered bookies twice a second.
+//! roles a few times a second, Pulsar topic ownership and registered bookies twice a second —
+//! and every container's memory and CPU once a second for the whole run.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -18,6 +19,35 @@ fn ticker(every: Duration) -> tokio::time::Interval {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick
+}
+
+const RESOURCES_EVERY: Duration = Duration::from_secs(1);
+
+/// Samples what each running container of `run` uses until the task is aborted (the runner
+/// starts it before the first container and aborts it before the run's files are written).
+pub async fn sample_resources(
+    docker: bollard::Docker,
+    run: crate::backend::RunId,
+    recorder: Recorder,
+) {
+    let host = crate::backend::docker::stats::host_memory(&docker).await;
+    let mut tick = ticker(RESOURCES_EVERY);
+    loop {
+        tick.tick().await;
+        match crate::backend::docker::stats::usage(&docker, &run, host).await {
+            Ok(nodes) if !nodes.is_empty() => {
+                recorder.record(
+                    "resources",
+                    F::Resources,
+                    OpKind::Ok,
+                    json!({ "nodes": nodes }),
+                    None,
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!("sampling resources: {e:#}"),
+        }
+    }
 }
 
 /// Samples ZooKeeper roles, with each answering node's leader epoch (the high 32 bits of its

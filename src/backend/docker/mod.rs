@@ -3,6 +3,7 @@
 mod cleanup;
 mod connect;
 mod network;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

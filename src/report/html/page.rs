@@ -125,6 +125,8 @@ pub fn render(run: &RunFiles) -> String {
         row(&mut out, &lane.process, &note, &drawing, "client-row");
     }
     plots_rows(&mut out, &clients, ops, &bands, &windows, span, end);
+    let node_names: Vec<String> = nodes.iter().map(|l| l.node.clone()).collect();
+    resource_rows(&mut out, run, &node_names, &bands, span);
     out.push_str("</div><div id=\"tooltip\" hidden></div></section>");
     if let Some(results) = &run.results {
         phases(&mut out, results);
@@ -495,6 +497,48 @@ fn plots_rows(
             escape(&l.f),
             l.operations,
             l.points.len()
+        );
+    }
+}
+
+/// A row per node with its memory against its limit and its CPU, the OOM kill marked.
+fn resource_rows(out: &mut String, run: &RunFiles, nodes: &[String], bands: &[Band], span: Span) {
+    let resources = plots::resources(&run.ops, nodes);
+    if resources.is_empty() {
+        return;
+    }
+    let cpu_top = resources
+        .iter()
+        .map(plots::NodeResources::max_cpu)
+        .fold(0.0, f64::max)
+        .max(0.5);
+    let _ = write!(
+        out,
+        "<div class=\"group\">resources, sampled each second <span class=\"legend\"><span class=\"swatch memory\"></span>memory in use<span class=\"swatch limit\"></span>its limit<span class=\"swatch cpu\"></span>CPU (top: {cpu_top:.1} cores)</span></div>"
+    );
+    for r in &resources {
+        let oom = run
+            .results
+            .as_ref()
+            .and_then(|results| results.nodes.get(&r.node))
+            .filter(|n| n.state.oom_killed)
+            .and_then(|_| r.samples.last().map(|s| s.0));
+        let limit = r.limit().map_or_else(
+            || "no limit".to_string(),
+            |l| format!("limit {}", svg::mebibytes(l)),
+        );
+        let note = format!(
+            "max {} · {limit} · CPU max {:.2}{}",
+            svg::mebibytes(r.max_memory()),
+            r.max_cpu(),
+            if oom.is_some() { " · OOM-killed" } else { "" }
+        );
+        let _ = write!(
+            out,
+            "<div class=\"row resource-row\"><div class=\"label\">{}<small>{}</small></div><div class=\"track\">{}</div></div>",
+            escape(&r.node),
+            escape(&note),
+            svg::resource_row(r, cpu_top, oom, bands, span)
         );
     }
 }

@@ -39,6 +39,60 @@ pub struct Latency {
     pub quantiles: Vec<(f64, f64, f64)>,
 }
 
+/// One node's memory and CPU over the run, from the `resources` samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeResources {
+    pub node: String,
+    /// (time, bytes of memory in use, the limit if any, CPU cores used since the previous sample).
+    pub samples: Vec<(f64, u64, Option<u64>, Option<f64>)>,
+}
+
+impl NodeResources {
+    pub fn max_memory(&self) -> u64 {
+        self.samples.iter().map(|s| s.1).max().unwrap_or(0)
+    }
+
+    pub fn limit(&self) -> Option<u64> {
+        self.samples.iter().filter_map(|s| s.2).max()
+    }
+
+    pub fn max_cpu(&self) -> f64 {
+        self.samples.iter().filter_map(|s| s.3).fold(0.0, f64::max)
+    }
+}
+
+/// Each node's samples, in the order of `nodes` (then any other node sampled).
+pub fn resources(ops: &[Op], nodes: &[String]) -> Vec<NodeResources> {
+    let mut by_node: BTreeMap<String, NodeResources> = BTreeMap::new();
+    let mut last_cpu: HashMap<String, (f64, u64)> = HashMap::new();
+    for op in ops.iter().filter(|op| op.f == F::Resources) {
+        let at = op.time_secs();
+        for (node, usage) in op.value["nodes"].as_object().into_iter().flatten() {
+            let Some(memory) = usage["memory"].as_u64() else {
+                continue;
+            };
+            let cpu_ns = usage["cpu_ns"].as_u64().unwrap_or(0);
+            // A restarted container starts its CPU time from zero again.
+            let cores = last_cpu
+                .get(node)
+                .filter(|(t, ns)| at > *t && cpu_ns >= *ns)
+                .map(|(t, ns)| (cpu_ns - ns) as f64 / 1e9 / (at - t));
+            last_cpu.insert(node.clone(), (at, cpu_ns));
+            by_node
+                .entry(node.clone())
+                .or_insert_with(|| NodeResources {
+                    node: node.clone(),
+                    samples: Vec::new(),
+                })
+                .samples
+                .push((at, memory, usage["limit"].as_u64(), cores));
+        }
+    }
+    let mut out: Vec<NodeResources> = nodes.iter().filter_map(|n| by_node.remove(n)).collect();
+    out.extend(by_node.into_values());
+    out
+}
+
 /// The bucket width for a run of `end` seconds.
 pub fn bucket_for(end: f64) -> f64 {
     (end / MAX_BUCKETS).ceil().max(1.0)
@@ -294,6 +348,31 @@ mod tests {
         ];
         let d = trace_delivery(&ops);
         assert_eq!(d, [(1.0, 3.5, MarkKind::Ok)]);
+    }
+
+    #[test]
+    fn resources_give_memory_the_limit_and_cpu_cores_between_samples() {
+        use serde_json::json;
+        let sample = |index, secs: f64, cpu: u64, memory: u64| Op {
+            index,
+            time: (secs * 1e9) as u64,
+            process: "resources".into(),
+            f: F::Resources,
+            kind: OpKind::Ok,
+            value: json!({"nodes": {"broker-1": {"memory": memory, "limit": 1_073_741_824u64, "cpu_ns": cpu}}}),
+            error: None,
+        };
+        let ops = vec![
+            sample(0, 1.0, 1_000_000_000, 100),
+            sample(1, 2.0, 2_500_000_000, 900),
+            // Restarted: its CPU time starts again.
+            sample(2, 3.0, 100_000_000, 50),
+        ];
+        let r = &resources(&ops, &["zk-1".to_string(), "broker-1".to_string()])[0];
+        assert_eq!(r.node, "broker-1");
+        let cores: Vec<Option<f64>> = r.samples.iter().map(|s| s.3).collect();
+        assert_eq!(cores, [None, Some(1.5), None]);
+        assert_eq!((r.max_memory(), r.limit()), (900, Some(1_073_741_824)));
     }
 
     #[test]

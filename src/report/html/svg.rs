@@ -274,6 +274,73 @@ pub fn throughput_plot(
     (out, max)
 }
 
+/// Height of a node's resource row.
+pub const RESOURCE_HEIGHT: f64 = 44.0;
+
+/// A node's memory as an area against its limit (a dashed line; the row's top is the larger of
+/// the two), its CPU as a line against `cpu_top` cores, and an OOM kill as a red mark at `oom`.
+pub fn resource_row(
+    r: &super::plots::NodeResources,
+    cpu_top: f64,
+    oom: Option<f64>,
+    bands: &[Band],
+    span: Span,
+) -> String {
+    let h = RESOURCE_HEIGHT;
+    let top = r.limit().unwrap_or(0).max(r.max_memory()).max(1) as f64;
+    let y = |bytes: u64| h - bytes as f64 / top * (h - 2.0);
+    let mut out = String::new();
+    open_svg(&mut out, span, h, "plot resources");
+    band_backdrop(&mut out, bands, h);
+    let mut area = String::new();
+    if let (Some(first), Some(last)) = (r.samples.first(), r.samples.last()) {
+        let _ = write!(area, "M{:.3} {h}", first.0);
+        for (at, memory, _, _) in &r.samples {
+            let _ = write!(area, "L{at:.3} {:.2}", y(*memory));
+        }
+        let _ = write!(area, "L{:.3} {h}z", last.0);
+        let _ = write!(out, "<path class=\"memory\" d=\"{area}\"/>");
+    }
+    if let Some(limit) = r.limit() {
+        let _ = write!(
+            out,
+            "<line class=\"limit\" x1=\"{:.3}\" x2=\"{:.3}\" y1=\"{y:.2}\" y2=\"{y:.2}\"><title>memory limit {}</title></line>",
+            span.start,
+            span.end,
+            mebibytes(limit),
+            y = y(limit)
+        );
+    }
+    let mut cpu = String::new();
+    let mut pen_down = false;
+    for (at, _, _, cores) in &r.samples {
+        match cores {
+            Some(c) => {
+                let yc = h - (c / cpu_top.max(0.01)).min(1.0) * (h - 2.0);
+                let _ = write!(cpu, "{}{at:.3} {yc:.2}", if pen_down { "L" } else { "M" });
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    if !cpu.is_empty() {
+        let _ = write!(out, "<path class=\"cpu\" d=\"{cpu}\"/>");
+    }
+    if let Some(at) = oom {
+        let _ = write!(
+            out,
+            "<line class=\"oom\" x1=\"{at:.3}\" x2=\"{at:.3}\" y1=\"0\" y2=\"{h}\"><title>{}: OOM-killed (its last sample at {at:.1} s)</title></line>",
+            escape(&r.node)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+pub fn mebibytes(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / 1_048_576.0)
+}
+
 /// The latency axis: whole decades of seconds from `lo` to `hi` (log10).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogAxis {
@@ -335,16 +402,20 @@ pub fn latency_plot(
     }
     for (name, pick) in [("p50", 1usize), ("p99", 2)] {
         let mut d = String::new();
-        for (i, q) in l.quantiles.iter().enumerate() {
+        let mut previous: Option<f64> = None;
+        for q in &l.quantiles {
             let v = if pick == 1 { q.1 } else { q.2 };
+            // A bucket without an acknowledged op breaks the line: nothing to join across it.
+            let joined = previous.is_some_and(|p| (q.0 - p - l.bucket).abs() < 1e-9);
             let _ = write!(
                 d,
                 "{}{:.3} {:.2}H{:.3}",
-                if i == 0 { "M" } else { "L" },
+                if joined { "L" } else { "M" },
                 q.0,
                 axis.y(v),
                 q.0 + l.bucket
             );
+            previous = Some(q.0);
         }
         if !d.is_empty() {
             let _ = write!(out, "<path class=\"quantile {name}\" d=\"{d}\"/>");
@@ -420,6 +491,22 @@ mod tests {
             svg.contains("<path class=\"ops fail\" d=\"M7.000 7H8.000M8.000 7H9.000\"/>"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn quantile_lines_break_where_no_op_succeeded() {
+        let l = Latency {
+            f: "write".into(),
+            bucket: 1.0,
+            points: vec![(0.5, 0.01, MarkKind::Ok)],
+            operations: 1,
+            quantiles: vec![(0.0, 0.01, 0.01), (1.0, 0.01, 0.01), (5.0, 0.01, 0.01)],
+        };
+        let (svg, _) = latency_plot(&l, &[], &[], SPAN);
+        let p50 = svg.split("class=\"quantile p50\" d=\"").nth(1).unwrap();
+        let p50 = &p50[..p50.find('"').unwrap()];
+        assert_eq!(p50.matches('M').count(), 2, "{p50}");
+        assert_eq!(p50.matches('L').count(), 1, "{p50}");
     }
 
     #[test]

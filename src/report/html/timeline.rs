@@ -568,7 +568,10 @@ pub struct ClientLane {
 
 /// Processes that are the harness, not a client.
 fn is_harness(process: &str) -> bool {
-    matches!(process, "nemesis" | "monitor" | "diagnosis" | "runner")
+    matches!(
+        process,
+        "nemesis" | "monitor" | "diagnosis" | "runner" | "resources"
+    )
 }
 
 /// A lane per client process (in the order each first acted), every operation on it once:
