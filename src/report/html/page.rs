@@ -30,7 +30,16 @@ pub fn render(run: &RunFiles) -> String {
     let ops = &run.ops;
     let end = run_end(run);
     let bands = timeline::bands(ops, end);
-    let nodes = timeline::node_lanes(ops, &bands, end);
+    let mut nodes = timeline::node_lanes(ops, &bands, end);
+    // A run stopped during setup recorded no topology: its nodes are those results.json lists.
+    for node in run.results.iter().flat_map(|r| r.nodes.keys()) {
+        if !nodes.iter().any(|lane| lane.node == *node) {
+            nodes.push(timeline::NodeLane {
+                node: node.clone(),
+                ..timeline::NodeLane::default()
+            });
+        }
+    }
     let anchors = Anchors::from_ops(ops);
     let mut clients = timeline::client_lanes(ops);
     if let Some(results) = &run.results {
