@@ -86,6 +86,9 @@ pub struct NodeState {
     pub pid: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// When a stopped container's process ended (RFC 3339), as the engine recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
 }
 
 impl NodeState {
@@ -96,6 +99,7 @@ impl NodeState {
             oom_killed: false,
             pid: None,
             started_at: None,
+            finished_at: None,
         }
     }
 }

@@ -14,6 +14,7 @@ fn state(status: Status, exit_code: Option<i64>, oom_killed: bool) -> NodeState 
         oom_killed,
         pid: None,
         started_at: None,
+        finished_at: None,
     }
 }
 

@@ -366,6 +366,11 @@ impl Backend for DockerBackend {
             oom_killed: state.oom_killed.unwrap_or(false),
             pid: state.pid.filter(|p| *p > 0),
             started_at: state.started_at,
+            // The engine answers a zero time for a container that has not stopped.
+            finished_at: matches!(status, Status::Exited | Status::Dead)
+                .then_some(state.finished_at)
+                .flatten()
+                .filter(|at| !at.starts_with("0001-")),
         })
     }
 

@@ -138,6 +138,16 @@ mod tests {
                 ));
             }
         }
+        // zk-4 climbs towards its 1 GiB limit until the kernel kills it between samples.
+        for (i, mib) in [(1u64, 400u64), (2, 800)] {
+            history.push_str(&format!(
+                "{{\"index\":{},\"time\":{},\"process\":\"resources\",\"f\":\"resources\",\"kind\":\"ok\",\"value\":{{\"nodes\":{{\"zk-4\":{{\"memory\":{},\"limit\":1073741824,\"cpu_ns\":{}}}}}}}}}\n",
+                200 + i,
+                i * 1_000_000_000,
+                mib << 20,
+                i * 500_000_000
+            ));
+        }
         std::fs::write(dir.path().join("history.jsonl"), history).unwrap();
         std::fs::create_dir(dir.path().join("logs")).unwrap();
         std::fs::write(
@@ -155,7 +165,7 @@ mod tests {
                            {"name": "availability", "verdict": "valid", "summary": "one window",
                             "details": {"windows": [{"start": 10.0, "end": 15.0}]}}],
                 "faults": [], "images": {"zookeeper": "chaosbed/zookeeper:3.8.0-64f2510c4607"},
-                "nodes": {"zk-4": {"address": "172.30.0.14", "log": "", "state": {"status": "exited", "oom_killed": true}}},
+                "nodes": {"zk-4": {"address": "172.30.0.14", "log": "", "state": {"status": "exited", "exit_code": 137, "oom_killed": true, "started_at": "2026-12-05T20:00:00.5Z", "finished_at": "2026-12-05T20:00:02.5Z"}}},
                 "operations": {}, "phases": [{"phase": "setup", "seconds": 1.0}, {"phase": "workload", "seconds": 25.0}]
             });
             std::fs::write(dir.path().join("results.json"), results.to_string()).unwrap();
@@ -192,6 +202,18 @@ mod tests {
             );
         }
         assert!(html.contains("<rect class=\"state down\" x=\"10.000\""));
+        // The OOM kill at the engine's exit time, the memory drawn on to the limit there.
+        assert!(
+            html.contains("<path class=\"oom-climb\" d=\"M2.000 11.19L2.500 2.00\">"),
+            "climb to the limit"
+        );
+        assert!(html.contains("<line class=\"oom\" x1=\"2.500\""));
+        // zk-4's lane: not started until its container started, down once it was killed.
+        assert!(
+            html.contains("<rect class=\"state unstarted\" x=\"0.000\" y=\"2\" width=\"0.500\"")
+        );
+        assert!(html.contains("<rect class=\"state down\" x=\"2.500\""));
+        assert!(html.contains("zk-4: exited with code 137 (OOM-killed), down from 2.5 s"));
         assert!(
             html.contains("class=\"unavailable\" x=\"10.000\""),
             "availability window"

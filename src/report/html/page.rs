@@ -40,6 +40,9 @@ pub fn render(run: &RunFiles) -> String {
             });
         }
     }
+    if let Some(results) = &run.results {
+        timeline::engine_states(&mut nodes, results, end);
+    }
     let anchors = Anchors::from_ops(ops);
     let mut clients = timeline::client_lanes(ops);
     if let Some(results) = &run.results {
@@ -399,6 +402,7 @@ fn legend(out: &mut String) {
     }
     out.push_str("<br><span>nodes:</span><span class=\"swatch up\"></span>up");
     for (class, words) in [
+        ("unstarted", "not started yet"),
         ("down", "down"),
         ("paused", "paused"),
         ("cut-off", "cut off"),
@@ -523,15 +527,20 @@ fn resource_rows(out: &mut String, run: &RunFiles, nodes: &[String], bands: &[Ba
         .max(0.5);
     let _ = write!(
         out,
-        "<div class=\"group\">resources, sampled each second <span class=\"legend\"><span class=\"swatch memory\"></span>memory in use<span class=\"swatch limit\"></span>its limit<span class=\"swatch cpu\"></span>CPU (top: {cpu_top:.1} cores)</span></div>"
+        "<div class=\"group\">resources, sampled each second <span class=\"legend\"><span class=\"swatch memory\"></span>memory in use<span class=\"swatch limit\"></span>its limit<span class=\"swatch cpu\"></span>CPU (top: {cpu_top:.1} cores)<span class=\"swatch oom\"></span>OOM kill (memory at its limit)</span></div>"
     );
     for r in &resources {
-        let oom = run
-            .results
-            .as_ref()
-            .and_then(|results| results.nodes.get(&r.node))
-            .filter(|n| n.state.oom_killed)
-            .and_then(|_| r.samples.last().map(|s| s.0));
+        let oom = run.results.as_ref().and_then(|results| {
+            let node = results.nodes.get(&r.node).filter(|n| n.state.oom_killed)?;
+            let last = r.samples.last()?.0;
+            let killed = node
+                .state
+                .finished_at
+                .as_deref()
+                .and_then(|at| timeline::seconds_between(&results.started_at, at))
+                .filter(|at| *at >= last);
+            Some(killed.unwrap_or(last))
+        });
         let limit = r.limit().map_or_else(
             || "no limit".to_string(),
             |l| format!("limit {}", svg::mebibytes(l)),
@@ -540,7 +549,8 @@ fn resource_rows(out: &mut String, run: &RunFiles, nodes: &[String], bands: &[Ba
             "max {} · {limit} · CPU max {:.2}{}",
             svg::mebibytes(r.max_memory()),
             r.max_cpu(),
-            if oom.is_some() { " · OOM-killed" } else { "" }
+            oom.map(|at| format!(" · OOM-killed at {at:.1} s"))
+                .unwrap_or_default()
         );
         let _ = write!(
             out,

@@ -327,9 +327,22 @@ pub fn resource_row(
         let _ = write!(out, "<path class=\"cpu\" d=\"{cpu}\"/>");
     }
     if let Some(at) = oom {
+        // The kernel OOM-kills in a memory cgroup only when its charge reaches the limit, so
+        // the kill is the point where memory met the limit, drawn on from the last sample.
+        if let (Some(limit), Some((last_at, last_memory, _, _))) = (r.limit(), r.samples.last()) {
+            let _ = write!(
+                out,
+                "<path class=\"oom-climb\" d=\"M{last_at:.3} {:.2}L{at:.3} {:.2}\"><title>{}: from its last sample ({}) to its limit ({}) at the OOM kill</title></path>",
+                y(*last_memory),
+                y(limit),
+                escape(&r.node),
+                mebibytes(*last_memory),
+                mebibytes(limit)
+            );
+        }
         let _ = write!(
             out,
-            "<line class=\"oom\" x1=\"{at:.3}\" x2=\"{at:.3}\" y1=\"0\" y2=\"{h}\"><title>{}: OOM-killed (its last sample at {at:.1} s)</title></line>",
+            "<line class=\"oom\" x1=\"{at:.3}\" x2=\"{at:.3}\" y1=\"0\" y2=\"{h}\"><title>{}: OOM-killed at {at:.1} s, its memory at the limit</title></line>",
             escape(&r.node)
         );
     }

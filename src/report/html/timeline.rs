@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::backend::Status;
 use crate::history::{F, Op, OpKind};
+use crate::report::Results;
 use crate::scenario::FaultKind;
 
 /// How a fault is drawn, by the family of its kind (Jepsen colours its nemeses the same way).
@@ -170,6 +172,7 @@ fn evidence_text(what: &str, op: &Op) -> String {
 /// What a node was doing over an interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NodeState {
+    NotStarted,
     Down,
     Paused,
     CutOff,
@@ -182,6 +185,7 @@ pub enum NodeState {
 impl NodeState {
     pub fn css(self) -> &'static str {
         match self {
+            Self::NotStarted => "unstarted",
             Self::Down => "down",
             Self::Paused => "paused",
             Self::CutOff => "cut-off",
@@ -194,6 +198,7 @@ impl NodeState {
 
     pub fn words(self) -> &'static str {
         match self {
+            Self::NotStarted => "not started yet",
             Self::Down => "down",
             Self::Paused => "paused",
             Self::CutOff => "cut off",
@@ -321,6 +326,77 @@ pub fn node_lanes(ops: &[Op], bands: &[Band], end: f64) -> Vec<NodeLane> {
         .into_iter()
         .filter_map(|node| lanes.remove(&node))
         .collect()
+}
+
+/// What the engine said of each node at the run's end, where no fault explains it: a node
+/// is not started before its container started (setup brings nodes up one system after
+/// another), and one that exited by itself (a crash, an OOM kill) is down from when it exited.
+/// A node a fault took down or an upgrade replaced is left to the nemesis's account: its
+/// container's times are those of its last start.
+pub fn engine_states(lanes: &mut [NodeLane], results: &Results, end: f64) {
+    let at = |time: &Option<String>| {
+        time.as_deref()
+            .and_then(|t| seconds_between(&results.started_at, t))
+            .map(|s| s.clamp(0.0, end))
+    };
+    for lane in lanes.iter_mut() {
+        let Some(record) = results.nodes.get(&lane.node) else {
+            continue;
+        };
+        if lane
+            .states
+            .iter()
+            .any(|s| matches!(s.what, NodeState::Down | NodeState::Rolling))
+        {
+            continue;
+        }
+        let state = &record.state;
+        let mut found = BTreeMap::new();
+        if let Some(started) = at(&state.started_at).filter(|s| *s > 0.0) {
+            push_state(
+                &mut found,
+                &lane.node,
+                0.0,
+                started,
+                NodeState::NotStarted,
+                "not started yet",
+            );
+        }
+        if matches!(state.status, Status::Exited | Status::Dead)
+            && let Some(finished) = at(&state.finished_at)
+        {
+            let code = state
+                .exit_code
+                .map(|c| format!(" with code {c}"))
+                .unwrap_or_default();
+            let oom = if state.oom_killed {
+                " (OOM-killed)"
+            } else {
+                ""
+            };
+            let note = format!("exited{code}{oom}, down");
+            push_state(
+                &mut found,
+                &lane.node,
+                finished,
+                end,
+                NodeState::Down,
+                &note,
+            );
+        }
+        if let Some(found) = found.remove(&lane.node) {
+            lane.states.extend(found.states);
+            lane.states
+                .sort_by(|a, b| a.start.total_cmp(&b.start).then(a.what.cmp(&b.what)));
+        }
+    }
+}
+
+/// Seconds from `start` to `at`, both RFC 3339 wall-clock times.
+pub fn seconds_between(start: &str, at: &str) -> Option<f64> {
+    let start = chrono::DateTime::parse_from_rfc3339(start).ok()?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    Some((at - start).num_microseconds()? as f64 / 1e6)
 }
 
 fn push_state(
