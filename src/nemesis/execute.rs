@@ -635,8 +635,7 @@ mod tests {
                 (n.clone(), info)
             })
             .collect();
-        let mut nemesis =
-            Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1).with_info(info);
+        let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1).with_info(info);
         let zk1 = Target::Node("zk-1".into());
         let partition = event(Action::Apply, FaultKind::Partition, zk1.clone());
         let mut kill = event(Action::Apply, FaultKind::Kill, zk1.clone());
@@ -651,16 +650,23 @@ mod tests {
             .into_iter()
             .filter(|c| c.starts_with("exec-net zk-1") && c.contains("-I INPUT 1 -j cb-f0"))
             .collect();
-        assert_eq!(installs.len(), 2, "the rules once at the fault, once after the start");
+        assert_eq!(
+            installs.len(),
+            2,
+            "the rules once at the fault, once after the start"
+        );
         let healed = first(&recorder, F::Heal);
         assert_eq!(
-            healed.value["evidence"]["reestablished"]["0"]["zk-1"]["took_effect"],
-            true,
+            healed.value["evidence"]["reestablished"]["0"]["zk-1"]["took_effect"], true,
             "{}",
             healed.value
         );
         // Only the node that started anew: zk-2 and zk-3 kept their namespace and rules.
-        assert!(healed.value["evidence"]["reestablished"]["0"].get("zk-2").is_none());
+        assert!(
+            healed.value["evidence"]["reestablished"]["0"]
+                .get("zk-2")
+                .is_none()
+        );
     }
 
     #[tokio::test]

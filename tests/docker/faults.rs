@@ -174,7 +174,11 @@ async fn apply_and_heal(
         .context("no fault recorded")?;
     println!("{} applied: {}", case.name, applied.value["evidence"]);
     unprivileged(backend, &nodes).await?;
-    if scenario.faults[0].kind.get_ref().is_network() {
+    // Latency here falls back to the client proxy (no netem), which needs no helper.
+    let mechanism = applied.value["evidence"]["mechanism"]
+        .as_str()
+        .unwrap_or("");
+    if mechanism == "iptables" || mechanism.starts_with("tc ") {
         let helper = &applied.value["evidence"]["helpers"]["zk-1"];
         ensure!(
             helper["container"]
