@@ -38,7 +38,6 @@ pub fn compose_file(scenario: &Scenario) -> String {
         next += 1;
         address
     };
-    let net_admin = scenario.network_fault_systems();
     let wiring = crate::system::Wiring::for_scenario(scenario);
     let mut services: Vec<Service> = Vec::new();
     let mut previous: Vec<String> = Vec::new();
@@ -80,7 +79,7 @@ pub fn compose_file(scenario: &Scenario) -> String {
                 &wiring,
                 address,
             );
-            crate::system::apply_scenario(&mut container, spec, net_admin.contains(system));
+            crate::system::apply_scenario(&mut container, spec);
             services.push(Service {
                 spec: container,
                 address,

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use anyhow::bail;
 
-use super::{Backend, ContainerSpec, ExecOutput, LimitUpdate, NodeState, Removed, RunId, Status};
+use super::{
+    Backend, ContainerSpec, ExecOutput, LimitUpdate, NetHelper, NodeState, Removed, RunId, Status,
+};
 
 /// Records calls and keeps each node's status; every node is "reachable" at 10.0.0.N.
 pub struct FakeBackend {
@@ -194,6 +196,28 @@ impl Backend for FakeBackend {
             .lock()
             .unwrap()
             .push(format!("exec {node} {}", cmd.join(" ")));
+        Ok(ExecOutput::default())
+    }
+
+    fn use_nemesis_image(&mut self, image: &str) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("nemesis image {image}"));
+    }
+
+    async fn net_helper(&self, node: &str) -> anyhow::Result<NetHelper> {
+        Ok(NetHelper {
+            container: format!("fake-{node}-nemesis"),
+            created: None,
+        })
+    }
+
+    async fn exec_net(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("exec-net {node} {}", cmd.join(" ")));
         Ok(ExecOutput::default())
     }
 

@@ -112,6 +112,16 @@ pub struct ExecOutput {
     pub stderr: String,
 }
 
+/// A node's nemesis helper, as evidence of where a network fault's commands ran.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NetHelper {
+    /// The helper's container.
+    pub container: String,
+    /// Why it was created by this call (`None`: it was there already).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
 /// What cleanup removed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Removed {
@@ -181,6 +191,18 @@ pub trait Backend {
     async fn logs(&self, node: &str) -> anyhow::Result<String>;
     /// Runs `cmd` inside the running node as root.
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
+
+    /// The image of the nemesis helpers [`Backend::exec_net`] starts (chaosbed's `nemesis`).
+    fn use_nemesis_image(&mut self, image: &str);
+
+    /// Makes sure `node` has a nemesis helper in its current network namespace: created on
+    /// first use, and again once the node's container started anew (a kill, a restart or an
+    /// upgrade gives it a new namespace, and with it no rules). Says which, and why it was made.
+    async fn net_helper(&self, node: &str) -> anyhow::Result<NetHelper>;
+
+    /// Runs `cmd` as root in `node`'s network namespace from its nemesis helper (iptables, tc),
+    /// not inside the node: the node's image needs none of the tools and the node no capability.
+    async fn exec_net(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
 
     /// Changes a running node's memory or CPU limits.
     async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()>;

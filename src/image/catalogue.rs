@@ -18,6 +18,8 @@ pub enum Role {
     Layer,
     /// An image a scenario can name as (system, version).
     System,
+    /// An image chaosbed runs beside the nodes (the nemesis helper); never named by a scenario.
+    Tool,
 }
 
 /// One image of the catalogue.
@@ -79,6 +81,18 @@ pub const CATALOGUE: &[ImageSpec] = &[
         kind: Kind::Dockerfile,
         role: Role::Layer,
         context: Some("jre"),
+        shared: &[],
+        parent: Some("base"),
+        maven: false,
+    },
+    ImageSpec {
+        name: "nemesis",
+        system: "nemesis",
+        version: "1",
+        repository: "chaosbed/nemesis",
+        kind: Kind::Dockerfile,
+        role: Role::Tool,
+        context: Some("nemesis"),
         shared: &[],
         parent: Some("base"),
         maven: false,

@@ -101,6 +101,16 @@ pub async fn ensure(
     ensure_spec(docker, spec, progress).await
 }
 
+/// chaosbed's own image `name` run beside the nodes (the `nemesis` helper) and any missing
+/// parents; returns its tag.
+pub async fn ensure_tool(docker: &Docker, name: &str, progress: &MultiProgress) -> Result<String> {
+    let spec = CATALOGUE
+        .iter()
+        .find(|spec| spec.name == name && spec.role == Role::Tool)
+        .with_context(|| format!("chaosbed has no helper image named {name}"))?;
+    ensure_spec(docker, spec, progress).await
+}
+
 /// Every image in the catalogue (`cargo xtask images`); returns their tags in build order.
 pub async fn ensure_all(docker: &Docker, progress: &MultiProgress) -> Result<Vec<String>> {
     let mut tags = Vec::new();

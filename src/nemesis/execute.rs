@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::effects::{self, NodeInfo, Request, Undo};
 use super::schedule::Event;
@@ -176,6 +176,7 @@ impl Nemesis {
         }
         let mut error = None;
         let mut affected = Vec::new();
+        let mut started = Vec::new();
         for node in &targets {
             let outcome = match event.kind {
                 FaultKind::Kill => backend.kill(node).await,
@@ -195,16 +196,43 @@ impl Nemesis {
                 affected.push(node.clone());
             } else {
                 self.down.remove(node);
+                started.push(node.clone());
             }
         }
         if event.kind.heals() && !affected.is_empty() {
             self.active
                 .insert(event.fault, Active::Process(event.kind, affected));
         }
-        let evidence = self
+        let mut evidence = self
             .evidence(backend, &targets, expected_status(event.kind, false))
             .await;
+        self.reestablish(backend, &started, &mut evidence).await;
         self.record(F::Fault, event.kind, &targets, evidence, error);
+    }
+
+    /// Puts the active network faults back on `nodes`, which started anew in a new network
+    /// namespace, and says so in `evidence` (`reestablished`: fault → node → what happened).
+    async fn reestablish(&self, backend: &impl Backend, nodes: &[String], evidence: &mut Value) {
+        let mut done = BTreeMap::new();
+        for (fault, active) in &self.active {
+            let Active::Effect(_, undo) = active else {
+                continue;
+            };
+            let mut on = BTreeMap::new();
+            for node in nodes {
+                if let Some(outcome) = effects::reestablish(backend, undo, node).await {
+                    on.insert(node.clone(), outcome);
+                }
+            }
+            if !on.is_empty() {
+                done.insert(fault.to_string(), on);
+            }
+        }
+        if !done.is_empty()
+            && let Some(object) = evidence.as_object_mut()
+        {
+            object.insert("reestablished".into(), json!(done));
+        }
     }
 
     async fn apply_effect(
@@ -341,7 +369,11 @@ impl Nemesis {
             if let Some(u) = self.upgrades.as_mut() {
                 u.specs.insert(node.clone(), new);
             }
+            let mut reestablished = json!({});
+            self.reestablish(backend, std::slice::from_ref(&node), &mut reestablished)
+                .await;
             roll.current = Some(Rolling {
+                reestablished: reestablished["reestablished"].take(),
                 from_version: upgrades.versions.get(&node).cloned().unwrap_or_default(),
                 node,
                 from_image,
@@ -458,9 +490,13 @@ impl Nemesis {
             }
             self.down.remove(node);
         }
-        let evidence = self
+        let mut evidence = self
             .evidence(backend, &targets, expected_status(kind, true))
             .await;
+        // A paused node kept its namespace; a started one has a new one.
+        if kind != FaultKind::Pause {
+            self.reestablish(backend, &targets, &mut evidence).await;
+        }
         self.record(F::Heal, kind, &targets, evidence, error);
     }
 
@@ -581,6 +617,56 @@ mod tests {
             .find(|op| op.kind != OpKind::Invoke)
             .cloned()
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_partition_is_put_back_on_a_node_that_started_anew() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let info = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let address = std::net::Ipv4Addr::new(10, 0, 0, i as u8 + 1);
+                let info = NodeInfo {
+                    address: Some(address),
+                    ..Default::default()
+                };
+                (n.clone(), info)
+            })
+            .collect();
+        let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1).with_info(info);
+        let zk1 = Target::Node("zk-1".into());
+        let partition = event(Action::Apply, FaultKind::Partition, zk1.clone());
+        let mut kill = event(Action::Apply, FaultKind::Kill, zk1.clone());
+        kill.fault = 1;
+        let mut start = event(Action::Heal, FaultKind::Kill, zk1);
+        start.fault = 1;
+        for e in [&partition, &kill, &start] {
+            nemesis.run_event(&backend, e, &Observed::default()).await;
+        }
+        let installs: Vec<String> = backend
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("exec-net zk-1") && c.contains("-I INPUT 1 -j cb-f0"))
+            .collect();
+        assert_eq!(
+            installs.len(),
+            2,
+            "the rules once at the fault, once after the start"
+        );
+        let healed = first(&recorder, F::Heal);
+        assert_eq!(
+            healed.value["evidence"]["reestablished"]["0"]["zk-1"]["took_effect"], true,
+            "{}",
+            healed.value
+        );
+        // Only the node that started anew: zk-2 and zk-3 kept their namespace and rules.
+        assert!(
+            healed.value["evidence"]["reestablished"]["0"]
+                .get("zk-2")
+                .is_none()
+        );
     }
 
     #[tokio::test]

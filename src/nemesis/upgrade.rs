@@ -76,6 +76,8 @@ pub(super) struct Rolling {
     pub down_at: Instant,
     pub started_at: Instant,
     pub last_wait: String,
+    /// The active network faults put back on the new container (null when none).
+    pub reestablished: serde_json::Value,
 }
 
 impl Rolling {
@@ -86,7 +88,7 @@ impl Rolling {
         detail: serde_json::Value,
         versions: &BTreeMap<String, String>,
     ) -> serde_json::Value {
-        json!({
+        let mut evidence = json!({
             "took_effect": true,
             "node": self.node,
             "step": roll.fault,
@@ -98,7 +100,11 @@ impl Rolling {
             "down_ms": self.down_at.elapsed().as_millis() as u64,
             "probe": detail,
             "versions": versions,
-        })
+        });
+        if !self.reestablished.is_null() {
+            evidence["reestablished"] = self.reestablished.clone();
+        }
+        evidence
     }
 }
 

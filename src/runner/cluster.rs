@@ -135,10 +135,17 @@ pub async fn create(
             .insert(format!("{system}@{version} (upgrade)"), image.clone());
         cluster.upgrade_images.insert((system, version), image);
     }
+    // Network faults run from a helper in each target's network namespace.
+    if scenario.has_network_faults() {
+        let image = crate::image::ensure_tool(docker, "nemesis", progress)
+            .await
+            .context("building chaosbed's nemesis helper image for the network faults")?;
+        backend.use_nemesis_image(&image);
+        cluster.images.insert("nemesis".to_string(), image);
+    }
     backend.create_network().await?;
     let wiring = super::systems::Wiring {
         systems: crate::system::Wiring::for_scenario(scenario),
-        net_admin: scenario.network_fault_systems(),
     };
     let declared = systems(scenario);
     let kinds: Vec<SystemKind> = declared.iter().map(|(kind, _, _)| *kind).collect();

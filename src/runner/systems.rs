@@ -2,7 +2,6 @@
 //! until they serve, and wait again after heal. The runner calls these wave by wave (see
 //! `crate::system::start_waves`).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::cluster::Cluster;
@@ -13,12 +12,10 @@ use crate::system::{self, Node, bookkeeper, node_names, pulsar, zookeeper};
 /// Upper bound on a one-shot init job (BookKeeper metaformat, Pulsar cluster metadata).
 const INIT_JOB_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// How the systems of one run find each other, and which of them need NET_ADMIN.
+/// How the systems of one run find each other.
 #[derive(Debug, Clone)]
 pub struct Wiring {
     pub systems: system::Wiring,
-    /// Systems whose nodes get NET_ADMIN: the targets of the scenario's network faults.
-    pub net_admin: BTreeSet<SystemKind>,
 }
 
 /// One system of the topology, as the runner starts it.
@@ -72,7 +69,7 @@ pub async fn prepare(
             &wiring.systems,
             address,
         );
-        crate::system::apply_scenario(&mut container, spec, wiring.net_admin.contains(&system));
+        crate::system::apply_scenario(&mut container, spec);
         let address = backend.create(&container).await?;
         cluster.specs.insert(name.clone(), container);
         cluster.nodes.push(Node {

@@ -244,7 +244,7 @@ impl FaultKind {
         FaultKind::PROCESS.contains(&self)
     }
 
-    /// Whether the fault needs iptables or tc inside the node (NET_ADMIN).
+    /// Whether the fault changes a node's network with iptables or tc (from its nemesis helper).
     pub fn is_network(self) -> bool {
         matches!(
             self,

@@ -40,14 +40,9 @@ pub enum Tier {
 }
 
 impl Scenario {
-    /// Systems a network fault targets: their nodes need NET_ADMIN for iptables and tc.
-    pub fn network_fault_systems(&self) -> std::collections::BTreeSet<SystemKind> {
-        let workload = self.workload.kind.system();
-        self.faults
-            .iter()
-            .filter(|f| f.kind.get_ref().is_network())
-            .map(|f| f.system(workload))
-            .collect()
+    /// Whether a fault changes a node's network (iptables, tc from the nemesis helper).
+    pub fn has_network_faults(&self) -> bool {
+        self.faults.iter().any(|f| f.kind.get_ref().is_network())
     }
 }
 

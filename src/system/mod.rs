@@ -289,12 +289,11 @@ pub fn node_names(system: SystemKind, count: u32) -> Vec<String> {
 }
 
 /// What a scenario adds to a node's container beyond its system's defaults: its extra
-/// environment (replacing variables of the same name; the node's own `env` last), a data volume of the scenario's `disk`
-/// size, and NET_ADMIN when a network fault targets the system.
+/// environment (replacing variables of the same name; the node's own `env` last) and a data
+/// volume of the scenario's `disk` size. Never a capability: network faults run from a helper.
 pub fn apply_scenario(
     container: &mut crate::backend::ContainerSpec,
     spec: &crate::scenario::SystemSpec,
-    net_admin: bool,
 ) {
     let own = spec.node.get(&container.node).map(|node| &node.env);
     for (key, value) in spec.env.iter().chain(own.into_iter().flatten()) {
@@ -303,9 +302,6 @@ pub fn apply_scenario(
     }
     if container.data_dir.is_some() {
         container.data_size = spec.disk.map(|d| d.0);
-    }
-    if net_admin && !container.cap_add.iter().any(|c| c == "NET_ADMIN") {
-        container.cap_add.push("NET_ADMIN".into());
     }
 }
 

@@ -106,8 +106,8 @@ fn scenario_text(case: &Case) -> String {
 
 async fn exercise(case: &Case) -> anyhow::Result<()> {
     let docker = docker().await?;
-    // The second (unused) partition makes every node get NET_ADMIN, so the leftover check can
-    // read iptables everywhere.
+    // The second (unused) partition makes the run build the nemesis helper image, so the
+    // leftover check can read every node's rules and qdiscs from outside it.
     let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(case))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let run = RunId::new(&format!("fault-{}", case.name.replace('_', "-")));
@@ -173,6 +173,22 @@ async fn apply_and_heal(
         .cloned()
         .context("no fault recorded")?;
     println!("{} applied: {}", case.name, applied.value["evidence"]);
+    unprivileged(backend, &nodes).await?;
+    // Latency here falls back to the client proxy (no netem), which needs no helper.
+    let mechanism = applied.value["evidence"]["mechanism"]
+        .as_str()
+        .unwrap_or("");
+    if mechanism == "iptables" || mechanism.starts_with("tc ") {
+        let helper = &applied.value["evidence"]["helpers"]["zk-1"];
+        ensure!(
+            helper["container"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("-zk-1-nemesis")),
+            "the evidence of {} names no nemesis helper for zk-1: {}",
+            case.name,
+            applied.value["evidence"]
+        );
+    }
     ensure!(
         applied.kind == OpKind::Ok,
         "applying {} failed: {:?}",
@@ -254,17 +270,34 @@ async fn round_trip(proxy: &LatencyProxy, node: &str) -> anyhow::Result<Duration
     Ok(started.elapsed())
 }
 
+/// No node was given a capability or privileges, whatever fault it is under: network faults
+/// run from the nemesis helper beside it.
+async fn unprivileged(backend: &DockerBackend, nodes: &[String]) -> anyhow::Result<()> {
+    for node in nodes {
+        let name = backend.run_id().container_name(node);
+        let inspect = backend.docker().inspect_container(&name, None).await?;
+        let host = inspect.host_config.unwrap_or_default();
+        ensure!(
+            host.cap_add.unwrap_or_default().is_empty() && host.privileged != Some(true),
+            "node {node} was given capabilities or privileges"
+        );
+    }
+    Ok(())
+}
+
 /// Reads every node's rules, qdisc, clock offset, limits and data volume independently of the
-/// nemesis' own evidence.
+/// nemesis' own evidence (rules and qdiscs from outside the node, as the nemesis reads them).
 async fn nothing_left(backend: &DockerBackend, nodes: &[String]) -> anyhow::Result<()> {
-    let script = "iptables -w -S | grep -c cb-f; \
-                  tc qdisc show dev eth0 | grep -cE 'tbf|netem|prio'; \
-                  cat /etc/chaosbed/faketime; \
+    let network =
+        "iptables -w -S | grep -c cb-f; tc qdisc show dev eth0 | grep -cE 'tbf|netem|prio'";
+    let script = "cat /etc/chaosbed/faketime; \
                   cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max; \
                   ls -a /data | grep -c chaosbed-fill; true";
     for node in nodes {
+        let net = backend.exec_net(node, &["sh", "-c", network]).await?;
         let out = backend.exec(node, &["sh", "-c", script]).await?;
-        let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+        let text = format!("{}{}", net.stdout, out.stdout);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
         ensure!(
             lines == ["0", "0", "+0", "-1", "0"] || lines == ["0", "0", "+0", "max", "0"],
             "node {node} still carries a fault (rules, qdiscs, offset, CPU quota, fill files): {lines:?} {}",
@@ -296,6 +329,8 @@ async fn udp_port_loss() -> anyhow::Result<()> {
         indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let outcome = std::panic::AssertUnwindSafe(async {
         let image = chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?;
+        let nemesis = chaosbed::image::ensure_tool(&docker, "nemesis", &progress).await?;
+        backend.use_nemesis_image(&nemesis);
         let info = start_listeners(&mut backend, &image).await?;
         udp_port_apply_and_heal(&scenario, &backend, info).await
     })
@@ -318,17 +353,13 @@ async fn start_listeners(
 ) -> anyhow::Result<std::collections::BTreeMap<String, chaosbed::nemesis::NodeInfo>> {
     backend.create_network().await?;
     let listen = format!("nc -lk {TCP_PORT} >/dev/null & exec nc -luk {UDP_PORT} > {UDP_LOG}");
-    let nodes = [
-        ("zk-1", listen.as_str(), vec!["NET_ADMIN".to_string()]),
-        ("zk-2", "exec sleep infinity", Vec::new()),
-    ];
+    let nodes = [("zk-1", listen.as_str()), ("zk-2", "exec sleep infinity")];
     let mut info = std::collections::BTreeMap::new();
-    for (node, script, cap_add) in nodes {
+    for (node, script) in nodes {
         let spec = ContainerSpec {
             node: node.into(),
             image: image.into(),
             cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
-            cap_add,
             ..Default::default()
         };
         let address = backend.create(&spec).await?;
@@ -390,55 +421,82 @@ async fn udp_port_apply_and_heal(
     let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
     let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
 
-    nemesis
-        .run_event(backend, apply, &Observed::default())
-        .await;
-    let applied = recorder
-        .snapshot()
-        .with_f(F::Fault)
-        .last()
-        .cloned()
-        .context("no fault recorded")?;
-    let evidence = &applied.value["evidence"];
-    println!("packet_loss_udp_port applied: {evidence}");
-    ensure!(
-        applied.kind == OpKind::Ok && evidence["took_effect"] == true,
-        "applying UDP packet loss to zk-1 failed or showed no effect: {evidence} {:?}",
-        applied.error
-    );
-    ensure!(
-        evidence["protocol"] == "udp" && evidence["ports"] == serde_json::json!([UDP_PORT]),
-        "the fault's record does not name its protocol and ports: {evidence}"
-    );
-    ensure!(
-        !udp_arrives(backend, "during").await?,
-        "UDP to zk-1:{UDP_PORT} still arrived while every such packet was to be dropped"
-    );
-    ensure!(
-        tcp_reaches(backend).await?,
-        "TCP to zk-1:{TCP_PORT} was cut by packet loss scoped to UDP port {UDP_PORT}"
-    );
+    // Twice: the second time after zk-1 restarted, which gave it a new network namespace that
+    // the first helper is not in.
+    for round in ["first", "after a restart"] {
+        if round != "first" {
+            backend.restart("zk-1", 1).await?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !tcp_reaches(backend).await? {
+                ensure!(
+                    std::time::Instant::now() < deadline,
+                    "zk-1's listeners did not come back within 30s of its restart"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        nemesis
+            .run_event(backend, apply, &Observed::default())
+            .await;
+        let applied = recorder
+            .snapshot()
+            .with_f(F::Fault)
+            .last()
+            .cloned()
+            .context("no fault recorded")?;
+        let evidence = &applied.value["evidence"];
+        println!("packet_loss_udp_port applied: {evidence}");
+        ensure!(
+            applied.kind == OpKind::Ok && evidence["took_effect"] == true,
+            "applying UDP packet loss to zk-1 failed or showed no effect: {evidence} {:?}",
+            applied.error
+        );
+        ensure!(
+            evidence["protocol"] == "udp" && evidence["ports"] == serde_json::json!([UDP_PORT]),
+            "the fault's record does not name its protocol and ports: {evidence}"
+        );
+        ensure!(
+            !udp_arrives(backend, "during").await?,
+            "UDP to zk-1:{UDP_PORT} still arrived while every such packet was to be dropped"
+        );
+        ensure!(
+            tcp_reaches(backend).await?,
+            "TCP to zk-1:{TCP_PORT} was cut by packet loss scoped to UDP port {UDP_PORT}"
+        );
 
-    nemesis.run_event(backend, heal, &Observed::default()).await;
-    let healed = recorder
-        .snapshot()
-        .with_f(F::Heal)
-        .last()
-        .cloned()
-        .context("no heal recorded")?;
-    println!("packet_loss_udp_port healed: {}", healed.value["evidence"]);
-    ensure!(
-        healed.kind == OpKind::Ok && healed.value["evidence"]["took_effect"] == true,
-        "healing UDP packet loss left something or dropped nothing: {} {:?}",
-        healed.value["evidence"],
-        healed.error
-    );
-    ensure!(
-        udp_arrives(backend, "after").await?,
-        "UDP to zk-1:{UDP_PORT} still does not arrive after the heal"
-    );
+        nemesis.run_event(backend, heal, &Observed::default()).await;
+        let healed = recorder
+            .snapshot()
+            .with_f(F::Heal)
+            .last()
+            .cloned()
+            .context("no heal recorded")?;
+        println!("packet_loss_udp_port healed: {}", healed.value["evidence"]);
+        ensure!(
+            healed.kind == OpKind::Ok && healed.value["evidence"]["took_effect"] == true,
+            "healing UDP packet loss left something or dropped nothing: {} {:?}",
+            healed.value["evidence"],
+            healed.error
+        );
+        ensure!(
+            udp_arrives(backend, "after").await?,
+            "UDP to zk-1:{UDP_PORT} still does not arrive after the heal"
+        );
+        let created = evidence["helpers"]["zk-1"]["created"]
+            .as_str()
+            .unwrap_or("");
+        let expected = if round == "first" {
+            "first network fault"
+        } else {
+            "started again"
+        };
+        ensure!(
+            created.contains(expected),
+            "the {round} fault's helper for zk-1 should have been made for \"{expected}\": {evidence}"
+        );
+    }
     let out = backend
-        .exec(
+        .exec_net(
             "zk-1",
             &["sh", "-c", "iptables -w -S | grep -c cb-f || true"],
         )

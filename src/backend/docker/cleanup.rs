@@ -9,6 +9,7 @@ use bollard::query_parameters::{
     RemoveVolumeOptions,
 };
 
+use super::helper::LABEL_HELPER_FOR;
 use crate::backend::{LABEL_PID, LABEL_RUN, Removed};
 
 /// Removes the containers, networks and volumes of run `run`, or of every run when `None`.
@@ -28,31 +29,18 @@ pub async fn remove_run(docker: &Docker, run: Option<&str>) -> anyhow::Result<Re
         }))
         .await
         .with_context(|| format!("listing containers labelled {label}"))?;
-    // All at once: each forced removal waits for its container's processes to die, and one
-    // after the other that took seconds per run.
-    let removals = containers.into_iter().filter_map(|container| {
-        let id = container.id?;
-        let name = container
-            .names
-            .and_then(|n| n.first().cloned())
-            .unwrap_or_else(|| id.clone());
-        Some(async move {
-            docker
-                .remove_container(
-                    &id,
-                    Some(RemoveContainerOptions {
-                        force: true,
-                        v: true,
-                        ..Default::default()
-                    }),
-                )
-                .await
-                .with_context(|| format!("removing container {name}"))?;
-            Ok::<_, anyhow::Error>(name.trim_start_matches('/').to_string())
-        })
+    // Nemesis helpers first, so no node is removed while a helper holds its network namespace;
+    // then the rest all at once: each forced removal waits for its container's processes to
+    // die, and one after the other that took seconds per run.
+    let (helpers, nodes): (Vec<_>, Vec<_>) = containers.into_iter().partition(|c| {
+        c.labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(LABEL_HELPER_FOR))
     });
-    for outcome in futures_util::future::join_all(removals).await {
-        removed.containers.push(outcome?);
+    for batch in [helpers, nodes] {
+        removed
+            .containers
+            .extend(remove_containers(docker, batch).await?);
     }
 
     let networks = docker
@@ -124,4 +112,36 @@ pub async fn reap_orphans(docker: &Docker) -> anyhow::Result<Removed> {
         total.volumes.extend(removed.volumes);
     }
     Ok(total)
+}
+
+/// Removes `containers` at once, with their anonymous volumes; returns their names.
+async fn remove_containers(
+    docker: &Docker,
+    containers: Vec<bollard::models::ContainerSummary>,
+) -> anyhow::Result<Vec<String>> {
+    let removals = containers.into_iter().filter_map(|container| {
+        let id = container.id?;
+        let name = container
+            .names
+            .and_then(|n| n.first().cloned())
+            .unwrap_or_else(|| id.clone());
+        Some(async move {
+            docker
+                .remove_container(
+                    &id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        v: true,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .with_context(|| format!("removing container {name}"))?;
+            Ok::<_, anyhow::Error>(name.trim_start_matches('/').to_string())
+        })
+    });
+    futures_util::future::join_all(removals)
+        .await
+        .into_iter()
+        .collect()
 }

@@ -2,6 +2,7 @@
 
 mod cleanup;
 mod connect;
+mod helper;
 mod network;
 pub mod stats;
 
@@ -26,7 +27,7 @@ use network::RunNetwork;
 
 use super::{
     Backend, CPU_PERIOD_US, ContainerSpec, ExecOutput, LABEL_NODE, LABEL_PID, LABEL_RUN,
-    LimitUpdate, NodeState, Removed, RunId, Status,
+    LimitUpdate, NetHelper, NodeState, Removed, RunId, Status,
 };
 
 /// A run's view of the Docker engine.
@@ -36,6 +37,7 @@ pub struct DockerBackend {
     network: Option<RunNetwork>,
     next_host: u8,
     addresses: HashMap<String, Ipv4Addr>,
+    helpers: helper::Helpers,
 }
 
 impl DockerBackend {
@@ -46,6 +48,7 @@ impl DockerBackend {
             network: None,
             next_host: 10,
             addresses: HashMap::new(),
+            helpers: helper::Helpers::default(),
         }
     }
 
@@ -152,6 +155,57 @@ fn tmpfs_options(bytes: u64) -> std::collections::HashMap<String, String> {
         ("o".to_string(), format!("size={bytes}")),
     ]
     .into()
+}
+
+impl DockerBackend {
+    /// Runs `cmd` as root in `container`; `doing` says what for, in errors.
+    async fn exec_in(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        doing: impl Fn() -> String,
+    ) -> anyhow::Result<ExecOutput> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: Some("root".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(&doing)?;
+        let mut out = ExecOutput::default();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .with_context(&doing)?
+        {
+            while let Some(chunk) = output.next().await {
+                match chunk.with_context(&doing)? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        out.stderr.push_str(&String::from_utf8_lossy(&message))
+                    }
+                    other => out
+                        .stdout
+                        .push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                }
+            }
+        }
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .with_context(&doing)?;
+        out.exit_code = inspect.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
 }
 
 impl Backend for DockerBackend {
@@ -393,48 +447,28 @@ impl Backend for DockerBackend {
     }
 
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
-        use bollard::exec::{CreateExecOptions, StartExecResults};
-        let container = self.container(node);
         let doing = || format!("running `{}` in node {node}", cmd.join(" "));
-        let exec = self
-            .docker
-            .create_exec(
-                &container,
-                CreateExecOptions {
-                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    user: Some("root".into()),
-                    ..Default::default()
-                },
+        self.exec_in(&self.container(node), cmd, doing).await
+    }
+
+    fn use_nemesis_image(&mut self, image: &str) {
+        self.helpers.image = Some(image.to_string());
+    }
+
+    async fn net_helper(&self, node: &str) -> anyhow::Result<NetHelper> {
+        self.ensure_helper(node).await
+    }
+
+    async fn exec_net(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
+        let helper = self.ensure_helper(node).await?;
+        let doing = || {
+            format!(
+                "running `{}` in node {node}'s network namespace (from {})",
+                cmd.join(" "),
+                helper.container
             )
-            .await
-            .with_context(doing)?;
-        let mut out = ExecOutput::default();
-        if let StartExecResults::Attached { mut output, .. } = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .with_context(doing)?
-        {
-            while let Some(chunk) = output.next().await {
-                match chunk.with_context(doing)? {
-                    bollard::container::LogOutput::StdErr { message } => {
-                        out.stderr.push_str(&String::from_utf8_lossy(&message))
-                    }
-                    other => out
-                        .stdout
-                        .push_str(&String::from_utf8_lossy(&other.into_bytes())),
-                }
-            }
-        }
-        let inspect = self
-            .docker
-            .inspect_exec(&exec.id)
-            .await
-            .with_context(doing)?;
-        out.exit_code = inspect.exit_code.unwrap_or(-1);
-        Ok(out)
+        };
+        self.exec_in(&helper.container, cmd, doing).await
     }
 
     async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()> {

@@ -1,8 +1,10 @@
 //! Faults beyond process control (network, clock, resources): applying each inside its target
 //! nodes, reading back evidence that it took effect, and undoing exactly what was done.
 //!
-//! Every effect runs through [`Backend::exec`] (iptables, tc, a faketime offset file, df) or
-//! [`Backend::update_limits`], so the same code drives Docker and the fake backend in tests.
+//! Network effects (iptables, tc) run through [`Backend::exec_net`], in each target's network
+//! namespace from chaosbed's nemesis helper, never inside the node; the others through
+//! [`Backend::exec`] (a faketime offset file, df) or [`Backend::update_limits`]. The same code
+//! drives Docker and the fake backend in tests.
 
 mod clock;
 mod latency;
@@ -50,10 +52,15 @@ pub struct Request<'a> {
 /// What must be undone when a fault heals, and on which nodes.
 #[derive(Debug, Clone)]
 pub enum Undo {
-    /// Remove chaosbed's iptables chains of this fault.
-    Rules { fault: usize, nodes: Vec<String> },
-    /// Remove the root qdisc chaosbed added.
-    Qdisc { nodes: Vec<String> },
+    /// Remove chaosbed's iptables chains of this fault; `installs` holds the script that put
+    /// them on each node, to put them back on a node started anew.
+    Rules {
+        fault: usize,
+        nodes: Vec<String>,
+        installs: BTreeMap<String, String>,
+    },
+    /// Remove the root qdisc chaosbed added; `install` put it there.
+    Qdisc { nodes: Vec<String>, install: String },
     /// Set the faketime offset back to zero (and stop a strobe).
     Clock { nodes: Vec<String> },
     /// Restore each node's limits.
@@ -104,19 +111,43 @@ pub async fn heal(
 ) -> (Value, Option<String>) {
     match undo {
         Undo::Proxy { nodes } => latency::heal_proxy(proxy, nodes),
-        Undo::Rules { fault, nodes } => network::heal_rules(backend, *fault, nodes).await,
-        Undo::Qdisc { nodes } => network::heal_qdisc(backend, nodes).await,
+        Undo::Rules { fault, nodes, .. } => network::heal_rules(backend, *fault, nodes).await,
+        Undo::Qdisc { nodes, .. } => network::heal_qdisc(backend, nodes).await,
         Undo::Clock { nodes } => clock::heal(backend, nodes).await,
         Undo::Limits { restore } => resources::heal_limits(backend, restore).await,
         Undo::Fill { nodes } => resources::heal_fill(backend, nodes).await,
     }
 }
 
+/// Puts back on `node` what an active network fault had installed in its network namespace,
+/// after the node started anew (a restart, a start after a kill, an upgrade) and its rules or
+/// qdisc went with the old namespace. `None` when the fault holds nothing on that node.
+pub async fn reestablish(backend: &impl Backend, undo: &Undo, node: &str) -> Option<Value> {
+    let script = match undo {
+        Undo::Rules { installs, .. } => installs.get(node)?,
+        Undo::Qdisc { nodes, install } if nodes.iter().any(|n| n == node) => install,
+        _ => return None,
+    };
+    let helper = backend.net_helper(node).await;
+    let installed = match &helper {
+        Ok(_) => sh_net(backend, node, script).await.map(|_| ()),
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    };
+    Some(match (helper, installed) {
+        (Ok(helper), Ok(())) => json!({ "took_effect": true, "helper": helper }),
+        (helper, installed) => json!({
+            "took_effect": false,
+            "helper": helper.ok(),
+            "reason": installed.err().map(|e| format!("{e:#}")),
+        }),
+    })
+}
+
 /// The nodes an [`Undo`] touches.
 pub fn undo_nodes(undo: &Undo) -> Vec<String> {
     match undo {
         Undo::Rules { nodes, .. }
-        | Undo::Qdisc { nodes }
+        | Undo::Qdisc { nodes, .. }
         | Undo::Clock { nodes }
         | Undo::Proxy { nodes } => nodes.clone(),
         Undo::Limits { restore } => restore.iter().map(|(n, _)| n.clone()).collect(),
@@ -127,15 +158,41 @@ pub fn undo_nodes(undo: &Undo) -> Vec<String> {
 /// Runs a shell script in `node`; a non-zero exit is an error carrying its output.
 async fn sh(backend: &impl Backend, node: &str, script: &str) -> anyhow::Result<ExecOutput> {
     let out = backend.exec(node, &["sh", "-c", script]).await?;
+    exited_zero(out, script, &format!("in node {node}"))
+}
+
+/// Runs a shell script in `node`'s network namespace from its nemesis helper (iptables, tc);
+/// a non-zero exit is an error carrying its output.
+async fn sh_net(backend: &impl Backend, node: &str, script: &str) -> anyhow::Result<ExecOutput> {
+    let out = backend.exec_net(node, &["sh", "-c", script]).await?;
+    exited_zero(out, script, &format!("in node {node}'s network namespace"))
+}
+
+fn exited_zero(out: ExecOutput, script: &str, place: &str) -> anyhow::Result<ExecOutput> {
     if out.exit_code != 0 {
         anyhow::bail!(
-            "`{script}` in node {node} exited with {}: {}{}",
+            "`{script}` {place} exited with {}: {}{}",
             out.exit_code,
             out.stdout.trim(),
             out.stderr.trim()
         );
     }
     Ok(out)
+}
+
+/// Each node's nemesis helper, made where missing, as evidence: which container changed the
+/// node's network and, when it was made now, why (a node started anew needs a new one).
+async fn net_helpers(backend: &impl Backend, nodes: &[String], errors: &mut Vec<String>) -> Value {
+    let mut helpers = BTreeMap::new();
+    for node in nodes {
+        match backend.net_helper(node).await {
+            Ok(helper) => {
+                helpers.insert(node.clone(), json!(helper));
+            }
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    json!(helpers)
 }
 
 /// The first error of several, prefixed with how many there were.

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::{Outcome, Request, Undo, first_error, sh};
+use super::{Outcome, Request, Undo, first_error, net_helpers, sh_net};
 use crate::backend::Backend;
 use crate::nemesis::grudge::Grudge;
 use crate::scenario::{FaultKind, FaultParams, PartitionShape, SystemKind};
@@ -211,7 +211,10 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
             .ok_or_else(|| format!("no address known for node {node}"))
     };
     let mut errors = Vec::new();
+    let cut_nodes: Vec<String> = node_cuts.iter().map(|c| c.node.clone()).collect();
+    let helpers = net_helpers(backend, &cut_nodes, &mut errors).await;
     let mut installed = Vec::new();
+    let mut installs = BTreeMap::new();
     let mut plan = BTreeMap::new();
     for cut in &node_cuts {
         let ips = |nodes: &[String]| nodes.iter().map(address).collect::<Result<Vec<_>, _>>();
@@ -227,8 +230,11 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
             json!({ "drops_from": cut.from, "drops_to": cut.to }),
         );
         let script = rules_script(request.fault, &drops_in, &drops_out, &matches, probability);
-        match sh(backend, &cut.node, &script).await {
-            Ok(_) => installed.push(cut.node.clone()),
+        match sh_net(backend, &cut.node, &script).await {
+            Ok(_) => {
+                installed.push(cut.node.clone());
+                installs.insert(cut.node.clone(), script);
+            }
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
@@ -240,6 +246,7 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
         "loss_percent": request.params.loss,
         "cuts": plan,
         "rules": listed,
+        "helpers": helpers,
     });
     if request.kind == FaultKind::PacketLoss {
         // Empty ports: every destination port.
@@ -250,6 +257,7 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
         undo: (!installed.is_empty()).then_some(Undo::Rules {
             fault: request.fault,
             nodes: installed,
+            installs,
         }),
         evidence,
         error: first_error(&errors),
@@ -263,7 +271,7 @@ async fn list_chains(backend: &impl Backend, fault: usize, nodes: &[String]) -> 
     for node in nodes {
         let script =
             format!("iptables -w -S {chain}; iptables -w -S {chain}-o 2>/dev/null || true");
-        let text = match sh(backend, node, &script).await {
+        let text = match sh_net(backend, node, &script).await {
             Ok(o) => o.stdout,
             Err(e) => format!("{e:#}"),
         };
@@ -292,13 +300,14 @@ pub async fn heal_rules(
 ) -> (Value, Option<String>) {
     let chain = chain(fault);
     let mut errors = Vec::new();
+    let helpers = net_helpers(backend, nodes, &mut errors).await;
     let mut dropped = BTreeMap::new();
     let mut left = BTreeMap::new();
     for node in nodes {
         let counters = format!(
             "iptables -w -L {chain} -n -v -x 2>/dev/null; iptables -w -L {chain}-o -n -v -x 2>/dev/null; true"
         );
-        match sh(backend, node, &counters).await {
+        match sh_net(backend, node, &counters).await {
             Ok(out) => {
                 dropped.insert(node.clone(), dropped_packets(&out.stdout));
             }
@@ -316,7 +325,7 @@ pub async fn heal_rules(
                iptables -w -X $c 2>/dev/null || true; \
              done; iptables -w -S | grep -c -- '{CHAIN_PREFIX}' || true"
         );
-        match sh(backend, node, &remove).await {
+        match sh_net(backend, node, &remove).await {
             Ok(out) => {
                 let count: u64 = out.stdout.trim().parse().unwrap_or(u64::MAX);
                 left.insert(node.clone(), count);
@@ -333,6 +342,7 @@ pub async fn heal_rules(
                   else { "packets were dropped, and no rule of chaosbed's is left" },
         "dropped_packets": dropped,
         "chaosbed_rules_left": left,
+        "helpers": helpers,
     });
     (evidence, first_error(&errors))
 }
@@ -388,10 +398,11 @@ pub async fn apply_qdisc(backend: &impl Backend, request: &Request<'_>) -> Outco
     };
     let script = qdisc_script(request.kind, request.params, &peer_ips);
     let mut errors = Vec::new();
+    let helpers = net_helpers(backend, request.targets, &mut errors).await;
     let mut installed = Vec::new();
     let mut shown = BTreeMap::new();
     for node in request.targets {
-        match sh(backend, node, &script).await {
+        match sh_net(backend, node, &script).await {
             Ok(_) => installed.push(node.clone()),
             Err(e) => {
                 let text = format!("{e:#}");
@@ -406,7 +417,7 @@ pub async fn apply_qdisc(backend: &impl Backend, request: &Request<'_>) -> Outco
                 continue;
             }
         }
-        if let Ok(out) = sh(backend, node, &format!("tc qdisc show dev {DEVICE}")).await {
+        if let Ok(out) = sh_net(backend, node, &format!("tc qdisc show dev {DEVICE}")).await {
             shown.insert(node.clone(), out.stdout.trim().to_string());
         }
     }
@@ -419,12 +430,16 @@ pub async fn apply_qdisc(backend: &impl Backend, request: &Request<'_>) -> Outco
         && installed.len() == request.targets.len()
         && shown.values().all(|s| s.contains(wanted));
     Outcome {
-        undo: (!installed.is_empty()).then_some(Undo::Qdisc { nodes: installed }),
+        undo: (!installed.is_empty()).then_some(Undo::Qdisc {
+            nodes: installed,
+            install: script,
+        }),
         evidence: json!({
             "took_effect": took_effect,
             "mechanism": format!("tc {wanted}"),
             "qdisc": shown,
             "towards": peer_ips,
+            "helpers": helpers,
         }),
         error: first_error(&errors),
     }
@@ -449,10 +464,11 @@ pub fn shaped_packets(listing: &str) -> u64 {
 /// Reads how many packets went through the shaping, removes the root qdisc, shows it is gone.
 pub async fn heal_qdisc(backend: &impl Backend, nodes: &[String]) -> (Value, Option<String>) {
     let mut errors = Vec::new();
+    let helpers = net_helpers(backend, nodes, &mut errors).await;
     let mut shaped = BTreeMap::new();
     let mut after = BTreeMap::new();
     for node in nodes {
-        match sh(backend, node, &format!("tc -s qdisc show dev {DEVICE}")).await {
+        match sh_net(backend, node, &format!("tc -s qdisc show dev {DEVICE}")).await {
             Ok(out) => {
                 shaped.insert(node.clone(), shaped_packets(&out.stdout));
             }
@@ -464,7 +480,7 @@ pub async fn heal_qdisc(backend: &impl Backend, nodes: &[String]) -> (Value, Opt
         let remove = format!(
             "tc qdisc del dev {DEVICE} root 2>/dev/null || true; tc qdisc show dev {DEVICE}"
         );
-        match sh(backend, node, &remove).await {
+        match sh_net(backend, node, &remove).await {
             Ok(out) => {
                 after.insert(node.clone(), out.stdout.trim().to_string());
             }
@@ -483,6 +499,7 @@ pub async fn heal_qdisc(backend: &impl Backend, nodes: &[String]) -> (Value, Opt
                   else { "packets were shaped, and the qdisc is gone" },
         "shaped_packets": shaped,
         "qdisc_after": after,
+        "helpers": helpers,
     });
     (evidence, first_error(&errors))
 }

@@ -134,7 +134,7 @@ mod tests {
         );
         let container = |index| {
             let mut c = container_spec(&spec, "zookeeper:3.9", index, 3);
-            crate::system::apply_scenario(&mut c, &spec, false);
+            crate::system::apply_scenario(&mut c, &spec);
             c
         };
         assert_eq!(
