@@ -92,6 +92,16 @@ pub struct NodeState {
 }
 
 impl NodeState {
+    /// How a stopped node ended: `exited with code 137 (OOM-killed)`.
+    pub fn exit_words(&self) -> String {
+        let code = self
+            .exit_code
+            .map(|c| format!(" with code {c}"))
+            .unwrap_or_default();
+        let oom = if self.oom_killed { " (OOM-killed)" } else { "" };
+        format!("exited{code}{oom}")
+    }
+
     pub fn missing() -> Self {
         Self {
             status: Status::Missing,

@@ -130,16 +130,7 @@ async fn first_exit(backend: &impl Backend, nodes: &[String]) -> String {
                     crate::backend::Status::Exited | crate::backend::Status::Dead
                 )
             {
-                let code = state
-                    .exit_code
-                    .map(|c| format!(" with code {c}"))
-                    .unwrap_or_default();
-                let oom = if state.oom_killed {
-                    " (OOM-killed)"
-                } else {
-                    ""
-                };
-                return format!("{node} exited{code}{oom}");
+                return format!("{node} {}", state.exit_words());
             }
         }
     }

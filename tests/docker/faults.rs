@@ -163,15 +163,7 @@ async fn apply_and_heal(
     let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
     let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
 
-    nemesis
-        .run_event(backend, apply, &Observed::default())
-        .await;
-    let applied = recorder
-        .snapshot()
-        .with_f(F::Fault)
-        .last()
-        .cloned()
-        .context("no fault recorded")?;
+    let applied = run_and_record(&mut nemesis, backend, apply, &recorder, F::Fault).await?;
     println!("{} applied: {}", case.name, applied.value["evidence"]);
     unprivileged(backend, &nodes).await?;
     // Latency here falls back to the client proxy (no netem), which needs no helper.
@@ -225,13 +217,7 @@ async fn apply_and_heal(
     // Let traffic flow through the rules and qdiscs so their counters move.
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    nemesis.run_event(backend, heal, &Observed::default()).await;
-    let healed = recorder
-        .snapshot()
-        .with_f(F::Heal)
-        .last()
-        .cloned()
-        .context("no heal recorded")?;
+    let healed = run_and_record(&mut nemesis, backend, heal, &recorder, F::Heal).await?;
     println!("{} healed: {}", case.name, healed.value["evidence"]);
     ensure!(
         healed.kind == OpKind::Ok && healed.value["evidence"]["took_effect"] == true,
@@ -249,6 +235,25 @@ async fn apply_and_heal(
         );
     }
     nothing_left(backend, &nodes).await
+}
+
+/// Runs one nemesis event and returns what it recorded last as `f` (its fault or its heal).
+async fn run_and_record(
+    nemesis: &mut Nemesis,
+    backend: &DockerBackend,
+    event: &nemesis::Event,
+    recorder: &Recorder,
+    f: F,
+) -> anyhow::Result<chaosbed::history::Op> {
+    nemesis
+        .run_event(backend, event, &Observed::default())
+        .await;
+    recorder
+        .snapshot()
+        .with_f(f)
+        .last()
+        .cloned()
+        .with_context(|| format!("no {f:?} recorded"))
 }
 
 /// One ZooKeeper `ruok` through the client proxy, timed from the first byte sent to the reply.
@@ -435,15 +440,7 @@ async fn udp_port_apply_and_heal(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        nemesis
-            .run_event(backend, apply, &Observed::default())
-            .await;
-        let applied = recorder
-            .snapshot()
-            .with_f(F::Fault)
-            .last()
-            .cloned()
-            .context("no fault recorded")?;
+        let applied = run_and_record(&mut nemesis, backend, apply, &recorder, F::Fault).await?;
         let evidence = &applied.value["evidence"];
         println!("packet_loss_udp_port applied: {evidence}");
         ensure!(
@@ -464,13 +461,7 @@ async fn udp_port_apply_and_heal(
             "TCP to zk-1:{TCP_PORT} was cut by packet loss scoped to UDP port {UDP_PORT}"
         );
 
-        nemesis.run_event(backend, heal, &Observed::default()).await;
-        let healed = recorder
-            .snapshot()
-            .with_f(F::Heal)
-            .last()
-            .cloned()
-            .context("no heal recorded")?;
+        let healed = run_and_record(&mut nemesis, backend, heal, &recorder, F::Heal).await?;
         println!("packet_loss_udp_port healed: {}", healed.value["evidence"]);
         ensure!(
             healed.kind == OpKind::Ok && healed.value["evidence"]["took_effect"] == true,

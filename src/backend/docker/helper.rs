@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
+use bollard::query_parameters::RemoveContainerOptions;
 use tokio::sync::Mutex;
 
 use super::DockerBackend;
@@ -120,16 +120,7 @@ impl DockerBackend {
             ..Default::default()
         };
         let doing = || format!("starting {name}, node {node}'s nemesis helper from image {image}");
-        self.docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            )
-            .await
-            .with_context(doing)?;
+        self.create_named(&name, body).await.with_context(doing)?;
         self.docker
             .start_container(&name, None)
             .await

@@ -128,22 +128,33 @@ impl DockerBackend {
             }),
             ..Default::default()
         };
+        self.create_named(&name, body).await.with_context(|| {
+            format!(
+                "creating container {name} for node {} from image {}; if the image is missing, run `cargo xtask images`",
+                spec.node, spec.image
+            )
+        })?;
+        Ok(())
+    }
+}
+
+impl DockerBackend {
+    /// Creates (does not start) a container named `name`.
+    async fn create_named(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<(), bollard::errors::Error> {
         self.docker
             .create_container(
                 Some(CreateContainerOptions {
-                    name: Some(name.clone()),
+                    name: Some(name.to_string()),
                     ..Default::default()
                 }),
                 body,
             )
             .await
-            .with_context(|| {
-                format!(
-                    "creating container {name} for node {} from image {}; if the image is missing, run `cargo xtask images`",
-                    spec.node, spec.image
-                )
-            })?;
-        Ok(())
+            .map(|_| ())
     }
 }
 

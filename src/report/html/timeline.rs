@@ -365,16 +365,7 @@ pub fn engine_states(lanes: &mut [NodeLane], results: &Results, end: f64) {
         if matches!(state.status, Status::Exited | Status::Dead)
             && let Some(finished) = at(&state.finished_at)
         {
-            let code = state
-                .exit_code
-                .map(|c| format!(" with code {c}"))
-                .unwrap_or_default();
-            let oom = if state.oom_killed {
-                " (OOM-killed)"
-            } else {
-                ""
-            };
-            let note = format!("exited{code}{oom}, down");
+            let note = format!("{}, down", state.exit_words());
             push_state(
                 &mut found,
                 &lane.node,
