@@ -210,7 +210,13 @@ async fn kill_and_restart_a_bookie(
     );
     let started = Instant::now();
     backend.start(name).await?;
-    let ready = bookkeeper::wait_ready(bookies, Duration::from_secs(120)).await?;
+    let ready = match bookkeeper::wait_ready(bookies, Duration::from_secs(120)).await {
+        Ok(ready) => ready,
+        Err(e) => {
+            print_logs(backend, bookies).await;
+            return Err(e);
+        }
+    };
     println!(
         "{name} killed and back (same id, registered writable) in {:.1?}; registered: {:?}",
         started.elapsed(),
