@@ -206,13 +206,15 @@ impl Nemesis {
         let mut evidence = self
             .evidence(backend, &targets, expected_status(event.kind, false))
             .await;
-        self.reestablish(backend, &started, &mut evidence).await;
+        if let Some(done) = self.reestablish(backend, &started).await {
+            evidence["reestablished"] = done;
+        }
         self.record(F::Fault, event.kind, &targets, evidence, error);
     }
 
     /// Puts the active network faults back on `nodes`, which started anew in a new network
-    /// namespace, and says so in `evidence` (`reestablished`: fault → node → what happened).
-    async fn reestablish(&self, backend: &impl Backend, nodes: &[String], evidence: &mut Value) {
+    /// namespace; says what happened as fault → node → outcome, `None` when nothing was due.
+    async fn reestablish(&self, backend: &impl Backend, nodes: &[String]) -> Option<Value> {
         let mut done = BTreeMap::new();
         for (fault, active) in &self.active {
             let Active::Effect(_, undo) = active else {
@@ -228,11 +230,7 @@ impl Nemesis {
                 done.insert(fault.to_string(), on);
             }
         }
-        if !done.is_empty()
-            && let Some(object) = evidence.as_object_mut()
-        {
-            object.insert("reestablished".into(), json!(done));
-        }
+        (!done.is_empty()).then(|| json!(done))
     }
 
     async fn apply_effect(
@@ -369,11 +367,9 @@ impl Nemesis {
             if let Some(u) = self.upgrades.as_mut() {
                 u.specs.insert(node.clone(), new);
             }
-            let mut reestablished = json!({});
-            self.reestablish(backend, std::slice::from_ref(&node), &mut reestablished)
-                .await;
+            let reestablished = self.reestablish(backend, std::slice::from_ref(&node)).await;
             roll.current = Some(Rolling {
-                reestablished: reestablished["reestablished"].take(),
+                reestablished,
                 from_version: upgrades.versions.get(&node).cloned().unwrap_or_default(),
                 node,
                 from_image,
@@ -494,8 +490,10 @@ impl Nemesis {
             .evidence(backend, &targets, expected_status(kind, true))
             .await;
         // A paused node kept its namespace; a started one has a new one.
-        if kind != FaultKind::Pause {
-            self.reestablish(backend, &targets, &mut evidence).await;
+        if kind != FaultKind::Pause
+            && let Some(done) = self.reestablish(backend, &targets).await
+        {
+            evidence["reestablished"] = done;
         }
         self.record(F::Heal, kind, &targets, evidence, error);
     }

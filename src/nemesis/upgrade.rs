@@ -76,8 +76,8 @@ pub(super) struct Rolling {
     pub down_at: Instant,
     pub started_at: Instant,
     pub last_wait: String,
-    /// The active network faults put back on the new container (null when none).
-    pub reestablished: serde_json::Value,
+    /// The active network faults put back on the new container.
+    pub reestablished: Option<serde_json::Value>,
 }
 
 impl Rolling {
@@ -101,8 +101,8 @@ impl Rolling {
             "probe": detail,
             "versions": versions,
         });
-        if !self.reestablished.is_null() {
-            evidence["reestablished"] = self.reestablished.clone();
+        if let Some(done) = &self.reestablished {
+            evidence["reestablished"] = done.clone();
         }
         evidence
     }

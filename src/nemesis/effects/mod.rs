@@ -128,18 +128,13 @@ pub async fn reestablish(backend: &impl Backend, undo: &Undo, node: &str) -> Opt
         Undo::Qdisc { nodes, install } if nodes.iter().any(|n| n == node) => install,
         _ => return None,
     };
-    let helper = backend.net_helper(node).await;
-    let installed = match &helper {
-        Ok(_) => sh_net(backend, node, script).await.map(|_| ()),
-        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    let helper = match backend.net_helper(node).await {
+        Ok(helper) => helper,
+        Err(e) => return Some(json!({ "took_effect": false, "reason": format!("{e:#}") })),
     };
-    Some(match (helper, installed) {
-        (Ok(helper), Ok(())) => json!({ "took_effect": true, "helper": helper }),
-        (helper, installed) => json!({
-            "took_effect": false,
-            "helper": helper.ok(),
-            "reason": installed.err().map(|e| format!("{e:#}")),
-        }),
+    Some(match sh_net(backend, node, script).await {
+        Ok(_) => json!({ "took_effect": true, "helper": helper }),
+        Err(e) => json!({ "took_effect": false, "helper": helper, "reason": format!("{e:#}") }),
     })
 }
 
