@@ -8,7 +8,6 @@ pub mod host;
 pub mod image;
 pub mod nemesis;
 pub mod provision;
-pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -199,11 +199,14 @@ impl Backend for FakeBackend {
         Ok(ExecOutput::default())
     }
 
-    fn use_nemesis_image(&mut self, image: &str) {
+    fn use_nemesis_image(&mut self, image: &str, proxy: Option<&std::path::Path>) {
+        let proxy = proxy
+            .map(|p| format!(" with {}", p.display()))
+            .unwrap_or_default();
         self.calls
             .lock()
             .unwrap()
-            .push(format!("nemesis image {image}"));
+            .push(format!("nemesis image {image}{proxy}"));
     }
 
     async fn net_helper(&self, node: &str) -> anyhow::Result<NetHelper> {
@@ -219,6 +222,45 @@ impl Backend for FakeBackend {
             .unwrap()
             .push(format!("exec-net {node} {}", cmd.join(" ")));
         Ok(ExecOutput::default())
+    }
+
+    async fn enable_clock(&mut self, image: &str) -> anyhow::Result<()> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("clock image {image}"));
+        Ok(())
+    }
+
+    async fn exec_clock(&self, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("exec-clock {}", cmd.join(" ")));
+        Ok(ExecOutput::default())
+    }
+
+    /// Prints the clock as libfaketime with that offset would show it, except in an image
+    /// whose name says `static`: there, as with a static binary, the preload does nothing.
+    async fn probe_clock(
+        &self,
+        image: &str,
+        _script: &str,
+        offset_secs: i64,
+    ) -> anyhow::Result<ExecOutput> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("probe-clock {image}"));
+        let offset = if image.contains("static") {
+            0
+        } else {
+            offset_secs
+        };
+        Ok(ExecOutput {
+            stdout: format!("{}\n", chrono::Utc::now().timestamp() + offset),
+            ..ExecOutput::default()
+        })
     }
 
     async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()> {

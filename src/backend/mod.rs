@@ -2,9 +2,11 @@
 //!
 //! `docker` is the real one (bollard); `fake` keeps state in memory for the harness's own tests.
 
+pub mod clock;
 pub mod docker;
 pub mod fake;
 mod labels;
+pub mod proxy_binary;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -202,8 +204,9 @@ pub trait Backend {
     /// Runs `cmd` inside the running node as root.
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
 
-    /// The image of the nemesis helpers [`Backend::exec_net`] starts (chaosbed's `nemesis`).
-    fn use_nemesis_image(&mut self, image: &str);
+    /// The image of the nemesis helpers [`Backend::exec_net`] starts (chaosbed's `nemesis`),
+    /// and the chaosbed-proxy binary copied into each (`None`: the run needs no proxy).
+    fn use_nemesis_image(&mut self, image: &str, proxy: Option<&std::path::Path>);
 
     /// Makes sure `node` has a nemesis helper in its current network namespace: created on
     /// first use, and again once the node's container started anew (a kill, a restart or an
@@ -213,6 +216,26 @@ pub trait Backend {
     /// Runs `cmd` as root in `node`'s network namespace from its nemesis helper (iptables, tc),
     /// not inside the node: the node's image needs none of the tools and the node no capability.
     async fn exec_net(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
+
+    /// Makes clock skew possible on any image: a volume of the run holding libfaketime (copied
+    /// out of `image`, chaosbed's nemesis) and one offset file per node, written only by a
+    /// clock keeper container of that image. Every node created afterwards mounts the volume
+    /// read-only and preloads libfaketime with its offset at zero (see [`clock`]).
+    async fn enable_clock(&mut self, image: &str) -> anyhow::Result<()>;
+
+    /// Runs `cmd` as root in the clock keeper, where the offset files are written: a node's
+    /// clock changes from outside the node.
+    async fn exec_clock(&self, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
+
+    /// Runs `script` with `sh -c` in a throwaway container of `image` (its entrypoint replaced)
+    /// that preloads libfaketime with the clock `offset_secs` away: whether clock skew can work
+    /// in that image, asked before any node of it starts.
+    async fn probe_clock(
+        &self,
+        image: &str,
+        script: &str,
+        offset_secs: i64,
+    ) -> anyhow::Result<ExecOutput>;
 
     /// Changes a running node's memory or CPU limits.
     async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()>;

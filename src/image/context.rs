@@ -82,6 +82,17 @@ pub fn list(spec: &ImageSpec, fixtures: &Path) -> Result<Vec<ContextFile>> {
     Ok(files)
 }
 
+/// Every file under `root`, a build context of its own (a Dockerfile at its top), sorted.
+pub fn list_dir(root: &Path) -> Result<Vec<ContextFile>> {
+    let mut files = Vec::new();
+    walk(root, root, &mut files).with_context(|| format!("listing {}", root.display()))?;
+    if !files.iter().any(|f| f.path == "Dockerfile") {
+        bail!("{} holds no Dockerfile to build", root.display());
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
 fn walk(root: &Path, dir: &Path, out: &mut Vec<ContextFile>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

@@ -111,6 +111,40 @@ pub async fn ensure_tool(docker: &Docker, name: &str, progress: &MultiProgress) 
     ensure_spec(docker, spec, progress).await
 }
 
+/// An image from a build context outside the catalogue (a test's image made the way an
+/// official one is), tagged `<repository>:<hash12>` over its files and build args, and built
+/// only when that tag is missing; returns the tag.
+pub async fn ensure_dir(
+    docker: &Docker,
+    repository: &str,
+    dir: &std::path::Path,
+    build_args: &BTreeMap<String, String>,
+    progress: &MultiProgress,
+) -> Result<String> {
+    let _one_at_a_time = ENSURE_LOCK.lock().await;
+    let files = context::list_dir(dir)?;
+    let digest = hash::context_digest(
+        repository,
+        &files,
+        |f| std::fs::read(&f.source),
+        None,
+        build_args,
+    )
+    .with_context(|| format!("hashing the build context {}", dir.display()))?;
+    let tag = format!("{repository}:{}", hash::short(&digest));
+    if build::exists(docker, &tag).await? {
+        return Ok(tag);
+    }
+    let bar = build::spinner(progress, repository);
+    let started = Instant::now();
+    let tar = context::pack(&files)?;
+    build::build_context(docker, repository, &tag, dir, tar, build_args, &bar)
+        .await
+        .with_context(|| format!("building {tag} from {}", dir.display()))?;
+    bar.finish_with_message(format!("built {tag} in {:.1?}", started.elapsed()));
+    Ok(tag)
+}
+
 /// Every image in the catalogue (`cargo xtask images`); returns their tags in build order.
 pub async fn ensure_all(docker: &Docker, progress: &MultiProgress) -> Result<Vec<String>> {
     let mut tags = Vec::new();

@@ -44,7 +44,6 @@ pub struct Nemesis {
     recorder: Recorder,
     rng: ChaCha8Rng,
     seed: u64,
-    proxy: Option<std::sync::Arc<crate::proxy::LatencyProxy>>,
     upgrades: Option<Upgrades>,
     /// Upgrade steps in progress, first first; only the first rolls.
     rolls: std::collections::VecDeque<Roll>,
@@ -69,7 +68,6 @@ impl Nemesis {
             recorder,
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
-            proxy: None,
             upgrades: None,
             rolls: Default::default(),
         }
@@ -90,12 +88,6 @@ impl Nemesis {
     /// disk faults need.
     pub fn with_info(mut self, info: BTreeMap<String, NodeInfo>) -> Self {
         self.info = info;
-        self
-    }
-
-    /// The proxy the client's traffic goes through, for latency where the kernel has no netem.
-    pub fn with_proxy(mut self, proxy: Option<std::sync::Arc<crate::proxy::LatencyProxy>>) -> Self {
-        self.proxy = proxy;
         self
     }
 
@@ -249,7 +241,6 @@ impl Nemesis {
             all_nodes: &self.nodes,
             info: &self.info,
             seed: self.seed.wrapping_add(event.fault as u64),
-            proxy: self.proxy.as_deref(),
         };
         let outcome = effects::apply(backend, &request).await;
         if let Some(undo) = outcome.undo {
@@ -468,7 +459,7 @@ impl Nemesis {
         let (kind, targets) = match self.active.remove(&fault) {
             None => return,
             Some(Active::Effect(kind, undo)) => {
-                let (evidence, error) = effects::heal(backend, &undo, self.proxy.as_deref()).await;
+                let (evidence, error) = effects::heal(backend, &undo).await;
                 let nodes = effects::undo_nodes(&undo);
                 self.record(F::Heal, kind, &nodes, evidence, error);
                 return;
@@ -617,8 +608,14 @@ mod tests {
             .unwrap()
     }
 
+    #[rstest::rstest]
+    #[case::partition(FaultKind::Partition, "-I INPUT 1 -j cb-f0")]
+    #[case::blackhole(FaultKind::Blackhole, "-I PREROUTING 1 -j cb-f0-i")]
     #[tokio::test]
-    async fn a_partition_is_put_back_on_a_node_that_started_anew() {
+    async fn a_network_fault_is_put_back_on_a_node_that_started_anew(
+        #[case] kind: FaultKind,
+        #[case] hook: &str,
+    ) {
         let (backend, nodes) = cluster().await;
         let recorder = Recorder::new();
         let info = nodes
@@ -635,7 +632,7 @@ mod tests {
             .collect();
         let mut nemesis = Nemesis::new(nodes, BTreeSet::new(), recorder.clone(), 1).with_info(info);
         let zk1 = Target::Node("zk-1".into());
-        let partition = event(Action::Apply, FaultKind::Partition, zk1.clone());
+        let partition = event(Action::Apply, kind, zk1.clone());
         let mut kill = event(Action::Apply, FaultKind::Kill, zk1.clone());
         kill.fault = 1;
         let mut start = event(Action::Heal, FaultKind::Kill, zk1);
@@ -646,12 +643,12 @@ mod tests {
         let installs: Vec<String> = backend
             .calls()
             .into_iter()
-            .filter(|c| c.starts_with("exec-net zk-1") && c.contains("-I INPUT 1 -j cb-f0"))
+            .filter(|c| c.starts_with("exec-net zk-1") && c.contains(hook))
             .collect();
         assert_eq!(
             installs.len(),
             2,
-            "the rules once at the fault, once after the start"
+            "the {kind} rules once at the fault, once after the start"
         );
         let healed = first(&recorder, F::Heal);
         assert_eq!(

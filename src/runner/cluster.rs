@@ -102,6 +102,30 @@ pub async fn image_for(
         .with_context(|| format!("building the {system} {version} image"))
 }
 
+/// Makes every node's clock movable from outside it, after checking that libfaketime works
+/// in each image a node will run: a scenario that could not skew a clock fails here, before
+/// anything starts, not with an unknown verdict at the fault.
+async fn enable_clock(
+    backend: &mut impl Backend,
+    cluster: &Cluster,
+    nemesis: &str,
+) -> anyhow::Result<()> {
+    backend
+        .enable_clock(nemesis)
+        .await
+        .context("making the clock volume for the clock-skew faults")?;
+    let mut checked = std::collections::BTreeSet::new();
+    for (what, image) in &cluster.images {
+        if what == "nemesis" || !checked.insert(image.clone()) {
+            continue;
+        }
+        crate::nemesis::effects::check_clock_image(&*backend, image)
+            .await
+            .with_context(|| format!("checking that clock skew works on {what}'s image"))?;
+    }
+    Ok(())
+}
+
 /// Creates the network, then the systems wave by wave: a wave holds the systems whose
 /// dependencies serve already; its systems are prepared (init job, containers) one after the
 /// other, then started together, and the next wave waits until they all serve. Returns a line
@@ -135,15 +159,29 @@ pub async fn create(
             .insert(format!("{system}@{version} (upgrade)"), image.clone());
         cluster.upgrade_images.insert((system, version), image);
     }
-    // Network faults run from a helper in each target's network namespace.
-    if scenario.has_network_faults() {
+    // Network faults run from a helper in each target's network namespace; clock faults take
+    // libfaketime from the same image.
+    let nemesis = if scenario.has_network_faults() || scenario.has_clock_faults() {
         let image = crate::image::ensure_tool(docker, "nemesis", progress)
             .await
-            .context("building chaosbed's nemesis helper image for the network faults")?;
-        backend.use_nemesis_image(&image);
-        cluster.images.insert("nemesis".to_string(), image);
+            .context("building chaosbed's nemesis helper image for the network and clock faults")?;
+        cluster.images.insert("nemesis".to_string(), image.clone());
+        Some(image)
+    } else {
+        None
+    };
+    if let Some(image) = nemesis.as_deref().filter(|_| scenario.has_network_faults()) {
+        let proxy = if scenario.needs_proxy() {
+            Some(crate::backend::proxy_binary::locate()?)
+        } else {
+            None
+        };
+        backend.use_nemesis_image(image, proxy.as_deref());
     }
     backend.create_network().await?;
+    if let Some(image) = nemesis.as_deref().filter(|_| scenario.has_clock_faults()) {
+        enable_clock(backend, cluster, image).await?;
+    }
     let wiring = super::systems::Wiring {
         systems: crate::system::Wiring::for_scenario(scenario),
     };

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use bollard::Docker;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::time::Instant;
@@ -80,48 +79,13 @@ enum Clients {
     Requests(traces::RequestTarget, traces::Reader),
 }
 
-/// `ip:port` of every ZooKeeper server as the clients reach it: through the latency proxy when
-/// the run has one.
-fn zk_servers(
-    cluster: &Cluster,
-    proxy: &Option<std::sync::Arc<crate::proxy::LatencyProxy>>,
-) -> Vec<String> {
-    match proxy {
-        Some(proxy) => proxy
-            .endpoints()
-            .iter()
-            .map(|(_, a)| a.to_string())
-            .collect(),
-        None => cluster
-            .addresses(SystemKind::Zookeeper)
-            .iter()
-            .map(|a| format!("{a}:{}", zookeeper::CLIENT_PORT))
-            .collect(),
-    }
-}
-
-/// A userspace latency proxy between the zk-register clients and the ensemble, when the
-/// scenario has a latency fault on ZooKeeper (netem is tried first; this is the fallback).
-fn latency_proxy(
-    scenario: &Scenario,
-    cluster: &Cluster,
-) -> anyhow::Result<Option<std::sync::Arc<crate::proxy::LatencyProxy>>> {
-    let needed = scenario.workload.kind.system() == SystemKind::Zookeeper
-        && scenario.faults.iter().any(|f| {
-            *f.kind.get_ref() == crate::scenario::FaultKind::Latency
-                && f.system(SystemKind::Zookeeper) == SystemKind::Zookeeper
-        });
-    if !needed {
-        return Ok(None);
-    }
-    let upstreams: Vec<(String, std::net::SocketAddr)> = cluster
-        .of(SystemKind::Zookeeper)
-        .into_iter()
-        .map(|(name, ip)| (name, (ip, zookeeper::CLIENT_PORT).into()))
-        .collect();
-    let proxy = crate::proxy::LatencyProxy::start(&upstreams)
-        .context("starting the client's latency proxy")?;
-    Ok(Some(std::sync::Arc::new(proxy)))
+/// `ip:port` of every ZooKeeper server as the clients reach it.
+fn zk_servers(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .addresses(SystemKind::Zookeeper)
+        .iter()
+        .map(|a| format!("{a}:{}", zookeeper::CLIENT_PORT))
+        .collect()
 }
 
 /// Runs the scenario on a fresh cluster; the checks come after, on the history it leaves.
@@ -148,16 +112,15 @@ pub async fn execute(
     done(progress, bar, "cluster ready".into());
 
     let all_nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
-    let proxy = latency_proxy(scenario, cluster)?;
     let clients = match scenario.workload.kind {
         WorkloadKind::ZkCasRegister => {
-            let target = zk_cas::Target::new(zk_servers(cluster, &proxy), &scenario.workload);
+            let target = zk_cas::Target::new(zk_servers(cluster), &scenario.workload);
             let keys = zk_cas::keys(&scenario.workload);
             zk_cas::prepare(&target, &keys, READY_TIMEOUT).await?;
             Clients::ZkCas(target)
         }
         WorkloadKind::ZkRegister => {
-            let connect = zk_servers(cluster, &proxy).join(",");
+            let connect = zk_servers(cluster).join(",");
             let target = zk_register::Target::new(connect, &scenario.workload);
             let names = cluster.names(SystemKind::Zookeeper);
             let started = names
@@ -247,7 +210,6 @@ pub async fn execute(
         scenario.seed,
     )
     .with_info(cluster.node_info())
-    .with_proxy(proxy.clone())
     .with_upgrades(upgrades(scenario, cluster));
     let events = nemesis::plan(&scenario.faults, system);
     let start = Instant::now();

@@ -38,9 +38,17 @@ pub struct FaultSpec {
     pub protocol: Option<Spanned<Protocol>>,
     /// bandwidth: a rate as tc writes it, e.g. "1mbit", "512kbit".
     pub rate: Option<Spanned<String>>,
-    /// latency: delay added to each packet, and its jitter.
+    /// latency: delay added to what the target sends, and its jitter; slow-close: how long a
+    /// close waits before it is passed on.
     pub delay: Option<Spanned<Dur>>,
     pub jitter: Option<Spanned<Dur>>,
+    /// latency (through the proxy) and the toxics: which of the target's TCP connections, the
+    /// ones it opens (`out`), the ones it accepts (`in`) or `both` (default).
+    pub direction: Option<Spanned<Direction>>,
+    /// reset-peer: how long after a connection is taken it is reset (default at once).
+    pub timeout: Option<Spanned<Dur>>,
+    /// limit-data: the bytes a connection may carry before it is closed.
+    pub bytes: Option<Spanned<ByteSize>>,
     /// clock-skew: how far the node's clock is moved, e.g. "+1h" or "-10m".
     pub offset: Option<Spanned<Offset>>,
     /// clock-skew: `fixed` (default) or `strobe` (back and forth every `period`).
@@ -75,6 +83,9 @@ impl FaultSpec {
             rate: None,
             delay: None,
             jitter: None,
+            direction: None,
+            timeout: None,
+            bytes: None,
             offset: None,
             clock: None,
             period: None,
@@ -112,6 +123,9 @@ impl FaultSpec {
             rate: get(&self.rate),
             delay: get(&self.delay).map(Dur::as_duration),
             jitter: get(&self.jitter).map(Dur::as_duration),
+            direction: get(&self.direction),
+            timeout: get(&self.timeout).map(Dur::as_duration),
+            bytes: get(&self.bytes),
             offset: get(&self.offset),
             clock: get(&self.clock),
             period: get(&self.period).map(Dur::as_duration),
@@ -137,6 +151,9 @@ impl FaultSpec {
         self.rate = put(params.rate.clone());
         self.delay = put(params.delay.map(Dur));
         self.jitter = put(params.jitter.map(Dur));
+        self.direction = put(params.direction);
+        self.timeout = put(params.timeout.map(Dur));
+        self.bytes = put(params.bytes);
         self.offset = put(params.offset);
         self.clock = put(params.clock);
         self.period = put(params.period.map(Dur));
@@ -169,8 +186,17 @@ pub enum FaultKind {
     PacketLoss,
     /// Cap outgoing bandwidth (tc tbf).
     Bandwidth,
-    /// Delay packets (tc netem where the kernel has it, else a userspace proxy).
+    /// Delay what the target sends (tc netem where the kernel has it, else chaosbed's
+    /// transparent proxy in the target's network namespace).
     Latency,
+    /// Reset the target's TCP connections as they are made ("connection reset by peer").
+    ResetPeer,
+    /// Accept the target's TCP connections and never answer on them: the other side times out.
+    Blackhole,
+    /// Pass a TCP close on only after `delay`.
+    SlowClose,
+    /// Close a TCP connection once it carried `bytes`.
+    LimitData,
     /// Move the node's clock (libfaketime), never the host's.
     ClockSkew,
     /// Change the container's memory limit at run time.
@@ -186,7 +212,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::Kill,
         FaultKind::Stop,
         FaultKind::Start,
@@ -196,11 +222,23 @@ impl FaultKind {
         FaultKind::PacketLoss,
         FaultKind::Bandwidth,
         FaultKind::Latency,
+        FaultKind::ResetPeer,
+        FaultKind::Blackhole,
+        FaultKind::SlowClose,
+        FaultKind::LimitData,
         FaultKind::ClockSkew,
         FaultKind::Memory,
         FaultKind::Cpu,
         FaultKind::DiskFull,
         FaultKind::Upgrade,
+    ];
+
+    /// The kinds Toxiproxy calls toxics, done by chaosbed's transparent proxy.
+    pub const TOXICS: [FaultKind; 4] = [
+        FaultKind::ResetPeer,
+        FaultKind::Blackhole,
+        FaultKind::SlowClose,
+        FaultKind::LimitData,
     ];
 
     /// The kinds that stop, start or freeze processes.
@@ -223,6 +261,10 @@ impl FaultKind {
             FaultKind::PacketLoss => "packet-loss",
             FaultKind::Bandwidth => "bandwidth",
             FaultKind::Latency => "latency",
+            FaultKind::ResetPeer => "reset-peer",
+            FaultKind::Blackhole => "blackhole",
+            FaultKind::SlowClose => "slow-close",
+            FaultKind::LimitData => "limit-data",
             FaultKind::ClockSkew => "clock-skew",
             FaultKind::Memory => "memory",
             FaultKind::Cpu => "cpu",
@@ -244,7 +286,8 @@ impl FaultKind {
         FaultKind::PROCESS.contains(&self)
     }
 
-    /// Whether the fault changes a node's network with iptables or tc (from its nemesis helper).
+    /// Whether the fault changes a node's network with iptables, tc or the transparent proxy
+    /// (from its nemesis helper).
     pub fn is_network(self) -> bool {
         matches!(
             self,
@@ -252,7 +295,12 @@ impl FaultKind {
                 | FaultKind::PacketLoss
                 | FaultKind::Bandwidth
                 | FaultKind::Latency
-        )
+        ) || self.is_toxic()
+    }
+
+    /// Whether the fault is a toxic of the transparent proxy.
+    pub fn is_toxic(self) -> bool {
+        FaultKind::TOXICS.contains(&self)
     }
 
     /// The parameters this kind takes, required ones first.
@@ -261,7 +309,11 @@ impl FaultKind {
             FaultKind::Partition => (&[], &["shape", "peers"]),
             FaultKind::PacketLoss => (&["loss"], &["peers", "ports", "protocol"]),
             FaultKind::Bandwidth => (&["rate"], &["peers"]),
-            FaultKind::Latency => (&["delay"], &["jitter", "peers"]),
+            FaultKind::Latency => (&["delay"], &["jitter", "peers", "direction"]),
+            FaultKind::ResetPeer => (&[], &["timeout", "peers", "direction"]),
+            FaultKind::Blackhole => (&[], &["peers", "direction"]),
+            FaultKind::SlowClose => (&["delay"], &["peers", "direction"]),
+            FaultKind::LimitData => (&["bytes"], &["peers", "direction"]),
             FaultKind::ClockSkew => (&["offset"], &["clock", "period"]),
             FaultKind::Memory => (&["memory"], &[]),
             FaultKind::Cpu => (&["cpus"], &[]),
@@ -339,6 +391,36 @@ impl Protocol {
             Protocol::Udp => &["udp"],
             Protocol::All => &["tcp", "udp"],
         }
+    }
+}
+
+/// Which of a node's TCP connections the proxy takes: by who opened them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// The connections the node accepts.
+    In,
+    /// The connections the node opens.
+    Out,
+    #[default]
+    Both,
+}
+
+impl Direction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+            Direction::Both => "both",
+        }
+    }
+
+    pub fn takes_incoming(self) -> bool {
+        self != Direction::Out
+    }
+
+    pub fn takes_outgoing(self) -> bool {
+        self != Direction::In
     }
 }
 
@@ -458,6 +540,12 @@ pub struct FaultParams {
     pub delay: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
     pub jitter: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
+    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<ByteSize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<Offset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

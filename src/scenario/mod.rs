@@ -11,8 +11,8 @@ mod validate_params;
 
 pub use error::ScenarioError;
 pub use fault::{
-    ClockMode, DEFAULT_REJOIN, FaultKind, FaultParams, FaultSpec, Offset, PartitionShape, Protocol,
-    UpgradeOrder,
+    ClockMode, DEFAULT_REJOIN, Direction, FaultKind, FaultParams, FaultSpec, Offset,
+    PartitionShape, Protocol, UpgradeOrder,
 };
 pub use model::{
     Check, CheckSpec, Expect, ReadMode, ReadModel, Scenario, SubscriptionKind, SystemKind,

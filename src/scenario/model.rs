@@ -44,6 +44,22 @@ impl Scenario {
     pub fn has_network_faults(&self) -> bool {
         self.faults.iter().any(|f| f.kind.get_ref().is_network())
     }
+
+    /// Whether a fault may run chaosbed-proxy in a nemesis helper: latency (where the kernel
+    /// has no netem) and the toxics.
+    pub fn needs_proxy(&self) -> bool {
+        self.faults.iter().any(|f| {
+            let kind = *f.kind.get_ref();
+            kind == super::FaultKind::Latency || kind.is_toxic()
+        })
+    }
+
+    /// Whether a fault moves a node's clock (libfaketime preloaded from the clock volume).
+    pub fn has_clock_faults(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| *f.kind.get_ref() == super::FaultKind::ClockSkew)
+    }
 }
 
 /// The systems a scenario stands up, one table each.

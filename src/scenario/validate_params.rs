@@ -24,6 +24,9 @@ fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
         ("rate", span(&fault.rate)),
         ("delay", span(&fault.delay)),
         ("jitter", span(&fault.jitter)),
+        ("direction", span(&fault.direction)),
+        ("timeout", span(&fault.timeout)),
+        ("bytes", span(&fault.bytes)),
         ("offset", span(&fault.offset)),
         ("clock", span(&fault.clock)),
         ("period", span(&fault.period)),
@@ -82,6 +85,7 @@ fn example(param: &str) -> &'static str {
         "loss" => "e.g. loss = 30 (percent of packets dropped)",
         "rate" => "e.g. rate = \"1mbit\"",
         "delay" => "e.g. delay = \"200ms\"",
+        "bytes" => "e.g. bytes = \"64KiB\" (what a connection may carry before it is closed)",
         "offset" => "e.g. offset = \"+1h\" or \"-10m\"",
         "memory" => "e.g. memory = \"512MiB\"",
         "cpus" => "e.g. cpus = 0.2",
@@ -129,6 +133,25 @@ fn check_values(
             rate.span(),
             format!("`{}` is not a rate", rate.get_ref()),
             Some("write a number and a unit: bit, kbit, mbit or gbit, e.g. \"1mbit\"".into()),
+        );
+    }
+    if let Some(bytes) = &fault.bytes
+        && bytes.get_ref().0 == 0
+    {
+        out.error(
+            bytes.span(),
+            "bytes = 0 closes every connection before it carries anything",
+            Some("e.g. bytes = \"64KiB\"; a blackhole fault holds connections instead".into()),
+        );
+    }
+    if let Some(delay) = &fault.delay
+        && delay.get_ref().as_duration().is_zero()
+        && matches!(kind, FaultKind::Latency | FaultKind::SlowClose)
+    {
+        out.error(
+            delay.span(),
+            format!("delay = 0s makes a {kind} fault do nothing"),
+            Some("e.g. delay = \"200ms\"".into()),
         );
     }
     if let Some(memory) = &fault.memory

@@ -1,10 +1,13 @@
-//! Each network, clock and resource fault against a real 3-node ZooKeeper ensemble: applied
-//! through the nemesis, its evidence shows it took effect, an independent probe sees the effect,
-//! and after the heal nothing of it is left (no rule, qdisc, offset, limit or fill file). Packet
-//! loss scoped to a UDP port runs against two bare netcat containers instead.
+//! Every network, clock and resource fault against one real 3-node ZooKeeper ensemble, once on
+//! chaosbed's own images and once on an image made the way the official `zookeeper` image is,
+//! with none of chaosbed's tools inside: each fault applied through the nemesis, its evidence
+//! shows it took effect, an independent probe sees the effect, after the heal nothing of it is
+//! left (no rule, qdisc, offset, limit or fill file), and no container of the run but the
+//! nemesis helpers holds a capability. Packet loss scoped to a UDP port runs against two bare
+//! netcat containers instead.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 use futures_util::FutureExt as _;
@@ -14,47 +17,98 @@ use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::history::{F, OpKind, Recorder};
 use chaosbed::nemesis::{self, Action, Nemesis, Observed};
-use chaosbed::proxy::LatencyProxy;
 use chaosbed::scenario::SystemKind;
 
 use super::support::{block_on, docker, finish};
+
+/// Where a probe runs: inside the node (its own shell and tools), or in the node's network
+/// namespace from its nemesis helper, which works whatever the node's image holds.
+#[derive(Clone, Copy)]
+enum ProbeFrom {
+    Node,
+    Namespace,
+}
 
 /// One fault kind: its `[[fault]]` lines (always on zk-1) and a probe of its effect.
 struct Case {
     name: &'static str,
     fault: &'static str,
-    /// A shell command run on `probe_node` while the fault is active, and whether it must fail.
-    probe: Option<(&'static str, &'static str, bool)>,
+    /// A shell command run on a node while the fault is active, and whether it must fail.
+    probe: Option<(ProbeFrom, &'static str, &'static str, bool)>,
 }
 
-const CASES: [Case; 8] = [
+/// zk-2 asks zk-1 `ruok` and gets `imok`, from zk-2's network namespace (bash's /dev/tcp), so
+/// the probe needs nothing in the node's image.
+const RUOK_ZK1: &str = "timeout 4 bash -c 'exec 3<>/dev/tcp/zk-1/2181; printf ruok >&3; \
+                        read -r -t 3 -n 4 answer <&3; [ \"$answer\" = imok ]'";
+
+/// As [`RUOK_ZK1`], and the close after the answer reaches zk-2 at least 1.5 s later.
+const LATE_CLOSE_ZK1: &str = "timeout 8 bash -c 'exec 3<>/dev/tcp/zk-1/2181; \
+                              start=$(date +%s%N); printf ruok >&3; cat <&3 >/dev/null; \
+                              [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 1500 ]'";
+
+/// As [`RUOK_ZK1`], and the answer takes at least 280 ms.
+const SLOW_RUOK_ZK1: &str = "timeout 6 bash -c 'start=$(date +%s%N); exec 3<>/dev/tcp/zk-1/2181; \
+                             printf ruok >&3; read -r -t 5 -n 4 answer <&3; [ \"$answer\" = imok ] && \
+                             [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 280 ]'";
+
+const CASES: [Case; 13] = [
     Case {
         name: "partition",
         fault: "kind = \"partition\"\ntarget = \"zk-1\"",
         // zk-2 cannot reach zk-1's client port while zk-1 is isolated.
-        probe: Some(("zk-2", "nc -z -w 2 zk-1 2181", true)),
+        probe: Some((ProbeFrom::Namespace, "zk-2", RUOK_ZK1, true)),
     },
     Case {
         name: "packet_loss",
         fault: "kind = \"packet-loss\"\ntarget = \"zk-1\"\nloss = 100\npeers = [\"zk-2\"]",
-        probe: Some(("zk-2", "nc -z -w 2 zk-1 2181", true)),
+        probe: Some((ProbeFrom::Namespace, "zk-2", RUOK_ZK1, true)),
     },
     Case {
         name: "bandwidth",
         fault: "kind = \"bandwidth\"\ntarget = \"zk-1\"\nrate = \"256kbit\"",
-        probe: None,
+        // Slower, not cut: zk-1's answer passes the shaping qdisc.
+        probe: Some((ProbeFrom::Namespace, "zk-2", RUOK_ZK1, false)),
     },
     Case {
         name: "latency",
         fault: "kind = \"latency\"\ntarget = \"zk-1\"\ndelay = \"300ms\"",
-        // Probed from the harness through the client proxy: see `round_trip`.
+        // Probed from the harness, whose connections zk-1 accepts: see `round_trip`.
         probe: None,
+    },
+    Case {
+        name: "latency_to_a_peer",
+        fault: "kind = \"latency\"\ntarget = \"zk-1\"\npeers = [\"zk-2\"]\ndelay = \"300ms\"",
+        // Node to node: zk-1's answer to zk-2 waits.
+        probe: Some((ProbeFrom::Namespace, "zk-2", SLOW_RUOK_ZK1, false)),
+    },
+    Case {
+        name: "reset_peer",
+        fault: "kind = \"reset-peer\"\ntarget = \"zk-1\"\npeers = [\"zk-2\"]",
+        probe: Some((ProbeFrom::Namespace, "zk-2", RUOK_ZK1, true)),
+    },
+    Case {
+        name: "blackhole",
+        fault: "kind = \"blackhole\"\ntarget = \"zk-1\"\npeers = [\"zk-2\"]",
+        probe: Some((ProbeFrom::Namespace, "zk-2", RUOK_ZK1, true)),
+    },
+    Case {
+        name: "slow_close",
+        fault: "kind = \"slow-close\"\ntarget = \"zk-1\"\npeers = [\"zk-2\"]\ndelay = \"2s\"",
+        probe: Some((ProbeFrom::Namespace, "zk-2", LATE_CLOSE_ZK1, false)),
+    },
+    Case {
+        name: "limit_data",
+        fault: "kind = \"limit-data\"\ntarget = \"zk-1\"\npeers = [\"zk-2\"]\nbytes = \"6B\"",
+        // `ruok` (4 bytes) passes, then only 2 bytes of `imok`.
+        probe: Some((ProbeFrom::Namespace, "zk-2", RUOK_ZK1, true)),
     },
     Case {
         name: "clock_skew",
         fault: "kind = \"clock-skew\"\ntarget = \"zk-1\"\noffset = \"+1h\"",
         // A process started now sees the hour; one without libfaketime sees the true time.
         probe: Some((
+            ProbeFrom::Node,
             "zk-1",
             "test $(( $(date +%s) - $(LD_PRELOAD= date +%s) )) -ge 3500",
             false,
@@ -73,57 +127,147 @@ const CASES: [Case; 8] = [
     Case {
         name: "disk_full",
         fault: "kind = \"disk-full\"\ntarget = \"zk-1\"",
-        probe: Some(("zk-1", "echo probe > /data/chaosbed-probe", true)),
+        probe: Some((
+            ProbeFrom::Node,
+            "zk-1",
+            "echo probe > /data/chaosbed-probe",
+            true,
+        )),
     },
 ];
 
-pub fn trials() -> Vec<Trial> {
-    let mut trials: Vec<Trial> = CASES
-        .iter()
-        .map(|case| {
-            Trial::test(format!("faults::{}", case.name), move || {
-                block_on(exercise(case))
-            })
-        })
-        .collect();
-    trials.push(Trial::test("faults::packet_loss_udp_port", || {
-        block_on(udp_port_loss())
-    }));
-    trials
+/// The images an ensemble of the test runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Images {
+    Chaosbed,
+    /// Built in the test from tests/fixtures/images/zookeeper-official.
+    ToolLess,
 }
 
-fn scenario_text(case: &Case) -> String {
+impl std::fmt::Display for Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Images::Chaosbed => "chaosbed's images",
+            Images::ToolLess => "a tool-less image",
+        })
+    }
+}
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        Trial::test("faults::every_kind_on_chaosbed_images", || {
+            block_on(every_kind(Images::Chaosbed))
+        }),
+        Trial::test("faults::every_kind_on_a_tool_less_image", || {
+            block_on(every_kind(Images::ToolLess))
+        }),
+        Trial::test("faults::packet_loss_udp_port", || block_on(udp_port_loss())),
+    ]
+}
+
+/// A scenario of the ensemble with the case's fault first. The partition, clock skew and
+/// blackhole after it never run here: they make the run build the nemesis helper image (with
+/// chaosbed-proxy in each helper) and the clock volume, so every case can run on the one
+/// ensemble and the leftover check can read every node's rules, qdiscs and clock offset.
+fn scenario_text(case: &Case, image: Option<&str>) -> String {
+    let image = image
+        .map(|tag| format!("image = \"{tag}\"\n"))
+        .unwrap_or_default();
     format!(
-        "name = \"fault-{name}\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\ndisk = \"64MiB\"\n\
+        "name = \"fault-{name}\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\ndisk = \"64MiB\"\n{image}\
          [workload]\nkind = \"zk-register\"\nduration = \"60s\"\n\
          [[fault]]\nat = \"1s\"\nduration = \"30s\"\n{fault}\n\
          [[fault]]\nkind = \"partition\"\ntarget = \"zk-3\"\nat = \"50s\"\nduration = \"1s\"\n\
+         [[fault]]\nkind = \"clock-skew\"\ntarget = \"zk-3\"\noffset = \"+1s\"\nat = \"50s\"\nduration = \"1s\"\n\
+         [[fault]]\nkind = \"blackhole\"\ntarget = \"zk-3\"\nat = \"50s\"\nduration = \"1s\"\n\
          [[check]]\nkind = \"quorum\"\n",
         name = case.name,
         fault = case.fault
     )
 }
 
-async fn exercise(case: &Case) -> anyhow::Result<()> {
+/// The test's tool-less ZooKeeper image: chaosbed's base rootfs, Debian's JRE and the jars of
+/// chaosbed's ZooKeeper 3.9 image, run the official image's way.
+async fn tool_less_image(
+    docker: &bollard::Docker,
+    progress: &indicatif::MultiProgress,
+) -> anyhow::Result<String> {
+    let base = chaosbed::image::CATALOGUE
+        .iter()
+        .find(|spec| spec.name == "base")
+        .context("the catalogue has no base image")?;
+    let base = chaosbed::image::ensure_spec(docker, base, progress).await?;
+    let jars = chaosbed::image::ensure(docker, "zookeeper", "3.9", progress).await?;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/images/zookeeper-official");
+    let args: std::collections::BTreeMap<String, String> =
+        [("BASE".to_string(), base), ("JARS".to_string(), jars)].into();
+    chaosbed::image::ensure_dir(
+        docker,
+        "chaosbed-test/zookeeper-official",
+        &dir,
+        &args,
+        progress,
+    )
+    .await
+}
+
+/// Stands up one ensemble of `images` and runs every case on it in turn; each case must leave
+/// nothing behind, so the next starts clean. Every case runs even when one fails.
+async fn every_kind(images: Images) -> anyhow::Result<()> {
     let docker = docker().await?;
-    // The second (unused) partition makes the run build the nemesis helper image, so the
-    // leftover check can read every node's rules and qdiscs from outside it.
-    let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(case))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let run = RunId::new(&format!("fault-{}", case.name.replace('_', "-")));
-    let mut backend = DockerBackend::new(docker.clone(), run);
     let progress =
         indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let tag = match images {
+        Images::Chaosbed => None,
+        Images::ToolLess => Some(tool_less_image(&docker, &progress).await?),
+    };
+    let scenarios = CASES
+        .iter()
+        .map(|case| {
+            chaosbed::scenario::parse("faults.toml", &scenario_text(case, tag.as_deref()))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let slug = match images {
+        Images::Chaosbed => "faults-chaosbed",
+        Images::ToolLess => "faults-toolless",
+    };
+    let mut backend = DockerBackend::new(docker.clone(), RunId::new(slug));
     let outcome = std::panic::AssertUnwindSafe(async {
         let (cluster, _) = chaosbed::runner::stand_up(
-            &scenario,
+            &scenarios[0],
             &docker,
             &mut backend,
             Duration::from_secs(300),
             &progress,
         )
-        .await?;
-        apply_and_heal(case, &scenario, &cluster, &backend).await
+        .await
+        .with_context(|| format!("standing up a ZooKeeper ensemble of {images}"))?;
+        let mut failed = Vec::new();
+        for (case, scenario) in CASES.iter().zip(&scenarios) {
+            let started = Instant::now();
+            match apply_and_heal(case, scenario, &cluster, &backend).await {
+                Ok(()) => println!(
+                    "{} on {images}: passed in {:.1?}",
+                    case.name,
+                    started.elapsed()
+                ),
+                Err(e) => {
+                    println!("{} on {images}: FAILED: {e:#}", case.name);
+                    failed.push(format!("{}: {e:#}", case.name));
+                }
+            }
+        }
+        only_helpers_hold_capabilities(&backend).await?;
+        ensure!(
+            failed.is_empty(),
+            "{} of {} fault kinds failed on {images}: {}",
+            failed.len(),
+            CASES.len(),
+            failed.join("; ")
+        );
+        Ok(())
     })
     .catch_unwind()
     .await;
@@ -131,7 +275,7 @@ async fn exercise(case: &Case) -> anyhow::Result<()> {
         &docker,
         &backend,
         outcome,
-        &format!("the {} fault test", case.name),
+        &format!("the fault test on {images}"),
     )
     .await
 }
@@ -144,33 +288,31 @@ async fn apply_and_heal(
 ) -> anyhow::Result<()> {
     let nodes: Vec<String> = cluster.names(SystemKind::Zookeeper);
     let recorder = Recorder::new();
-    // Latency needs the client's proxy where the kernel has no netem; the probe goes through it
-    // either way (with netem, zk-1's replies are delayed inside the node instead).
-    let proxy = if case.name == "latency" {
-        let upstreams: Vec<(String, std::net::SocketAddr)> = cluster
-            .of(SystemKind::Zookeeper)
-            .into_iter()
-            .map(|(name, ip)| (name, (ip, 2181).into()))
-            .collect();
-        Some(std::sync::Arc::new(LatencyProxy::start(&upstreams)?))
-    } else {
-        None
-    };
+    // Latency is timed from the harness: zk-1's replies wait (netem, or the transparent proxy
+    // its helper runs where the kernel has no netem).
+    let zk1 = cluster
+        .of(SystemKind::Zookeeper)
+        .into_iter()
+        .find(|(name, _)| name == "zk-1")
+        .map(|(_, ip)| std::net::SocketAddr::from((ip, 2181)))
+        .context("the ensemble has no zk-1")?;
+    let timed = case.name == "latency";
     let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 7)
-        .with_info(cluster.node_info())
-        .with_proxy(proxy.clone());
+        .with_info(cluster.node_info());
     let events: Vec<_> = nemesis::plan(&scenario.faults[..1], SystemKind::Zookeeper);
     let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
     let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
 
     let applied = run_and_record(&mut nemesis, backend, apply, &recorder, F::Fault).await?;
     println!("{} applied: {}", case.name, applied.value["evidence"]);
-    unprivileged(backend, &nodes).await?;
-    // Latency here falls back to the client proxy (no netem), which needs no helper.
+    only_helpers_hold_capabilities(backend).await?;
     let mechanism = applied.value["evidence"]["mechanism"]
         .as_str()
         .unwrap_or("");
-    if mechanism == "iptables" || mechanism.starts_with("tc ") {
+    if mechanism == "iptables"
+        || mechanism.starts_with("tc ")
+        || mechanism.starts_with("chaosbed-proxy")
+    {
         let helper = &applied.value["evidence"]["helpers"]["zk-1"];
         ensure!(
             helper["container"]
@@ -193,8 +335,12 @@ async fn apply_and_heal(
         case.name,
         applied.value["evidence"]
     );
-    if let Some((node, command, must_fail)) = case.probe {
-        let out = backend.exec(node, &["sh", "-c", command]).await?;
+    if let Some((from, node, command, must_fail)) = case.probe {
+        let cmd = ["sh", "-c", command];
+        let out = match from {
+            ProbeFrom::Node => backend.exec(node, &cmd).await?,
+            ProbeFrom::Namespace => backend.exec_net(node, &cmd).await?,
+        };
         let failed = out.exit_code != 0;
         ensure!(
             failed == must_fail,
@@ -206,9 +352,9 @@ async fn apply_and_heal(
             out.stderr
         );
     }
-    if let Some(proxy) = &proxy {
-        let rtt = round_trip(proxy, "zk-1").await?;
-        println!("ruok through the proxy while delayed: {rtt:?}");
+    if timed {
+        let rtt = round_trip(zk1).await?;
+        println!("ruok to zk-1 while delayed: {rtt:?}");
         ensure!(
             rtt >= Duration::from_millis(280),
             "a ruok round trip to zk-1 took {rtt:?} with 300 ms of latency applied"
@@ -226,12 +372,22 @@ async fn apply_and_heal(
         healed.value["evidence"],
         healed.error
     );
-    if let Some(proxy) = &proxy {
-        let rtt = round_trip(proxy, "zk-1").await?;
-        println!("ruok through the proxy after the heal: {rtt:?}");
+    if timed {
+        let rtt = round_trip(zk1).await?;
+        println!("ruok to zk-1 after the heal: {rtt:?}");
         ensure!(
             rtt < Duration::from_millis(250),
             "a ruok round trip to zk-1 still took {rtt:?} after the latency was healed"
+        );
+    }
+    if let Some((ProbeFrom::Namespace, node, command, true)) = case.probe {
+        let out = backend.exec_net(node, &["sh", "-c", command]).await?;
+        ensure!(
+            out.exit_code == 0,
+            "probe `{command}` on {node} still fails after {} was healed: {}{}",
+            case.name,
+            out.stdout,
+            out.stderr
         );
     }
     nothing_left(backend, &nodes).await
@@ -256,12 +412,9 @@ async fn run_and_record(
         .with_context(|| format!("no {f:?} recorded"))
 }
 
-/// One ZooKeeper `ruok` through the client proxy, timed from the first byte sent to the reply.
-async fn round_trip(proxy: &LatencyProxy, node: &str) -> anyhow::Result<Duration> {
+/// One ZooKeeper `ruok` on a new connection, timed from the first byte sent to the reply.
+async fn round_trip(address: std::net::SocketAddr) -> anyhow::Result<Duration> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let address = proxy
-        .local_addr(node)
-        .context("the proxy has no link to the node")?;
     let mut stream = tokio::net::TcpStream::connect(address).await?;
     let started = std::time::Instant::now();
     stream.write_all(b"ruok").await?;
@@ -275,17 +428,57 @@ async fn round_trip(proxy: &LatencyProxy, node: &str) -> anyhow::Result<Duration
     Ok(started.elapsed())
 }
 
-/// No node was given a capability or privileges, whatever fault it is under: network faults
-/// run from the nemesis helper beside it.
-async fn unprivileged(backend: &DockerBackend, nodes: &[String]) -> anyhow::Result<()> {
-    for node in nodes {
-        let name = backend.run_id().container_name(node);
-        let inspect = backend.docker().inspect_container(&name, None).await?;
+/// Every container of the run, found by its label: only the nemesis helpers hold a capability
+/// (NET_ADMIN and NET_RAW), none is privileged and none mounts the Docker socket, whatever
+/// fault is active.
+async fn only_helpers_hold_capabilities(backend: &DockerBackend) -> anyhow::Result<()> {
+    use bollard::query_parameters::ListContainersOptions;
+    let docker = backend.docker();
+    let label = format!("chaosbed.run={}", backend.run_id());
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some([("label".to_string(), vec![label])].into()),
+            ..Default::default()
+        }))
+        .await?;
+    ensure!(
+        !containers.is_empty(),
+        "the run has no containers to inspect"
+    );
+    for container in containers {
+        let id = container.id.unwrap_or_default();
+        let inspect = docker.inspect_container(&id, None).await?;
+        let name = inspect.name.unwrap_or_default();
+        let helper = inspect
+            .config
+            .and_then(|c| c.labels)
+            .is_some_and(|l| l.get("chaosbed.helper-for").is_some_and(|v| v != "clock"));
         let host = inspect.host_config.unwrap_or_default();
+        let caps = host.cap_add.unwrap_or_default();
+        let allowed: &[&str] = if helper {
+            &["NET_ADMIN", "NET_RAW"]
+        } else {
+            &[]
+        };
         ensure!(
-            host.cap_add.unwrap_or_default().is_empty() && host.privileged != Some(true),
-            "node {node} was given capabilities or privileges"
+            caps.iter().all(|c| allowed.contains(&c.as_str())),
+            "container {name} was given capabilities {caps:?}"
         );
+        ensure!(
+            host.privileged != Some(true),
+            "container {name} is privileged"
+        );
+        let socket = host.mounts.unwrap_or_default().iter().any(|m| {
+            m.source
+                .as_deref()
+                .is_some_and(|s| s.ends_with("docker.sock"))
+        }) || host
+            .binds
+            .unwrap_or_default()
+            .iter()
+            .any(|b| b.contains("docker.sock"));
+        ensure!(!socket, "container {name} mounts the Docker socket");
     }
     Ok(())
 }
@@ -293,19 +486,22 @@ async fn unprivileged(backend: &DockerBackend, nodes: &[String]) -> anyhow::Resu
 /// Reads every node's rules, qdisc, clock offset, limits and data volume independently of the
 /// nemesis' own evidence (rules and qdiscs from outside the node, as the nemesis reads them).
 async fn nothing_left(backend: &DockerBackend, nodes: &[String]) -> anyhow::Result<()> {
-    let network =
-        "iptables -w -S | grep -c cb-f; tc qdisc show dev eth0 | grep -cE 'tbf|netem|prio'";
-    let script = "cat /etc/chaosbed/faketime; \
-                  cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max; \
-                  ls -a /data | grep -c chaosbed-fill; true";
+    let network = "iptables -w -S | grep -c cb-f; iptables -w -t nat -S | grep -c cb-f; \
+                   tc qdisc show dev eth0 | grep -cE 'tbf|netem|prio'";
     for node in nodes {
+        let script = format!(
+            "cat {}; \
+             cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max; \
+             ls -a /data | grep -c chaosbed-fill; true",
+            chaosbed::backend::clock::offset_file(node)
+        );
         let net = backend.exec_net(node, &["sh", "-c", network]).await?;
-        let out = backend.exec(node, &["sh", "-c", script]).await?;
+        let out = backend.exec(node, &["sh", "-c", &script]).await?;
         let text = format!("{}{}", net.stdout, out.stdout);
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
         ensure!(
-            lines == ["0", "0", "+0", "-1", "0"] || lines == ["0", "0", "+0", "max", "0"],
-            "node {node} still carries a fault (rules, qdiscs, offset, CPU quota, fill files): {lines:?} {}",
+            lines == ["0", "0", "0", "+0", "-1", "0"] || lines == ["0", "0", "0", "+0", "max", "0"],
+            "node {node} still carries a fault (rules, nat rules, qdiscs, offset, CPU quota, fill files): {lines:?} {}",
             out.stderr
         );
     }
@@ -327,7 +523,7 @@ async fn udp_port_loss() -> anyhow::Result<()> {
         fault: "kind = \"packet-loss\"\ntarget = \"zk-1\"\nloss = 100\nprotocol = \"udp\"\nports = [9995]",
         probe: None,
     };
-    let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(&case))
+    let scenario = chaosbed::scenario::parse("faults.toml", &scenario_text(&case, None))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut backend = DockerBackend::new(docker.clone(), RunId::new("fault-udp-port"));
     let progress =
@@ -335,7 +531,7 @@ async fn udp_port_loss() -> anyhow::Result<()> {
     let outcome = std::panic::AssertUnwindSafe(async {
         let image = chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?;
         let nemesis = chaosbed::image::ensure_tool(&docker, "nemesis", &progress).await?;
-        backend.use_nemesis_image(&nemesis);
+        backend.use_nemesis_image(&nemesis, None);
         let info = start_listeners(&mut backend, &image).await?;
         udp_port_apply_and_heal(&scenario, &backend, info).await
     })

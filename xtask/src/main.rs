@@ -48,7 +48,7 @@ enum Task {
     /// Check this host: Docker engine, free disk, images, kernel features, tools.
     Doctor,
     /// Benchmarks against a baseline in the same run.
-    Bench(bench::Args),
+    Bench(Box<bench::Args>),
     /// A rolling upgrade (and rollback) under load: verdict per phase, rejoin time per node.
     Upgrade(upgrade::Args),
     /// Check a history.jsonl with the linearizable checker and print one JSON line (what
@@ -73,16 +73,48 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Builds chaosbed-proxy (which the nemesis helpers run) in this xtask's profile, beside it,
+/// where the runner looks for it: `cargo xtask` builds only xtask and the chaosbed library.
+fn build_proxy() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let dir = exe.parent().context("the xtask binary has no folder")?;
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--package", "chaosbed", "--bin"])
+        .arg(chaosbed::backend::proxy_binary::NAME)
+        .args(["--profile", profile])
+        .current_dir(root())
+        .status()
+        .context("running cargo to build chaosbed-proxy")?;
+    anyhow::ensure!(
+        status.success(),
+        "building chaosbed-proxy failed ({status}); see cargo's output above"
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let result = match Cli::parse().task {
+    let task = Cli::parse().task;
+    if matches!(task, Task::Chaos(_) | Task::Bench(_) | Task::Upgrade(_))
+        && let Err(e) = build_proxy()
+    {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let result = match task {
         Task::Chaos(args) => chaos::run(args).await,
         Task::Images => images::run().await,
         Task::Provision => provision().await,
         Task::Compose { check } => compose::run(check),
         Task::Clean { images } => clean(images).await,
         Task::Doctor => doctor::run().await,
-        Task::Bench(args) => bench::run(args).await,
+        Task::Bench(args) => bench::run(*args).await,
         Task::Upgrade(args) => upgrade::run(args).await,
         Task::CheckHistory {
             file,

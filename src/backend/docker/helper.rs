@@ -1,13 +1,13 @@
 //! Nemesis helpers: for each node a network fault targets, a container of chaosbed's `nemesis`
 //! image in the node's network namespace (`network_mode: container:<node>`) that alone holds
-//! NET_ADMIN. iptables and tc run there, so any image can be a target and no node is granted a
-//! capability.
+//! NET_ADMIN. iptables, tc and chaosbed-proxy (copied in when the helper is made) run there, so
+//! any image can be a target and no node is granted a capability.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::RemoveContainerOptions;
+use bollard::query_parameters::{RemoveContainerOptions, UploadToContainerOptions};
 use tokio::sync::Mutex;
 
 use super::DockerBackend;
@@ -27,11 +27,40 @@ struct Joined {
     started_at: String,
 }
 
-/// The run's helpers and the image they run.
+/// The run's helpers, the image they run and the proxy copied into each.
 #[derive(Default)]
 pub struct Helpers {
     pub image: Option<String>,
+    pub proxy: Option<std::path::PathBuf>,
+    /// The proxy packed for upload, once.
+    proxy_tar: std::sync::OnceLock<Result<bytes::Bytes, String>>,
     joined: Mutex<HashMap<String, Joined>>,
+}
+
+impl Helpers {
+    /// chaosbed-proxy as a tar holding `chaosbed-proxy` (mode 0755), for `/usr/local/bin`.
+    fn proxy_tar(&self) -> Option<Result<bytes::Bytes, String>> {
+        let path = self.proxy.as_ref()?;
+        Some(
+            self.proxy_tar
+                .get_or_init(|| {
+                    let body = std::fs::read(path)
+                        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(body.len() as u64);
+                    header.set_mode(0o755);
+                    header.set_mtime(0);
+                    header.set_entry_type(tar::EntryType::Regular);
+                    let mut builder = tar::Builder::new(Vec::new());
+                    builder
+                        .append_data(&mut header, "chaosbed-proxy", body.as_slice())
+                        .and_then(|()| builder.into_inner())
+                        .map(bytes::Bytes::from)
+                        .map_err(|e| format!("packing {}: {e}", path.display()))
+                })
+                .clone(),
+        )
+    }
 }
 
 /// Why a helper must be made now, or `None` when the one there is in the node's namespace.
@@ -121,6 +150,22 @@ impl DockerBackend {
         };
         let doing = || format!("starting {name}, node {node}'s nemesis helper from image {image}");
         self.create_named(&name, body).await.with_context(doing)?;
+        if let Some(tar) = self.helpers.proxy_tar() {
+            let tar = tar
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(doing)?;
+            self.docker
+                .upload_to_container(
+                    &name,
+                    Some(UploadToContainerOptions {
+                        path: "/usr/local/bin".into(),
+                        ..Default::default()
+                    }),
+                    bollard::body_full(tar),
+                )
+                .await
+                .with_context(|| format!("copying chaosbed-proxy into {name}"))?;
+        }
         self.docker
             .start_container(&name, None)
             .await

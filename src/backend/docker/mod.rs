@@ -1,6 +1,7 @@
 //! The Docker backend over bollard: one network per run, labelled containers, faults via the engine.
 
 mod cleanup;
+mod clock;
 mod connect;
 mod helper;
 mod network;
@@ -38,6 +39,7 @@ pub struct DockerBackend {
     next_host: u8,
     addresses: HashMap<String, Ipv4Addr>,
     helpers: helper::Helpers,
+    clock: Option<clock::ClockVolume>,
 }
 
 impl DockerBackend {
@@ -49,6 +51,7 @@ impl DockerBackend {
             next_host: 10,
             addresses: HashMap::new(),
             helpers: helper::Helpers::default(),
+            clock: None,
         }
     }
 
@@ -116,7 +119,7 @@ impl DockerBackend {
             }),
             ..Default::default()
         };
-        let body = ContainerCreateBody {
+        let mut body = ContainerCreateBody {
             hostname: Some(spec.node.clone()),
             image: Some(spec.image.clone()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -128,6 +131,7 @@ impl DockerBackend {
             }),
             ..Default::default()
         };
+        self.add_clock(&spec.node, &mut body).await?;
         self.create_named(&name, body).await.with_context(|| {
             format!(
                 "creating container {name} for node {} from image {}; if the image is missing, run `cargo xtask images`",
@@ -155,6 +159,47 @@ impl DockerBackend {
             )
             .await
             .map(|_| ())
+    }
+}
+
+impl DockerBackend {
+    /// Waits until container `name` stops or `timeout` passes; its exit code.
+    async fn wait_exit(&self, name: &str, timeout: std::time::Duration) -> anyhow::Result<i64> {
+        use bollard::query_parameters::WaitContainerOptions;
+        let mut wait = self.docker.wait_container(
+            name,
+            Some(WaitContainerOptions {
+                condition: "not-running".into(),
+            }),
+        );
+        match tokio::time::timeout(timeout, wait.next()).await {
+            Err(_) => anyhow::bail!("{name} did not finish within {timeout:?}"),
+            Ok(Some(Ok(response))) => Ok(response.status_code),
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
+                Ok(code)
+            }
+            Ok(Some(Err(e))) => Err(e).with_context(|| format!("waiting for {name} to finish")),
+            Ok(None) => anyhow::bail!("the engine stopped reporting on {name}"),
+        }
+    }
+
+    /// Everything container `name` printed so far, stdout and stderr interleaved.
+    async fn container_output(&self, name: &str, timestamps: bool) -> anyhow::Result<String> {
+        let mut stream = self.docker.logs(
+            name,
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                timestamps,
+                ..Default::default()
+            }),
+        );
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("reading the output of {name}"))?;
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok(text)
     }
 }
 
@@ -271,28 +316,15 @@ impl Backend for DockerBackend {
         spec: &ContainerSpec,
         timeout: std::time::Duration,
     ) -> anyhow::Result<ExecOutput> {
-        use bollard::query_parameters::{RemoveContainerOptions, WaitContainerOptions};
+        use bollard::query_parameters::RemoveContainerOptions;
         self.create(spec).await?;
         let name = self.container(&spec.node);
         let outcome = async {
             self.start(&spec.node).await?;
-            let mut wait = self.docker.wait_container(
-                &name,
-                Some(WaitContainerOptions {
-                    condition: "not-running".into(),
-                }),
-            );
-            let exit_code = match tokio::time::timeout(timeout, wait.next()).await {
-                Err(_) => anyhow::bail!("{} did not finish within {timeout:?}", spec.node),
-                Ok(Some(Ok(response))) => response.status_code,
-                Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError {
-                    code, ..
-                }))) => code,
-                Ok(Some(Err(e))) => {
-                    return Err(e).with_context(|| format!("waiting for {} to finish", spec.node));
-                }
-                Ok(None) => anyhow::bail!("the engine stopped reporting on {}", spec.node),
-            };
+            let exit_code = self
+                .wait_exit(&name, timeout)
+                .await
+                .with_context(|| format!("running the one-shot {}", spec.node))?;
             Ok(ExecOutput {
                 exit_code,
                 stdout: self.logs(&spec.node).await?,
@@ -440,21 +472,9 @@ impl Backend for DockerBackend {
     }
 
     async fn logs(&self, node: &str) -> anyhow::Result<String> {
-        let mut stream = self.docker.logs(
-            &self.container(node),
-            Some(LogsOptions {
-                stdout: true,
-                stderr: true,
-                timestamps: true,
-                ..Default::default()
-            }),
-        );
-        let mut text = String::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.with_context(|| format!("reading the logs of node {node}"))?;
-            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-        }
-        Ok(text)
+        self.container_output(&self.container(node), true)
+            .await
+            .with_context(|| format!("reading the logs of node {node}"))
     }
 
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
@@ -462,8 +482,9 @@ impl Backend for DockerBackend {
         self.exec_in(&self.container(node), cmd, doing).await
     }
 
-    fn use_nemesis_image(&mut self, image: &str) {
+    fn use_nemesis_image(&mut self, image: &str, proxy: Option<&std::path::Path>) {
         self.helpers.image = Some(image.to_string());
+        self.helpers.proxy = proxy.map(std::path::Path::to_path_buf);
     }
 
     async fn net_helper(&self, node: &str) -> anyhow::Result<NetHelper> {
@@ -480,6 +501,23 @@ impl Backend for DockerBackend {
             )
         };
         self.exec_in(&helper.container, cmd, doing).await
+    }
+
+    async fn enable_clock(&mut self, image: &str) -> anyhow::Result<()> {
+        self.create_clock(image).await
+    }
+
+    async fn exec_clock(&self, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
+        self.exec_in_keeper(cmd).await
+    }
+
+    async fn probe_clock(
+        &self,
+        image: &str,
+        script: &str,
+        offset_secs: i64,
+    ) -> anyhow::Result<ExecOutput> {
+        self.run_clock_probe(image, script, offset_secs).await
     }
 
     async fn update_limits(&self, node: &str, limits: &LimitUpdate) -> anyhow::Result<()> {

@@ -2,13 +2,15 @@
 //! nodes, reading back evidence that it took effect, and undoing exactly what was done.
 //!
 //! Network effects (iptables, tc) run through [`Backend::exec_net`], in each target's network
-//! namespace from chaosbed's nemesis helper, never inside the node; the others through
-//! [`Backend::exec`] (a faketime offset file, df) or [`Backend::update_limits`]. The same code
-//! drives Docker and the fake backend in tests.
+//! namespace from chaosbed's nemesis helper, never inside the node; clock offsets through
+//! [`Backend::exec_clock`], written by the clock keeper into files the node only reads; the
+//! others through [`Backend::exec`] (df, the fill files) or [`Backend::update_limits`]. The
+//! same code drives Docker and the fake backend in tests.
 
 mod clock;
 mod latency;
 mod network;
+mod proxied;
 mod resources;
 
 use std::collections::BTreeMap;
@@ -17,11 +19,11 @@ use std::net::Ipv4Addr;
 use serde_json::{Value, json};
 
 use crate::backend::{Backend, ExecOutput, LimitUpdate};
-use crate::proxy::LatencyProxy;
 use crate::scenario::{FaultKind, FaultParams};
 
-pub use clock::FAKETIME_FILE;
+pub use clock::check_image as check_clock_image;
 pub use network::{CHAIN_PREFIX, Cut, cuts};
+pub use proxied::BINARY as PROXY_BINARY;
 
 /// What the nemesis knows of a node beyond its name.
 #[derive(Debug, Clone, Default)]
@@ -43,10 +45,8 @@ pub struct Request<'a> {
     pub system_nodes: &'a [String],
     pub all_nodes: &'a [String],
     pub info: &'a BTreeMap<String, NodeInfo>,
-    /// Picks sides of halves and bridges.
+    /// Picks sides of halves and bridges, and seeds the proxy's jitter.
     pub seed: u64,
-    /// The client's userspace latency proxy, when the run has one (no netem in the kernel).
-    pub proxy: Option<&'a LatencyProxy>,
 }
 
 /// What must be undone when a fault heals, and on which nodes.
@@ -61,14 +61,20 @@ pub enum Undo {
     },
     /// Remove the root qdisc chaosbed added; `install` put it there.
     Qdisc { nodes: Vec<String>, install: String },
+    /// Remove the redirect chains of this fault and let its proxy pass everything through;
+    /// `installs` started the proxy and hooked the chains in on each node.
+    Proxied {
+        kind: FaultKind,
+        fault: usize,
+        nodes: Vec<String>,
+        installs: BTreeMap<String, String>,
+    },
     /// Set the faketime offset back to zero (and stop a strobe).
     Clock { nodes: Vec<String> },
     /// Restore each node's limits.
     Limits { restore: Vec<(String, LimitUpdate)> },
     /// Delete the files that filled the data volume.
     Fill { nodes: Vec<(String, String)> },
-    /// Take the delay off the client's proxy links to these nodes.
-    Proxy { nodes: Vec<String> },
 }
 
 /// An applied fault: what to undo, the evidence, and the first error.
@@ -96,6 +102,7 @@ pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
         }
         FaultKind::Bandwidth => network::apply_qdisc(backend, request).await,
         FaultKind::Latency => latency::apply(backend, request).await,
+        kind if kind.is_toxic() => proxied::apply(backend, request).await,
         FaultKind::ClockSkew => clock::apply(backend, request).await,
         FaultKind::Memory | FaultKind::Cpu => resources::apply_limits(backend, request).await,
         FaultKind::DiskFull => resources::apply_fill(backend, request).await,
@@ -103,15 +110,19 @@ pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
     }
 }
 
+/// A latency fault or a toxic through chaosbed-proxy whatever the kernel has: the proxy itself,
+/// as `cargo xtask bench faults` measures it.
+pub async fn apply_through_proxy(backend: &impl Backend, request: &Request<'_>) -> Outcome {
+    proxied::apply(backend, request).await
+}
+
 /// Undoes an applied fault and shows that nothing of it is left.
-pub async fn heal(
-    backend: &impl Backend,
-    undo: &Undo,
-    proxy: Option<&LatencyProxy>,
-) -> (Value, Option<String>) {
+pub async fn heal(backend: &impl Backend, undo: &Undo) -> (Value, Option<String>) {
     match undo {
-        Undo::Proxy { nodes } => latency::heal_proxy(proxy, nodes),
         Undo::Rules { fault, nodes, .. } => network::heal_rules(backend, *fault, nodes).await,
+        Undo::Proxied {
+            kind, fault, nodes, ..
+        } => proxied::heal(backend, *kind, *fault, nodes).await,
         Undo::Qdisc { nodes, .. } => network::heal_qdisc(backend, nodes).await,
         Undo::Clock { nodes } => clock::heal(backend, nodes).await,
         Undo::Limits { restore } => resources::heal_limits(backend, restore).await,
@@ -124,7 +135,7 @@ pub async fn heal(
 /// qdisc went with the old namespace. `None` when the fault holds nothing on that node.
 pub async fn reestablish(backend: &impl Backend, undo: &Undo, node: &str) -> Option<Value> {
     let script = match undo {
-        Undo::Rules { installs, .. } => installs.get(node)?,
+        Undo::Rules { installs, .. } | Undo::Proxied { installs, .. } => installs.get(node)?,
         Undo::Qdisc { nodes, install } if nodes.iter().any(|n| n == node) => install,
         _ => return None,
     };
@@ -143,8 +154,8 @@ pub fn undo_nodes(undo: &Undo) -> Vec<String> {
     match undo {
         Undo::Rules { nodes, .. }
         | Undo::Qdisc { nodes, .. }
-        | Undo::Clock { nodes }
-        | Undo::Proxy { nodes } => nodes.clone(),
+        | Undo::Proxied { nodes, .. }
+        | Undo::Clock { nodes } => nodes.clone(),
         Undo::Limits { restore } => restore.iter().map(|(n, _)| n.clone()).collect(),
         Undo::Fill { nodes } => nodes.iter().map(|(n, _)| n.clone()).collect(),
     }

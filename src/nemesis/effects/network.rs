@@ -17,7 +17,7 @@ use crate::scenario::{FaultKind, FaultParams, PartitionShape, SystemKind};
 
 /// Every iptables chain chaosbed creates starts so; `iptables -S | grep cb-f` finds leftovers.
 pub const CHAIN_PREFIX: &str = "cb-f";
-const DEVICE: &str = "eth0";
+pub(super) const DEVICE: &str = "eth0";
 /// tbf's bucket and queue: enough for a 1500-byte MTU at low rates, and a bounded queue.
 const TBF_BURST: &str = "32kbit";
 const TBF_LATENCY: &str = "400ms";
@@ -31,7 +31,7 @@ pub struct Cut {
 }
 
 /// The peers of a network fault: named systems and nodes, or every node but the targets.
-fn peers(params: &FaultParams, targets: &[String], all_nodes: &[String]) -> Vec<String> {
+pub(super) fn peers(params: &FaultParams, targets: &[String], all_nodes: &[String]) -> Vec<String> {
     if params.peers.is_empty() {
         return all_nodes
             .iter()

@@ -27,7 +27,8 @@ impl FaultClass {
         match kind {
             "pause" => Self::Pause,
             "partition" => Self::Partition,
-            "packet-loss" | "bandwidth" | "latency" => Self::Packet,
+            "packet-loss" | "bandwidth" | "latency" | "reset-peer" | "blackhole" | "slow-close"
+            | "limit-data" => Self::Packet,
             "clock-skew" => Self::Clock,
             "memory" | "cpu" | "disk-full" => Self::Resource,
             "upgrade" => Self::Upgrade,

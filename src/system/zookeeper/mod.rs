@@ -31,8 +31,11 @@ const CONTRACT_KEYS: [(&str, &str); 6] = [
     ("autopurge.snapRetainCount", "ZOO_AUTOPURGE_SNAPRETAINCOUNT"),
 ];
 
-/// Where the nodes write their transaction log: on the data volume.
-const DATA_LOG_DIR: &str = "/data/log";
+/// Where the nodes write their transaction log: the data volume itself (ZooKeeper keeps it in
+/// `version-2/` beside the snapshots, as with no dataLogDir at all). Not a folder below it: the
+/// official image's entrypoint runs `chown -R zookeeper` on ZOO_DATA_LOG_DIR before anything
+/// creates it, and a missing folder stops the container (`chown: cannot access '/data/log'`).
+const DATA_LOG_DIR: &str = "/data";
 
 /// The container of node `index` (1-based) in an ensemble of `count`, in the official image's terms.
 pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) -> ContainerSpec {
@@ -165,7 +168,7 @@ mod tests {
             )
         );
         assert_eq!(c.env_var("ZOO_TICK_TIME"), Some("100"));
-        assert_eq!(c.env_var("ZOO_DATA_LOG_DIR"), Some("/data/log"));
+        assert_eq!(c.env_var("ZOO_DATA_LOG_DIR"), Some("/data"));
         assert_eq!(c.env_var("ZOO_CFG_EXTRA"), Some("minSessionTimeout=200"));
         assert!(
             c.env_var("ZOO_4LW_COMMANDS_WHITELIST")

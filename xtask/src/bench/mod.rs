@@ -1,7 +1,8 @@
-//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|checker|report|all]`: benchmarks against a baseline in the
+//! `cargo xtask bench [zookeeper|pulsar|skywalking|pinpoint|faults|checker|report|all]`: benchmarks against a baseline in the
 //! same run.
 
 mod checker;
+mod faults;
 mod pinpoint;
 mod pulsar;
 mod report;
@@ -35,6 +36,8 @@ pub struct Args {
     checker: checker::Args,
     #[command(flatten)]
     report: report::Args,
+    #[command(flatten)]
+    faults: faults::Args,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,9 @@ enum Which {
     Skywalking,
     /// Pinpoint stack-ready time; request latency with the agent vs without, delivery latency.
     Pinpoint,
+    /// chaosbed-proxy on a node-to-node link vs the direct link: added delay against the asked
+    /// latency, and throughput (not part of `all`).
+    Faults,
     /// chaosbed's linearizable checker vs Porcupine on generated CAS register histories (no
     /// Docker; not part of `all`).
     Checker,
@@ -105,6 +111,10 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if args.which == Which::Report {
         println!("== report");
         return report::run(args.report);
+    }
+    if args.which == Which::Faults {
+        println!("== faults");
+        return faults::run(args.faults).await;
     }
     args.pulsar.duration_secs = args.duration_secs;
     let all = args.which == Which::All;
