@@ -24,6 +24,8 @@ use crate::stats::{Links, Report};
 
 /// How long the proxy waits for a destination to accept.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long after a refusal the proxy connects again.
+const REFUSED_RETRY: Duration = Duration::from_millis(100);
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 64 * 1024;
 /// Below this much spare room the read buffer gets a fresh `READ_CHUNK`.
@@ -300,16 +302,33 @@ async fn proxy(
     Ok(())
 }
 
+/// Connects onwards. The client's own connect already succeeded (the proxy accepted it), so a
+/// refusal cannot reach it as one: a destination that refuses (a server not listening yet, as
+/// a ZooKeeper leader just elected) is tried again until `CONNECT_TIMEOUT`, as the client
+/// would have retried its refused connect, and only then is the client's connection reset.
 async fn connect(destination: SocketAddrV4, mark: u32) -> anyhow::Result<TcpStream> {
-    let socket = TcpSocket::new_v4().context("making a socket")?;
-    if mark != 0 {
-        sockopt::set_mark(&socket, mark)
-            .with_context(|| format!("marking the connection to {destination} with {mark:#x}"))?;
-    }
-    match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(destination.into())).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(e).with_context(|| format!("connecting to {destination}")),
-        Err(_) => bail!("connecting to {destination} timed out after {CONNECT_TIMEOUT:?}"),
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        let socket = TcpSocket::new_v4().context("making a socket")?;
+        if mark != 0 {
+            sockopt::set_mark(&socket, mark).with_context(|| {
+                format!("marking the connection to {destination} with {mark:#x}")
+            })?;
+        }
+        let refused = match tokio::time::timeout_at(deadline, socket.connect(destination.into()))
+            .await
+        {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => e,
+            Ok(Err(e)) => return Err(e).with_context(|| format!("connecting to {destination}")),
+            Err(_) => bail!("connecting to {destination} timed out after {CONNECT_TIMEOUT:?}"),
+        };
+        if Instant::now() + REFUSED_RETRY >= deadline {
+            return Err(refused).with_context(|| {
+                format!("connecting to {destination}: refused for {CONNECT_TIMEOUT:?}")
+            });
+        }
+        tokio::time::sleep(REFUSED_RETRY).await;
     }
 }
 
@@ -706,6 +725,34 @@ mod tests {
         // 100 kB at 200 kB/s: half a second, give or take a slice.
         assert!(took >= Duration::from_millis(400), "{took:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_destination_that_starts_listening_late_is_still_reached() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut config = Config::passthrough(Ipv4Addr::new(10, 9, 9, 9));
+        config.fallback_destination = Some(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let proxy = Proxy::start(config).await.unwrap();
+        let mut sock = connect_to(&proxy).await;
+        // Nothing listens yet: the proxy keeps trying instead of closing the taken connection.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"late").await.unwrap();
+        });
+        let mut buf = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(5), sock.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf, b"late");
+        assert_eq!(proxy.report().links["127.0.0.1"].connect_failures, 0);
     }
 
     #[tokio::test]
