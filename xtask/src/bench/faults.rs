@@ -16,7 +16,8 @@ use chaosbed::nemesis::NodeInfo;
 use chaosbed::nemesis::effects::{self, Request};
 use chaosbed::scenario::{FaultKind, FaultParams};
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
+#[group(id = "faults-bench")]
 pub struct Args {
     /// The latency asked of the proxy, in milliseconds.
     #[arg(long, default_value_t = 100)]
