@@ -1,9 +1,10 @@
-//! The socket options the proxy needs that tokio does not offer: the destination a connection
-//! had before iptables redirected it, a firewall mark, and an abortive close.
+//! The system calls the proxy needs that tokio does not offer: the destination a connection had
+//! before iptables redirected it, a firewall mark, an abortive close, and splice(2) through a
+//! pipe, which moves a connection's bytes to another without copying them to user space.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
@@ -67,6 +68,57 @@ pub fn set_abortive_close(socket: &impl AsRawFd) -> io::Result<()> {
         libc::SO_LINGER,
         &linger,
     )
+}
+
+/// A kernel pipe that bytes pass through on their way between two sockets.
+pub struct SplicePipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl SplicePipe {
+    /// A non-blocking pipe of (up to) `size` bytes.
+    pub fn new(size: usize) -> io::Result<Self> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+        // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // A larger pipe moves more per call; the default (64 KiB) still works if refused.
+        // SAFETY: F_SETPIPE_SZ on a pipe we own.
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
+        Ok(SplicePipe { read, write })
+    }
+
+    /// Moves up to `len` bytes from socket `from` into the pipe; `Ok(0)` at the end of the
+    /// stream, `WouldBlock` when nothing is there yet.
+    pub fn fill(&self, from: RawFd, len: usize) -> io::Result<usize> {
+        splice(from, self.write.as_raw_fd(), len)
+    }
+
+    /// Moves up to `len` bytes from the pipe into socket `to`.
+    pub fn drain(&self, to: RawFd, len: usize) -> io::Result<usize> {
+        splice(self.read.as_raw_fd(), to, len)
+    }
+}
+
+fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: two open descriptors, no offsets (both are streams).
+    let moved = unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    if moved < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(moved as usize)
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub struct Args {
     /// Megabytes of each bulk transfer.
     #[arg(long, default_value_t = 1024)]
     faults_megabytes: u64,
+    /// Transfers each way, direct and through the proxy alternately; the medians are compared.
+    #[arg(long, default_value_t = 5)]
+    faults_rounds: usize,
 }
 
 const ECHO_PORT: u16 = 7000;
@@ -91,7 +94,7 @@ async fn measure(
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let bytes = args.faults_megabytes * 1_000_000;
-    let direct = probe(backend, b, args.faults_pings, bytes)
+    let direct = probe(backend, b, args.faults_pings, 0)
         .await
         .context("the direct link")?;
     let delay = Duration::from_millis(args.faults_delay_ms);
@@ -101,18 +104,47 @@ async fn measure(
     .await
     .context("the link with latency")?;
     let plain = through_proxy(backend, &info, Duration::ZERO, || {
-        probe(backend, b, 20, bytes)
+        probe(backend, b, args.faults_pings, 0)
     })
     .await
-    .context("the link through the proxy without delay")?;
+    .context("pings through the proxy without delay")?;
+    // Throughput varies from transfer to transfer on a shared machine: alternate the two links
+    // and compare medians.
+    let (mut direct_rates, mut proxied_rates) = (Vec::new(), Vec::new());
+    for round in 1..=args.faults_rounds.max(1) {
+        let d = probe(backend, b, 0, bytes)
+            .await
+            .context("a direct transfer")?;
+        let p = through_proxy(backend, &info, Duration::ZERO, || {
+            probe(backend, b, 0, bytes)
+        })
+        .await
+        .context("a transfer through the proxy without delay")?;
+        println!(
+            "round {round}: direct {:.0} MB/s, through chaosbed-proxy {:.0} MB/s",
+            d.megabytes_per_sec, p.megabytes_per_sec
+        );
+        direct_rates.push(d.megabytes_per_sec);
+        proxied_rates.push(p.megabytes_per_sec);
+    }
+    let direct = Probe {
+        megabytes_per_sec: median(&mut direct_rates),
+        ..direct
+    };
+    let plain = Probe {
+        megabytes_per_sec: median(&mut proxied_rates),
+        ..plain
+    };
 
     let asked = args.faults_delay_ms as f64;
     let added_p50 = delayed.rtt_ms_p50 - direct.rtt_ms_p50;
     let added_p99 = delayed.rtt_ms_p99 - direct.rtt_ms_p99;
     let ratio = plain.megabytes_per_sec / direct.megabytes_per_sec;
     println!(
-        "a -> b (two containers on one bridge), {} pings, {} MB transfers",
-        args.faults_pings, args.faults_megabytes
+        "a -> b (two containers on one bridge): {} pings each; throughput the median of {} transfers of {} MB",
+        args.faults_pings,
+        args.faults_rounds.max(1),
+        args.faults_megabytes
     );
     println!(
         "{:<34} {:>10} {:>10} {:>12}",
@@ -144,6 +176,11 @@ async fn measure(
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// `chaosbed-proxy probe` from a's namespace to b's echo server.
