@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
-use bollard::query_parameters::RemoveContainerOptions;
 
 use super::DockerBackend;
 use super::helper::LABEL_HELPER_FOR;
@@ -178,29 +177,8 @@ impl DockerBackend {
         };
         let doing = || format!("probing libfaketime in image {image} ({name})");
         self.create_named(&name, body).await.with_context(doing)?;
-        let outcome = async {
-            self.docker
-                .start_container(&name, None)
-                .await
-                .with_context(doing)?;
-            let exit_code = self.wait_exit(&name, PROBE_TIMEOUT).await?;
-            Ok(ExecOutput {
-                exit_code,
-                stdout: self.container_output(&name, false).await?,
-                stderr: String::new(),
-            })
-        }
-        .await;
-        self.docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
+        self.run_to_exit(&name, PROBE_TIMEOUT, false)
             .await
-            .with_context(|| format!("removing the clock probe {name}"))?;
-        outcome
+            .with_context(doing)
     }
 }

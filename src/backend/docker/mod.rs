@@ -183,6 +183,43 @@ impl DockerBackend {
         }
     }
 
+    /// Starts the created container `name`, waits until it exits (or `timeout`), takes what it
+    /// printed (stdout and stderr in `stdout`, with the engine's timestamps if asked), and
+    /// removes it with its anonymous volumes, whatever happened.
+    async fn run_to_exit(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+        timestamps: bool,
+    ) -> anyhow::Result<ExecOutput> {
+        use bollard::query_parameters::RemoveContainerOptions;
+        let outcome = async {
+            self.docker
+                .start_container(name, None)
+                .await
+                .with_context(|| format!("starting {name}"))?;
+            let exit_code = self.wait_exit(name, timeout).await?;
+            Ok(ExecOutput {
+                exit_code,
+                stdout: self.container_output(name, timestamps).await?,
+                stderr: String::new(),
+            })
+        }
+        .await;
+        self.docker
+            .remove_container(
+                name,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .with_context(|| format!("removing {name}"))?;
+        outcome
+    }
+
     /// Everything container `name` printed so far, stdout and stderr interleaved.
     async fn container_output(&self, name: &str, timestamps: bool) -> anyhow::Result<String> {
         let mut stream = self.docker.logs(
@@ -316,34 +353,11 @@ impl Backend for DockerBackend {
         spec: &ContainerSpec,
         timeout: std::time::Duration,
     ) -> anyhow::Result<ExecOutput> {
-        use bollard::query_parameters::RemoveContainerOptions;
         self.create(spec).await?;
         let name = self.container(&spec.node);
-        let outcome = async {
-            self.start(&spec.node).await?;
-            let exit_code = self
-                .wait_exit(&name, timeout)
-                .await
-                .with_context(|| format!("running the one-shot {}", spec.node))?;
-            Ok(ExecOutput {
-                exit_code,
-                stdout: self.logs(&spec.node).await?,
-                stderr: String::new(),
-            })
-        }
-        .await;
-        self.docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
+        self.run_to_exit(&name, timeout, true)
             .await
-            .with_context(|| format!("removing the one-shot container {name}"))?;
-        outcome
+            .with_context(|| format!("running the one-shot {}", spec.node))
     }
 
     async fn start(&self, node: &str) -> anyhow::Result<()> {

@@ -49,6 +49,17 @@ pub struct Request<'a> {
     pub seed: u64,
 }
 
+impl Request<'_> {
+    /// `node`'s address on the run's network, as rules name it.
+    fn address(&self, node: &str) -> Result<String, String> {
+        self.info
+            .get(node)
+            .and_then(|i| i.address)
+            .map(|a| a.to_string())
+            .ok_or_else(|| format!("no address known for node {node}"))
+    }
+}
+
 /// What must be undone when a fault heals, and on which nodes.
 #[derive(Debug, Clone)]
 pub enum Undo {

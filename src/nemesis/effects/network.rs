@@ -202,14 +202,7 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
             )
         }
     };
-    let address = |node: &String| -> Result<String, String> {
-        request
-            .info
-            .get(node)
-            .and_then(|i| i.address)
-            .map(|a| a.to_string())
-            .ok_or_else(|| format!("no address known for node {node}"))
-    };
+    let address = |node: &String| request.address(node);
     let mut errors = Vec::new();
     let cut_nodes: Vec<String> = node_cuts.iter().map(|c| c.node.clone()).collect();
     let helpers = net_helpers(backend, &cut_nodes, &mut errors).await;
@@ -267,11 +260,15 @@ pub async fn apply_rules(backend: &impl Backend, request: &Request<'_>) -> Outco
 /// `iptables -S` of the fault's chains on each node, as read back.
 async fn list_chains(backend: &impl Backend, fault: usize, nodes: &[String]) -> Value {
     let chain = chain(fault);
+    let script = format!("iptables -w -S {chain}; iptables -w -S {chain}-o 2>/dev/null || true");
+    read_back(backend, nodes, &script).await
+}
+
+/// The lines `script` prints in each node's network namespace (or the error), by node.
+pub(super) async fn read_back(backend: &impl Backend, nodes: &[String], script: &str) -> Value {
     let mut out = BTreeMap::new();
     for node in nodes {
-        let script =
-            format!("iptables -w -S {chain}; iptables -w -S {chain}-o 2>/dev/null || true");
-        let text = match sh_net(backend, node, &script).await {
+        let text = match sh_net(backend, node, script).await {
             Ok(o) => o.stdout,
             Err(e) => format!("{e:#}"),
         };

@@ -173,14 +173,7 @@ fn remove_script(fault: usize, stop: bool) -> String {
 
 /// Latency through the proxy (where the kernel has no netem) or a toxic, on each target.
 pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
-    let address = |node: &String| -> Result<String, String> {
-        request
-            .info
-            .get(node)
-            .and_then(|i| i.address)
-            .map(|a| a.to_string())
-            .ok_or_else(|| format!("no address known for node {node}"))
-    };
+    let address = |node: &String| request.address(node);
     let peers = if request.params.peers.is_empty() {
         Vec::new()
     } else {
@@ -251,21 +244,10 @@ pub async fn apply(backend: &impl Backend, request: &Request<'_>) -> Outcome {
 /// `iptables -t nat -S` of the fault's chains on each node, as read back.
 async fn list_chains(backend: &impl Backend, fault: usize, nodes: &[String]) -> Value {
     let chain = chain(fault);
-    let mut out = BTreeMap::new();
-    for node in nodes {
-        let script = format!(
-            "iptables -w -t nat -S {chain} 2>/dev/null; iptables -w -t nat -S {chain}-i 2>/dev/null; true"
-        );
-        let text = match sh_net(backend, node, &script).await {
-            Ok(o) => o.stdout,
-            Err(e) => format!("{e:#}"),
-        };
-        out.insert(
-            node.clone(),
-            text.lines().map(str::to_string).collect::<Vec<_>>(),
-        );
-    }
-    json!(out)
+    let script = format!(
+        "iptables -w -t nat -S {chain} 2>/dev/null; iptables -w -t nat -S {chain}-i 2>/dev/null; true"
+    );
+    network::read_back(backend, nodes, &script).await
 }
 
 /// Whether the proxy's statistics show the fault did anything: delayed bytes for latency, the
