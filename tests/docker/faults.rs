@@ -360,8 +360,9 @@ async fn apply_and_heal(
             "a ruok round trip to zk-1 took {rtt:?} with 300 ms of latency applied"
         );
     }
-    // Let traffic flow through the rules and qdiscs so their counters move.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The probes above sent traffic through the rules, qdiscs and proxies; a second more of the
+    // ensemble's own traffic moves their counters for the heal's evidence.
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     let healed = run_and_record(&mut nemesis, backend, heal, &recorder, F::Heal).await?;
     println!("{} healed: {}", case.name, healed.value["evidence"]);

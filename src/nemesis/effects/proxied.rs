@@ -32,9 +32,16 @@ fn chain(fault: usize) -> String {
     format!("{}{fault}", network::CHAIN_PREFIX)
 }
 
-/// The proxy's files in the helper, per fault: port, statistics, log, pid.
+/// Names the folder of the fault's current proxy in the helper. Each start gets a folder of
+/// its own: a proxy of an earlier application of the same fault may still pass its last
+/// connections through, and must not write over the new one's statistics.
+fn pointer(fault: usize) -> String {
+    format!("/tmp/chaosbed-proxy-f{fault}")
+}
+
+/// A file of the fault's current proxy (port, stats.json, log, pid), as a shell expression.
 fn file(fault: usize, what: &str) -> String {
-    format!("/tmp/chaosbed-proxy-f{fault}.{what}")
+    format!("\"$(cat {} 2>/dev/null)/{what}\"", pointer(fault))
 }
 
 /// The proxy's arguments for the fault's kind.
@@ -82,17 +89,22 @@ fn install_script(
 ) -> String {
     let chain = chain(fault);
     let (port, stats, log, pid) = (
-        file(fault, "port"),
-        file(fault, "json"),
-        file(fault, "log"),
-        file(fault, "pid"),
+        "\"$dir/port\"",
+        "\"$dir/stats.json\"",
+        "\"$dir/log\"",
+        "\"$dir/pid\"",
     );
     let mut s = String::from("set -e\n");
     let _ = writeln!(
         s,
         "test -x {BINARY} || {{ echo 'the nemesis helper has no {BINARY}'; exit 1; }}"
     );
-    let _ = writeln!(s, "rm -f {port} {stats}");
+    let _ = writeln!(
+        s,
+        "dir={}-$$; mkdir -p \"$dir\"; echo \"$dir\" > {}",
+        pointer(fault),
+        pointer(fault)
+    );
     let _ = writeln!(
         s,
         "nohup {BINARY} --node {node_ip} --mark {MARK} --port-file {port} --stats-file {stats} {args} >{log} 2>&1 &"
@@ -282,7 +294,7 @@ pub async fn heal(
             "{remove}; sleep {STATS_SETTLE}; \
              iptables -w -t nat -S | grep -c -- '{prefix}' || true; cat {json} 2>/dev/null || echo null",
             remove = remove_script(fault, false),
-            json = file(fault, "json"),
+            json = file(fault, "stats.json"),
             prefix = network::CHAIN_PREFIX,
         );
         match sh_net(backend, node, &script).await {
