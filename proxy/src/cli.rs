@@ -1,6 +1,6 @@
 //! `chaosbed-proxy`'s command line and process life: start the proxy, write the port it took,
-//! write its statistics every half second, heal on SIGUSR1, and end on SIGTERM or once healed
-//! with no connection left.
+//! write its statistics every half second, heal on SIGUSR1 (writing them at once), and end on
+//! SIGTERM or once healed with no connection left.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -131,7 +131,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(STATS_EVERY);
     loop {
         tokio::select! {
-            _ = heal.recv() => proxy.heal(),
+            _ = heal.recv() => {
+                proxy.heal();
+                // Whoever healed waits for this file to say so.
+                write_stats(&proxy, stats_file.as_deref())?;
+            }
             _ = term.recv() => break,
             _ = interrupt.recv() => break,
             _ = tick.tick() => {

@@ -25,8 +25,9 @@ pub const MARK: &str = "0xcb0b";
 pub const BINARY: &str = "/usr/local/bin/chaosbed-proxy";
 /// How long a start may take before the proxy is given up on.
 const START_POLLS: u32 = 100;
-/// Half a second more than the proxy's statistics interval: the last figures are on file.
-const STATS_SETTLE: &str = "0.6";
+/// How many 50 ms polls heal waits for the proxy to write its healed statistics (it does so
+/// as soon as it takes SIGUSR1).
+const HEAL_POLLS: u32 = 40;
 
 fn chain(fault: usize) -> String {
     format!("{}{fault}", network::CHAIN_PREFIX)
@@ -115,43 +116,43 @@ fn install_script(
         "i=0; while [ ! -s {port} ]; do i=$((i+1)); if [ $i -gt {START_POLLS} ] || ! kill -0 $(cat {pid}) 2>/dev/null; then echo 'chaosbed-proxy did not start:'; cat {log}; exit 1; fi; sleep 0.05; done"
     );
     let _ = writeln!(s, "port=$(cat {port})");
+    // Each hook: its chain, the built-in chain it hooks into, whether the proxy's own marked
+    // connections pass it, and what it redirects.
+    let per_peer = |rule: &dyn Fn(&String) -> String| peer_ips.iter().map(rule).collect();
+    let mut hooks: Vec<(String, &str, bool, Vec<String>)> = Vec::new();
     // Outgoing: what the node opens, to the peers (or anywhere off the node: not over lo).
     if direction.takes_outgoing() {
-        let _ = writeln!(s, "iptables -w -t nat -N {chain}");
-        let _ = writeln!(
-            s,
-            "iptables -w -t nat -A {chain} -m mark --mark {MARK} -j RETURN"
-        );
-        if peer_ips.is_empty() {
-            let _ = writeln!(
-                s,
-                "iptables -w -t nat -A {chain} -p tcp ! -o lo -j REDIRECT --to-ports $port"
-            );
-        }
-        for peer in peer_ips {
-            let _ = writeln!(
-                s,
-                "iptables -w -t nat -A {chain} -p tcp -d {peer} -j REDIRECT --to-ports $port"
-            );
-        }
-        let _ = writeln!(s, "iptables -w -t nat -I OUTPUT 1 -j {chain}");
+        let takes = if peer_ips.is_empty() {
+            vec!["! -o lo".to_string()]
+        } else {
+            per_peer(&|peer| format!("-d {peer}"))
+        };
+        hooks.push((chain.clone(), "OUTPUT", true, takes));
     }
     // Incoming: what the peers (or anyone) open to the node.
     if direction.takes_incoming() {
-        let _ = writeln!(s, "iptables -w -t nat -N {chain}-i");
-        if peer_ips.is_empty() {
+        let takes = if peer_ips.is_empty() {
+            vec![format!("-d {node_ip}")]
+        } else {
+            per_peer(&|peer| format!("-s {peer} -d {node_ip}"))
+        };
+        hooks.push((format!("{chain}-i"), "PREROUTING", false, takes));
+    }
+    for (name, builtin, lets_marked_pass, takes) in hooks {
+        let _ = writeln!(s, "iptables -w -t nat -N {name}");
+        if lets_marked_pass {
             let _ = writeln!(
                 s,
-                "iptables -w -t nat -A {chain}-i -p tcp -d {node_ip} -j REDIRECT --to-ports $port"
+                "iptables -w -t nat -A {name} -m mark --mark {MARK} -j RETURN"
             );
         }
-        for peer in peer_ips {
+        for take in takes {
             let _ = writeln!(
                 s,
-                "iptables -w -t nat -A {chain}-i -p tcp -s {peer} -d {node_ip} -j REDIRECT --to-ports $port"
+                "iptables -w -t nat -A {name} -p tcp {take} -j REDIRECT --to-ports $port"
             );
         }
-        let _ = writeln!(s, "iptables -w -t nat -I PREROUTING 1 -j {chain}-i");
+        let _ = writeln!(s, "iptables -w -t nat -I {builtin} 1 -j {name}");
     }
     // Reset what is open now, so it reconnects through the proxy (ss -K needs the kernel's
     // INET_DIAG_DESTROY; without it nothing is reset and the count says 0).
@@ -290,11 +291,16 @@ pub async fn heal(
     let mut stats = BTreeMap::new();
     let mut left = BTreeMap::new();
     for node in nodes {
+        // The proxy writes its statistics the moment it heals; one that already ended wrote
+        // its last figures before it did.
         let script = format!(
-            "{remove}; sleep {STATS_SETTLE}; \
+            "{remove}; i=0; while ! grep -q '\"healed\": true' {json} 2>/dev/null \
+             && kill -0 $(cat {pid} 2>/dev/null) 2>/dev/null && [ $i -lt {HEAL_POLLS} ]; \
+             do i=$((i+1)); sleep 0.05; done; \
              iptables -w -t nat -S | grep -c -- '{prefix}' || true; cat {json} 2>/dev/null || echo null",
             remove = remove_script(fault, false),
             json = file(fault, "stats.json"),
+            pid = file(fault, "pid"),
             prefix = network::CHAIN_PREFIX,
         );
         match sh_net(backend, node, &script).await {
