@@ -86,12 +86,21 @@ async fn measure(
     }
     let backend: &DockerBackend = backend;
     let b = info["b"].address.context("b has no address")?;
+    // Started, then waited for until it listens (5 s at most).
     let echo = format!(
-        "nohup {} echo --port {ECHO_PORT} >/tmp/echo.log 2>&1 &",
+        "nohup {} echo --port {ECHO_PORT} >/tmp/echo.log 2>&1 & \
+         i=0; until ss -Hltn 'sport = :{ECHO_PORT}' | grep -q .; do i=$((i+1)); \
+         if [ $i -gt 100 ]; then echo 'the echo server did not listen:'; cat /tmp/echo.log; exit 1; fi; \
+         sleep 0.05; done",
         effects::PROXY_BINARY
     );
-    backend.exec_net("b", &["sh", "-c", &echo]).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = backend.exec_net("b", &["sh", "-c", &echo]).await?;
+    ensure!(
+        started.exit_code == 0,
+        "starting the echo server in b's namespace: {}{}",
+        started.stdout,
+        started.stderr
+    );
 
     let bytes = args.faults_megabytes * 1_000_000;
     let direct = probe(backend, b, args.faults_pings, 0)
