@@ -114,6 +114,25 @@ pub async fn reap_orphans(docker: &Docker) -> anyhow::Result<Removed> {
     Ok(total)
 }
 
+/// Removes container `name` whatever its state, with its anonymous volumes if `volumes` (a
+/// node's named data volume is never among them).
+pub(super) async fn force_remove(
+    docker: &Docker,
+    name: &str,
+    volumes: bool,
+) -> Result<(), bollard::errors::Error> {
+    docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: volumes,
+                ..Default::default()
+            }),
+        )
+        .await
+}
+
 /// Removes `containers` at once, with their anonymous volumes; returns their names.
 async fn remove_containers(
     docker: &Docker,
@@ -126,15 +145,7 @@ async fn remove_containers(
             .and_then(|n| n.first().cloned())
             .unwrap_or_else(|| id.clone());
         Some(async move {
-            docker
-                .remove_container(
-                    &id,
-                    Some(RemoveContainerOptions {
-                        force: true,
-                        v: true,
-                        ..Default::default()
-                    }),
-                )
+            force_remove(docker, &id, true)
                 .await
                 .with_context(|| format!("removing container {name}"))?;
             Ok::<_, anyhow::Error>(name.trim_start_matches('/').to_string())

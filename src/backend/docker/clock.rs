@@ -3,13 +3,15 @@
 //! only by the keeper (a container of the nemesis image with no network). Any image gets clock
 //! skew this way, with nothing of chaosbed's inside it and the offsets out of the node's reach.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, VolumeCreateRequest};
+use tokio::sync::Mutex;
 
-use super::DockerBackend;
 use super::helper::LABEL_HELPER_FOR;
+use super::{DockerBackend, volume_mount};
 use crate::backend::{ExecOutput, clock};
 
 /// How long a clock probe may take: a shell printing the date.
@@ -19,6 +21,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ClockVolume {
     pub volume: String,
     pub keeper: String,
+    /// Each node image's own environment, read once per image.
+    image_envs: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl DockerBackend {
@@ -67,18 +71,16 @@ impl DockerBackend {
                 out.stderr.trim()
             );
         }
-        self.clock = Some(ClockVolume { volume, keeper });
+        self.clock = Some(ClockVolume {
+            volume,
+            keeper,
+            image_envs: Mutex::default(),
+        });
         Ok(())
     }
 
     pub(super) fn clock_mount(&self, volume: &str, read_only: bool) -> Mount {
-        Mount {
-            target: Some(clock::MOUNT.to_string()),
-            source: Some(volume.to_string()),
-            typ: Some(MountType::VOLUME),
-            read_only: Some(read_only),
-            ..Default::default()
-        }
+        volume_mount(volume, clock::MOUNT, read_only)
     }
 
     /// Runs `cmd` in the clock keeper.
@@ -117,14 +119,7 @@ impl DockerBackend {
             );
         }
         let image = body.image.clone().unwrap_or_default();
-        let image_env = self
-            .docker
-            .inspect_image(&image)
-            .await
-            .with_context(|| format!("reading the environment of image {image} for node {node}"))?
-            .config
-            .and_then(|c| c.env)
-            .unwrap_or_default();
+        let image_env = self.image_env(clock, &image, node).await?;
         let spec_env: Vec<(String, String)> = body
             .env
             .take()
@@ -140,6 +135,29 @@ impl DockerBackend {
             .get_or_insert_with(Vec::new)
             .push(self.clock_mount(&clock.volume, true));
         Ok(())
+    }
+
+    /// Image `image`'s own environment (which may preload a library of its own).
+    async fn image_env(
+        &self,
+        clock: &ClockVolume,
+        image: &str,
+        node: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut known = clock.image_envs.lock().await;
+        if let Some(env) = known.get(image) {
+            return Ok(env.clone());
+        }
+        let env = self
+            .docker
+            .inspect_image(image)
+            .await
+            .with_context(|| format!("reading the environment of image {image} for node {node}"))?
+            .config
+            .and_then(|c| c.env)
+            .unwrap_or_default();
+        known.insert(image.to_string(), env.clone());
+        Ok(env)
     }
 
     /// Runs `script` under `sh -c` in a throwaway container of `image` (its entrypoint

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{RemoveContainerOptions, UploadToContainerOptions};
+use bollard::query_parameters::UploadToContainerOptions;
 use tokio::sync::Mutex;
 
 use super::DockerBackend;
+use super::cleanup::force_remove;
 use crate::backend::NetHelper;
 
 /// Names the node a helper serves. Helpers carry no node label: they are not nodes, so nothing
@@ -116,17 +117,7 @@ impl DockerBackend {
             });
         };
         // A helper of the namespace the node had before: it holds nothing worth keeping.
-        match self
-            .docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-        {
+        match force_remove(&self.docker, &name, false).await {
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..

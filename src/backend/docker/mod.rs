@@ -90,12 +90,7 @@ impl DockerBackend {
         let mut mounts = Vec::new();
         if let Some(dir) = &spec.data_dir {
             let volume = self.run.volume_name(&spec.node);
-            mounts.push(Mount {
-                target: Some(dir.clone()),
-                source: Some(volume),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            });
+            mounts.push(volume_mount(&volume, dir, false));
         }
         let memory = spec.memory.map(|m| m as i64);
         let host_config = HostConfig {
@@ -192,7 +187,6 @@ impl DockerBackend {
         timeout: std::time::Duration,
         timestamps: bool,
     ) -> anyhow::Result<ExecOutput> {
-        use bollard::query_parameters::RemoveContainerOptions;
         let outcome = async {
             self.docker
                 .start_container(name, None)
@@ -206,15 +200,7 @@ impl DockerBackend {
             })
         }
         .await;
-        self.docker
-            .remove_container(
-                name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
+        cleanup::force_remove(&self.docker, name, true)
             .await
             .with_context(|| format!("removing {name}"))?;
         outcome
@@ -237,6 +223,17 @@ impl DockerBackend {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         Ok(text)
+    }
+}
+
+/// Volume `source` mounted at `target`.
+fn volume_mount(source: &str, target: &str, read_only: bool) -> Mount {
+    Mount {
+        target: Some(target.to_string()),
+        source: Some(source.to_string()),
+        typ: Some(MountType::VOLUME),
+        read_only: read_only.then_some(true),
+        ..Default::default()
     }
 }
 
@@ -368,7 +365,6 @@ impl Backend for DockerBackend {
     }
 
     async fn replace(&self, spec: &ContainerSpec, grace_secs: i32) -> anyhow::Result<()> {
-        use bollard::query_parameters::RemoveContainerOptions;
         let node = &spec.node;
         let address = *self
             .addresses
@@ -376,16 +372,8 @@ impl Backend for DockerBackend {
             .with_context(|| format!("replacing node {node}: it was never created"))?;
         self.stop(node, grace_secs).await?;
         let name = self.container(node);
-        self.docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    // Keep the named data volume: the node must come back with its data.
-                    v: false,
-                    force: true,
-                    ..Default::default()
-                }),
-            )
+        // The named data volume stays: the node must come back with its data.
+        cleanup::force_remove(&self.docker, &name, false)
             .await
             .with_context(|| format!("removing the container of node {node} to replace it"))?;
         self.create_container(spec, address).await?;
