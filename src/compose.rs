@@ -102,6 +102,18 @@ pub fn compose_file(scenario: &Scenario) -> String {
         out,
         "# Local images come from `cargo xtask images`; replace them with official ones if you have a registry."
     );
+    if declared.iter().any(|(_, spec, _)| {
+        spec.image
+            .as_deref()
+            .is_some_and(|i| i.starts_with(crate::image::contract::PREFIX))
+    }) {
+        let _ = writeln!(
+            out,
+            "# {}* images are built by the first `cargo xtask chaos {}` (src/image/contract.rs).",
+            crate::image::contract::PREFIX,
+            scenario.name
+        );
+    }
     let _ = writeln!(out, "name: {}", scenario.name);
     let _ = writeln!(out, "services:");
     for service in &services {

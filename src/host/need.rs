@@ -184,15 +184,16 @@ fn fraction_free(total: u64, threshold: f64) -> u64 {
 
 /// The bookies' disk-usage threshold: the scenario's `diskUsageThreshold`, else chaosbed's.
 fn bookie_threshold(bookies: &SystemSpec) -> f64 {
-    let configured = bookies
-        .config
-        .get("diskUsageThreshold")
-        .and_then(|value| match value {
-            toml::Value::Float(f) => Some(*f),
-            toml::Value::Integer(i) => Some(*i as f64),
-            toml::Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        });
+    let configured =
+        bookies
+            .config
+            .get("diskUsageThreshold")
+            .and_then(|value| match value.get_ref() {
+                toml::Value::Float(f) => Some(*f),
+                toml::Value::Integer(i) => Some(*i as f64),
+                toml::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            });
     configured
         .filter(|t| (0.0..=1.0).contains(t))
         .unwrap_or(BOOKIE_DISK_USAGE_THRESHOLD)

@@ -10,6 +10,7 @@ mod base;
 mod build;
 mod catalogue;
 mod context;
+pub mod contract;
 mod hash;
 mod inventory;
 

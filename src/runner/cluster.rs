@@ -78,13 +78,21 @@ impl Cluster {
     }
 }
 
-/// The image a system runs: the scenario's `image` as is, or a local build of its version.
+/// The image a system runs: the scenario's `image` as is (a contract image built on first
+/// use), or a local build of its version.
 pub async fn image_for(
     docker: &Docker,
     system: SystemKind,
     spec: &SystemSpec,
     progress: &MultiProgress,
 ) -> anyhow::Result<String> {
+    if let Some(contract) = spec
+        .image
+        .as_deref()
+        .and_then(crate::image::contract::named)
+    {
+        return crate::image::contract::ensure(docker, contract, progress).await;
+    }
     if let Some(image) = &spec.image {
         docker.inspect_image(image).await.with_context(|| {
             format!(

@@ -202,7 +202,7 @@ pub struct SystemSpec {
     pub heap: Option<String>,
     /// Configuration overrides by the system's own key names, e.g. `tickTime = 100`.
     #[serde(default)]
-    pub config: BTreeMap<String, toml::Value>,
+    pub config: BTreeMap<String, Spanned<toml::Value>>,
     /// Extra environment variables for every node, set last (they override chaosbed's own),
     /// e.g. `PULSAR_EXTRA_OPTS`.
     #[serde(default)]

@@ -107,6 +107,28 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
                 Some("use `version` for a locally built image or `image` for one you pulled, not both".into()),
             );
         }
+        for (key, value) in &spec.config {
+            if let Some(known) = crate::system::known_config_key(kind, key)
+                && let Some((message, help)) =
+                    crate::system::config_keys::refuse(known, value.get_ref())
+            {
+                out.error(value.span(), format!("{kind} config {message}"), Some(help));
+            }
+        }
+        if let Some(known) = spec
+            .image
+            .as_deref()
+            .and_then(crate::image::contract::unknown)
+        {
+            out.error(
+                span.clone(),
+                format!(
+                    "{kind} names image `{}`, which is no contract image of chaosbed's",
+                    spec.image.as_deref().unwrap_or_default()
+                ),
+                Some(format!("contract images: {known}")),
+            );
+        }
         if let Some(version) = &spec.version {
             let known: Vec<&str> = crate::image::available()
                 .into_iter()
@@ -442,6 +464,27 @@ mod tests {
         assert!(err.contains("v.toml:11:10"), "{err}");
         assert!(err.contains("zk-1, zk-2, zk-3"), "{err}");
         assert!(err.contains("leader"), "{err}");
+    }
+
+    #[test]
+    fn a_known_config_key_with_a_value_of_the_wrong_type_is_refused_at_the_value() {
+        let text = "name = \"t\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\n\
+            [topology.zookeeper.config]\ntickTime = \"fast\"\nsomethingElse = \"fast\"\n\
+            [workload]\nkind = \"zk-register\"\nduration = \"30s\"\n\
+            [[check]]\nkind = \"quorum\"\n";
+        let err = error_of(text);
+        assert!(err.contains("v.toml:6:12"), "{err}");
+        assert!(
+            err.contains("zookeeper config `tickTime = \"fast\"`: tickTime takes a whole number"),
+            "{err}"
+        );
+        assert!(err.contains("for example tickTime = 10"), "{err}");
+        assert!(
+            !err.contains("somethingElse"),
+            "an unknown key passes: {err}"
+        );
+        let fine = text.replace("tickTime = \"fast\"", "tickTime = 100");
+        assert!(parse("v.toml", &fine).is_ok());
     }
 
     #[test]

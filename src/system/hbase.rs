@@ -52,7 +52,7 @@ pub fn container_spec(
         let extra: Vec<String> = spec
             .config
             .iter()
-            .map(|(key, value)| format!("{key}={}", super::config_text(value)))
+            .map(|(key, value)| format!("{key}={}", super::config_text(value.get_ref())))
             .collect();
         env.push(("HBASE_SITE_EXTRA".to_string(), extra.join(" ")));
     }

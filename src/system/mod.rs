@@ -2,6 +2,7 @@
 //! A system module is the only place that knows its system's ports, config keys and environment.
 
 pub mod bookkeeper;
+pub mod config_keys;
 pub mod hbase;
 mod http;
 pub mod nginx;
@@ -15,6 +16,21 @@ use std::net::Ipv4Addr;
 
 use crate::backend::ContainerSpec;
 use crate::scenario::{Scenario, SystemKind, SystemSpec};
+
+/// The config key `key` of `system` whose value chaosbed checks, if it knows the key.
+pub fn known_config_key(system: SystemKind, key: &str) -> Option<&'static config_keys::KnownKey> {
+    let keys: &[config_keys::KnownKey] = match system {
+        SystemKind::Zookeeper => zookeeper::CONFIG_KEYS,
+        SystemKind::Bookkeeper => bookkeeper::CONFIG_KEYS,
+        SystemKind::Pulsar => pulsar::CONFIG_KEYS,
+        SystemKind::Postgres => postgres::CONFIG_KEYS,
+        SystemKind::Skywalking => skywalking::CONFIG_KEYS,
+        SystemKind::Nginx => nginx::CONFIG_KEYS,
+        SystemKind::PinpointCollector | SystemKind::PinpointWeb => pinpoint::CONFIG_KEYS,
+        SystemKind::Hbase | SystemKind::PinpointApp => &[],
+    };
+    keys.iter().find(|k| k.key == key)
+}
 
 /// A scenario's config value as a config file or variable writes it: strings as they are, arrays
 /// joined by commas (list-valued keys such as Pulsar's `superUserRoles`), everything else in

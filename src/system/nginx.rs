@@ -7,7 +7,18 @@ use std::time::Duration;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+use super::config_keys::{KnownKey, whole};
 use super::skywalking::{GRPC_PORT, HTTP_PORT};
+
+/// Template settings whose values chaosbed checks at validation.
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    whole(
+        "http2_max_concurrent_streams",
+        1,
+        "streams per HTTP/2 connection",
+    ),
+    whole("worker_connections", 1, "connections per worker"),
+];
 
 /// The variable a scenario's `config` key sets: `http2_max_concurrent_streams` gives
 /// `NGINX_HTTP2_MAX_CONCURRENT_STREAMS`.
@@ -37,7 +48,7 @@ pub fn container_spec(
         ("NGINX_HTTP_UPSTREAMS".to_string(), upstreams(HTTP_PORT)),
     ];
     for (key, value) in &spec.config {
-        let value = super::config_text(value);
+        let value = super::config_text(value.get_ref());
         env.push((config_variable(key), value));
     }
     ContainerSpec {

@@ -8,10 +8,25 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+use super::config_keys::{KnownKey, Takes, whole};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
 pub const PORT: u16 = 5432;
+/// Server options whose values chaosbed checks at validation.
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    whole("max_connections", 1, "connections"),
+    KnownKey {
+        key: "fsync",
+        takes: Takes::OneOf(&["on", "off"]),
+        meaning: "fsync of the write-ahead log",
+    },
+    KnownKey {
+        key: "synchronous_commit",
+        takes: Takes::OneOf(&["on", "off", "local", "remote_write", "remote_apply"]),
+        meaning: "when a commit is acknowledged",
+    },
+];
 /// The role, password and database chaosbed gives the OAP nodes.
 pub const USER: &str = "skywalking";
 pub const PASSWORD: &str = "skywalking";
@@ -26,7 +41,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSp
     let cmd = (!spec.config.is_empty()).then(|| {
         let mut cmd = vec!["postgres".to_string()];
         for (key, value) in &spec.config {
-            let value = super::config_text(value);
+            let value = super::config_text(value.get_ref());
             cmd.extend(["-c".to_string(), format!("{key}={value}")]);
         }
         cmd

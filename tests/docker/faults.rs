@@ -140,7 +140,7 @@ const CASES: [Case; 13] = [
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Images {
     Chaosbed,
-    /// Built in the test from tests/fixtures/images/zookeeper-official.
+    /// chaosbed-contract/zookeeper: the official image's contract, none of chaosbed's tools.
     ToolLess,
 }
 
@@ -186,32 +186,6 @@ fn scenario_text(case: &Case, image: Option<&str>) -> String {
     )
 }
 
-/// The test's tool-less ZooKeeper image: chaosbed's base rootfs, Debian's JRE and the jars of
-/// chaosbed's ZooKeeper 3.9 image, run the official image's way.
-async fn tool_less_image(
-    docker: &bollard::Docker,
-    progress: &indicatif::MultiProgress,
-) -> anyhow::Result<String> {
-    let base = chaosbed::image::CATALOGUE
-        .iter()
-        .find(|spec| spec.name == "base")
-        .context("the catalogue has no base image")?;
-    let base = chaosbed::image::ensure_spec(docker, base, progress).await?;
-    let jars = chaosbed::image::ensure(docker, "zookeeper", "3.9", progress).await?;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/images/zookeeper-official");
-    let args: std::collections::BTreeMap<String, String> =
-        [("BASE".to_string(), base), ("JARS".to_string(), jars)].into();
-    chaosbed::image::ensure_dir(
-        docker,
-        "chaosbed-test/zookeeper-official",
-        &dir,
-        &args,
-        progress,
-    )
-    .await
-}
-
 /// Stands up one ensemble of `images` and runs every case on it in turn; each case must leave
 /// nothing behind, so the next starts clean. Every case runs even when one fails.
 async fn every_kind(images: Images) -> anyhow::Result<()> {
@@ -220,7 +194,11 @@ async fn every_kind(images: Images) -> anyhow::Result<()> {
         indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let tag = match images {
         Images::Chaosbed => None,
-        Images::ToolLess => Some(tool_less_image(&docker, &progress).await?),
+        Images::ToolLess => {
+            let contract = chaosbed::image::contract::named("chaosbed-contract/zookeeper")
+                .context("no contract image for ZooKeeper")?;
+            Some(chaosbed::image::contract::ensure(&docker, contract, &progress).await?)
+        }
     };
     let scenarios = CASES
         .iter()

@@ -38,9 +38,10 @@ async fn a_run_that_does_not_fit_is_refused() -> Result<()> {
         .as_mut()
         .context("pulsar-bookie-kill has bookies")?
         .get_mut();
-    bookies
-        .config
-        .insert("diskUsageThreshold".to_owned(), toml::Value::Float(0.0));
+    bookies.config.insert(
+        "diskUsageThreshold".to_owned(),
+        toml::Spanned::new(0..0, toml::Value::Float(0.0)),
+    );
     let out = tempfile::tempdir()?;
     let options = RunOptions {
         out_root: out.path().to_path_buf(),

@@ -12,6 +12,7 @@ use std::net::Ipv4Addr;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+use super::config_keys::{KnownKey, Takes, flag, whole};
 use super::pulsar::env;
 
 pub use admin::{
@@ -22,6 +23,46 @@ pub use rejoin::rejoined;
 
 /// The bookie protocol port; a bookie's id is `address:BOOKIE_PORT`.
 pub const BOOKIE_PORT: u16 = 3181;
+/// bookkeeper.conf keys whose values chaosbed checks at validation.
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    KnownKey {
+        key: "diskUsageThreshold",
+        takes: Takes::Fraction,
+        meaning: "the share of a disk at which the bookie turns read-only",
+    },
+    KnownKey {
+        key: "diskUsageWarnThreshold",
+        takes: Takes::Fraction,
+        meaning: "the share of a disk at which the bookie warns",
+    },
+    flag(
+        "journalSyncData",
+        "fsync of the journal before an entry is acknowledged",
+    ),
+    flag("journalWriteData", "writing entries to the journal at all"),
+    flag("autoRecoveryDaemonEnabled", "re-replication by the bookies"),
+    flag(
+        "readOnlyModeEnabled",
+        "turning read-only instead of stopping when a disk fills",
+    ),
+    whole(
+        "zkTimeout",
+        1,
+        "milliseconds of the bookie's ZooKeeper session",
+    ),
+    whole("gcWaitTime", 1, "milliseconds between garbage collections"),
+    whole(
+        "journalMaxGroupWaitMSec",
+        0,
+        "milliseconds an entry waits to be grouped",
+    ),
+    whole("flushInterval", 1, "milliseconds between ledger flushes"),
+    KnownKey {
+        key: "bookiePort",
+        takes: Takes::Port,
+        meaning: "the bookie's port",
+    },
+];
 /// The bookie's HTTP admin API (`/api/v1/...`), which also serves `/metrics`.
 pub const HTTP_PORT: u16 = 8000;
 /// The data volume: journal in `bookkeeper/journal`, ledgers in `bookkeeper/ledgers` under it

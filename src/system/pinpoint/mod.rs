@@ -14,12 +14,44 @@ use std::time::Duration;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+use super::config_keys::{KnownKey, flag, whole};
 use super::http;
 
 /// The image default JVM flags of the collector and the web (setting JAVA_OPTS replaces them).
 /// C1 only (`TieredStopAtLevel=1`): see the images' Dockerfiles.
 pub const DEFAULT_JAVA_OPTS: &str =
     "-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1";
+/// Settings of the collector and the web whose values chaosbed checks at validation, as a
+/// scenario writes them (a Spring property or the variable relaxed binding reads).
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    flag("CLUSTER_ENABLE", "cluster mode through ZooKeeper"),
+    flag("cluster.enable", "cluster mode through ZooKeeper"),
+    flag(
+        "HBASE_CLIENT_COMPATIBILITY_CHECK",
+        "refusing an HBase server of another generation",
+    ),
+    whole(
+        "collector.receiver.grpc.span.worker.threadSize",
+        1,
+        "threads",
+    ),
+    whole(
+        "collector.receiver.grpc.span.worker.queueSize",
+        1,
+        "queued span batches",
+    ),
+    whole(
+        "collector.receiver.grpc.stat.worker.threadSize",
+        1,
+        "threads",
+    ),
+    whole(
+        "collector.receiver.grpc.stat.worker.queueSize",
+        1,
+        "queued stat batches",
+    ),
+];
+
 /// The variable every Pinpoint image takes its JVM flags from.
 pub const HEAP_VARIABLE: &str = "JAVA_OPTS";
 const POLL: Duration = Duration::from_secs(1);
@@ -72,6 +104,10 @@ fn server_spec(
         ("HBASE_CLIENT_HOST", hosts),
         ("HBASE_CLIENT_PORT", port.to_string()),
         ("CLUSTER_ENABLE", "true".to_string()),
+        // Pinpoint 2.5 ships the HBase 1.x client and refuses a 2.x server unless told not
+        // to check ("HBase version compatibility violation"); chaosbed's HBase is 2.5, which
+        // that client reads and writes. Set here, not in an image: the official images do not.
+        ("HBASE_CLIENT_COMPATIBILITY_CHECK", "false".to_string()),
         (HEAP_VARIABLE, heap),
     ]
     .into_iter()
@@ -90,7 +126,7 @@ fn node_spec(
     for (key, value) in &spec.config {
         let key = config_variable(key);
         env.retain(|(k, _)| *k != key);
-        env.push((key, crate::system::config_text(value)));
+        env.push((key, crate::system::config_text(value.get_ref())));
     }
     ContainerSpec {
         node: crate::system::node_name(system, index),

@@ -11,11 +11,11 @@ pub const PREFIX: &str = "PULSAR_PREFIX_";
 /// chaosbed's settings for a role, overridden key by key by the scenario's `config`.
 pub fn merged(
     settings: BTreeMap<String, String>,
-    overrides: &BTreeMap<String, toml::Value>,
+    overrides: &BTreeMap<String, toml::Spanned<toml::Value>>,
 ) -> BTreeMap<String, String> {
     let mut merged = settings;
     for (key, value) in overrides {
-        merged.insert(key.clone(), crate::system::config_text(value));
+        merged.insert(key.clone(), crate::system::config_text(value.get_ref()));
     }
     merged
 }
@@ -49,8 +49,11 @@ mod tests {
             ("b".to_string(), "2".to_string()),
         ]);
         let overrides = BTreeMap::from([
-            ("b".to_string(), toml::Value::Integer(20)),
-            ("c".to_string(), toml::Value::String("x".into())),
+            (
+                "b".to_string(),
+                toml::Spanned::new(0..0, toml::Value::Integer(20)),
+            ),
+            ("c".to_string(), toml::Spanned::new(0..0, "x".into())),
         ]);
         let env = config_env(&merged(settings, &overrides));
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod env;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use super::config_keys::{KnownKey, Takes, flag, whole};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
@@ -41,6 +42,43 @@ const DEFAULT_PULSAR_MEM: &str =
     "-Xms128m -Xmx384m -XX:MaxDirectMemorySize=256m -XX:TieredStopAtLevel=1";
 /// For the init job.
 const JOB_MEM: &str = "-Xms64m -Xmx128m -XX:TieredStopAtLevel=1";
+
+/// broker.conf keys whose values chaosbed checks at validation.
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    whole(ENSEMBLE_KEY, 1, "bookies a ledger is spread over"),
+    whole(WRITE_QUORUM_KEY, 1, "bookies each entry is written to"),
+    whole(ACK_QUORUM_KEY, 1, "bookies that must have an entry"),
+    whole("metadataStoreSessionTimeoutMillis", 1, "milliseconds"),
+    whole("zooKeeperSessionTimeoutMillis", 1, "milliseconds"),
+    whole("brokerShutdownTimeoutMs", 0, "milliseconds"),
+    whole(
+        "managedLedgerMaxEntriesPerLedger",
+        1,
+        "entries before a ledger rolls over",
+    ),
+    whole(
+        "maxUnackedMessagesPerConsumer",
+        0,
+        "messages, 0 for no limit",
+    ),
+    whole("dispatcherMaxReadBatchSize", 1, "entries read at once"),
+    flag(
+        "brokerDeleteInactiveTopicsEnabled",
+        "deleting topics nobody uses",
+    ),
+    flag("allowAutoTopicCreation", "creating a topic on first use"),
+    flag("loadBalancerEnabled", "moving bundles between brokers"),
+    KnownKey {
+        key: "brokerServicePort",
+        takes: Takes::Port,
+        meaning: "the binary protocol's port",
+    },
+    KnownKey {
+        key: "webServicePort",
+        takes: Takes::Port,
+        meaning: "the HTTP port",
+    },
+];
 
 const ENSEMBLE_KEY: &str = "managedLedgerDefaultEnsembleSize";
 const WRITE_QUORUM_KEY: &str = "managedLedgerDefaultWriteQuorum";
@@ -97,9 +135,9 @@ pub fn quorum(spec: &SystemSpec) -> Result<Quorum, String> {
     let get = |key: &str, default: u32| -> Result<u32, String> {
         match spec.config.get(key) {
             None => Ok(default),
-            Some(value) => crate::system::config_text(value)
+            Some(value) => crate::system::config_text(value.get_ref())
                 .parse()
-                .map_err(|_| format!("{key} must be a whole number, not {value}")),
+                .map_err(|_| format!("{key} must be a whole number, not {}", value.get_ref())),
         }
     };
     Ok(Quorum {

@@ -12,10 +12,65 @@ use anyhow::bail;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+use super::config_keys::{KnownKey, Takes, flag, whole};
 use super::{Wiring, postgres};
 
 /// Agents report here (gRPC).
 pub const GRPC_PORT: u16 = 11800;
+/// SW_* variables whose values chaosbed checks at validation.
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    KnownKey {
+        key: "SW_CLUSTER",
+        takes: Takes::OneOf(&[
+            "zookeeper",
+            "standalone",
+            "kubernetes",
+            "consul",
+            "etcd",
+            "nacos",
+        ]),
+        meaning: "the cluster coordinator",
+    },
+    KnownKey {
+        key: "SW_STORAGE",
+        takes: Takes::OneOf(&[
+            "postgresql",
+            "h2",
+            "mysql",
+            "mysql-sharding",
+            "elasticsearch",
+            "banyandb",
+        ]),
+        meaning: "the storage the OAP writes to",
+    },
+    KnownKey {
+        key: "SW_CORE_GRPC_PORT",
+        takes: Takes::Port,
+        meaning: "the agents' gRPC port",
+    },
+    KnownKey {
+        key: "SW_CORE_REST_PORT",
+        takes: Takes::Port,
+        meaning: "the HTTP port of GraphQL",
+    },
+    whole("SW_CORE_RECORD_DATA_TTL", 1, "days traces are kept"),
+    whole("SW_CORE_METRICS_DATA_TTL", 1, "days metrics are kept"),
+    whole(
+        "SW_CLUSTER_ZK_SLEEP_TIME",
+        1,
+        "milliseconds between ZooKeeper retries",
+    ),
+    whole("SW_CLUSTER_ZK_MAX_RETRIES", 0, "ZooKeeper retries"),
+    whole(
+        "SW_CORE_GRPC_THREAD_POOL_SIZE",
+        0,
+        "threads, 0 for the default",
+    ),
+    flag(
+        "SW_CORE_ENABLE_DATA_KEEPER_EXECUTOR",
+        "deleting expired data",
+    ),
+];
 /// GraphQL queries and health (HTTP).
 pub const HTTP_PORT: u16 = 12800;
 /// The service name the trace workload reports as.
@@ -100,7 +155,7 @@ fn node_spec(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     for (key, value) in &spec.config {
-        let value = crate::system::config_text(value);
+        let value = crate::system::config_text(value.get_ref());
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value));
     }

@@ -7,6 +7,7 @@ mod ready;
 
 use std::net::Ipv4Addr;
 
+use super::config_keys::{KnownKey, Takes, flag, whole};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
@@ -29,6 +30,45 @@ const CONTRACT_KEYS: [(&str, &str); 6] = [
     ("maxClientCnxns", "ZOO_MAX_CLIENT_CNXNS"),
     ("autopurge.purgeInterval", "ZOO_AUTOPURGE_PURGEINTERVAL"),
     ("autopurge.snapRetainCount", "ZOO_AUTOPURGE_SNAPRETAINCOUNT"),
+];
+
+/// zoo.cfg keys whose values chaosbed checks at validation.
+pub const CONFIG_KEYS: &[KnownKey] = &[
+    whole("tickTime", 1, "milliseconds per tick"),
+    whole(
+        "initLimit",
+        1,
+        "ticks a follower may take to connect and sync",
+    ),
+    whole("syncLimit", 1, "ticks a follower may lag"),
+    whole(
+        "maxClientCnxns",
+        0,
+        "connections per client address, 0 for no limit",
+    ),
+    whole(
+        "autopurge.purgeInterval",
+        0,
+        "hours between purges, 0 for none",
+    ),
+    whole("autopurge.snapRetainCount", 3, "snapshots kept"),
+    whole("minSessionTimeout", 1, "milliseconds"),
+    whole("maxSessionTimeout", 1, "milliseconds"),
+    whole("snapCount", 2, "transactions between snapshots"),
+    whole("globalOutstandingLimit", 1, "queued requests"),
+    whole("preAllocSize", 1, "kilobytes the log grows by"),
+    whole("electionPortBindRetry", 0, "retries, 0 for ever"),
+    flag("standaloneEnabled", "whether one server may run alone"),
+    flag("reconfigEnabled", "dynamic reconfiguration"),
+    flag(
+        "quorumListenOnAllIPs",
+        "election and quorum ports on every address",
+    ),
+    KnownKey {
+        key: "forceSync",
+        takes: Takes::OneOf(&["yes", "no"]),
+        meaning: "fsync of the log before a write is acknowledged",
+    },
 ];
 
 /// Where the nodes write their transaction log: the data volume itself (ZooKeeper keeps it in
@@ -70,7 +110,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
     }
     let mut extra = Vec::new();
     for (key, value) in &spec.config {
-        let value = crate::system::config_text(value);
+        let value = crate::system::config_text(value.get_ref());
         match CONTRACT_KEYS.iter().find(|(k, _)| k == key) {
             Some((_, var)) => env.push((var.to_string(), value)),
             None => extra.push(format!("{key}={value}")),
@@ -96,6 +136,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
 pub fn tick_time_ms(spec: &SystemSpec) -> u64 {
     spec.config
         .get("tickTime")
+        .map(|v| v.get_ref())
         .and_then(|v| {
             v.as_integer()
                 .map(|i| i as u64)
