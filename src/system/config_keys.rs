@@ -44,6 +44,34 @@ pub const fn flag(key: &'static str, meaning: &'static str) -> KnownKey {
     }
 }
 
+pub const fn fraction(key: &'static str, meaning: &'static str) -> KnownKey {
+    KnownKey {
+        key,
+        takes: Takes::Fraction,
+        meaning,
+    }
+}
+
+pub const fn port(key: &'static str, meaning: &'static str) -> KnownKey {
+    KnownKey {
+        key,
+        takes: Takes::Port,
+        meaning,
+    }
+}
+
+pub const fn one_of(
+    key: &'static str,
+    words: &'static [&'static str],
+    meaning: &'static str,
+) -> KnownKey {
+    KnownKey {
+        key,
+        takes: Takes::OneOf(words),
+        meaning,
+    }
+}
+
 /// Why `value` is not what `known` takes, and an example of what it takes; `None` when it is.
 pub fn refuse(known: &KnownKey, value: &toml::Value) -> Option<(String, String)> {
     let text = match value {

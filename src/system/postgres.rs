@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::config_keys::{KnownKey, Takes, whole};
+use super::config_keys::{KnownKey, one_of, whole};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
@@ -16,16 +16,12 @@ pub const PORT: u16 = 5432;
 /// Server options whose values chaosbed checks at validation.
 pub const CONFIG_KEYS: &[KnownKey] = &[
     whole("max_connections", 1, "connections"),
-    KnownKey {
-        key: "fsync",
-        takes: Takes::OneOf(&["on", "off"]),
-        meaning: "fsync of the write-ahead log",
-    },
-    KnownKey {
-        key: "synchronous_commit",
-        takes: Takes::OneOf(&["on", "off", "local", "remote_write", "remote_apply"]),
-        meaning: "when a commit is acknowledged",
-    },
+    one_of("fsync", &["on", "off"], "fsync of the write-ahead log"),
+    one_of(
+        "synchronous_commit",
+        &["on", "off", "local", "remote_write", "remote_apply"],
+        "when a commit is acknowledged",
+    ),
 ];
 /// The role, password and database chaosbed gives the OAP nodes.
 pub const USER: &str = "skywalking";

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
-use super::config_keys::{KnownKey, Takes, flag, whole};
+use super::config_keys::{KnownKey, flag, fraction, port, whole};
 use super::pulsar::env;
 
 pub use admin::{
@@ -25,16 +25,14 @@ pub use rejoin::rejoined;
 pub const BOOKIE_PORT: u16 = 3181;
 /// bookkeeper.conf keys whose values chaosbed checks at validation.
 pub const CONFIG_KEYS: &[KnownKey] = &[
-    KnownKey {
-        key: "diskUsageThreshold",
-        takes: Takes::Fraction,
-        meaning: "the share of a disk at which the bookie turns read-only",
-    },
-    KnownKey {
-        key: "diskUsageWarnThreshold",
-        takes: Takes::Fraction,
-        meaning: "the share of a disk at which the bookie warns",
-    },
+    fraction(
+        "diskUsageThreshold",
+        "the share of a disk at which the bookie turns read-only",
+    ),
+    fraction(
+        "diskUsageWarnThreshold",
+        "the share of a disk at which the bookie warns",
+    ),
     flag(
         "journalSyncData",
         "fsync of the journal before an entry is acknowledged",
@@ -57,11 +55,7 @@ pub const CONFIG_KEYS: &[KnownKey] = &[
         "milliseconds an entry waits to be grouped",
     ),
     whole("flushInterval", 1, "milliseconds between ledger flushes"),
-    KnownKey {
-        key: "bookiePort",
-        takes: Takes::Port,
-        meaning: "the bookie's port",
-    },
+    port("bookiePort", "the bookie's port"),
 ];
 /// The bookie's HTTP admin API (`/api/v1/...`), which also serves `/metrics`.
 pub const HTTP_PORT: u16 = 8000;

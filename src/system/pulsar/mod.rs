@@ -9,7 +9,7 @@ pub mod env;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::config_keys::{KnownKey, Takes, flag, whole};
+use super::config_keys::{KnownKey, flag, port, whole};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
@@ -68,16 +68,8 @@ pub const CONFIG_KEYS: &[KnownKey] = &[
     ),
     flag("allowAutoTopicCreation", "creating a topic on first use"),
     flag("loadBalancerEnabled", "moving bundles between brokers"),
-    KnownKey {
-        key: "brokerServicePort",
-        takes: Takes::Port,
-        meaning: "the binary protocol's port",
-    },
-    KnownKey {
-        key: "webServicePort",
-        takes: Takes::Port,
-        meaning: "the HTTP port",
-    },
+    port("brokerServicePort", "the binary protocol's port"),
+    port("webServicePort", "the HTTP port"),
 ];
 
 const ENSEMBLE_KEY: &str = "managedLedgerDefaultEnsembleSize";

@@ -12,47 +12,39 @@ use anyhow::bail;
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
-use super::config_keys::{KnownKey, Takes, flag, whole};
+use super::config_keys::{KnownKey, flag, one_of, port, whole};
 use super::{Wiring, postgres};
 
 /// Agents report here (gRPC).
 pub const GRPC_PORT: u16 = 11800;
 /// SW_* variables whose values chaosbed checks at validation.
 pub const CONFIG_KEYS: &[KnownKey] = &[
-    KnownKey {
-        key: "SW_CLUSTER",
-        takes: Takes::OneOf(&[
+    one_of(
+        "SW_CLUSTER",
+        &[
             "zookeeper",
             "standalone",
             "kubernetes",
             "consul",
             "etcd",
             "nacos",
-        ]),
-        meaning: "the cluster coordinator",
-    },
-    KnownKey {
-        key: "SW_STORAGE",
-        takes: Takes::OneOf(&[
+        ],
+        "the cluster coordinator",
+    ),
+    one_of(
+        "SW_STORAGE",
+        &[
             "postgresql",
             "h2",
             "mysql",
             "mysql-sharding",
             "elasticsearch",
             "banyandb",
-        ]),
-        meaning: "the storage the OAP writes to",
-    },
-    KnownKey {
-        key: "SW_CORE_GRPC_PORT",
-        takes: Takes::Port,
-        meaning: "the agents' gRPC port",
-    },
-    KnownKey {
-        key: "SW_CORE_REST_PORT",
-        takes: Takes::Port,
-        meaning: "the HTTP port of GraphQL",
-    },
+        ],
+        "the storage the OAP writes to",
+    ),
+    port("SW_CORE_GRPC_PORT", "the agents' gRPC port"),
+    port("SW_CORE_REST_PORT", "the HTTP port of GraphQL"),
     whole("SW_CORE_RECORD_DATA_TTL", 1, "days traces are kept"),
     whole("SW_CORE_METRICS_DATA_TTL", 1, "days metrics are kept"),
     whole(

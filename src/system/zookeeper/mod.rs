@@ -7,7 +7,7 @@ mod ready;
 
 use std::net::Ipv4Addr;
 
-use super::config_keys::{KnownKey, Takes, flag, whole};
+use super::config_keys::{KnownKey, flag, one_of, whole};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
@@ -64,11 +64,11 @@ pub const CONFIG_KEYS: &[KnownKey] = &[
         "quorumListenOnAllIPs",
         "election and quorum ports on every address",
     ),
-    KnownKey {
-        key: "forceSync",
-        takes: Takes::OneOf(&["yes", "no"]),
-        meaning: "fsync of the log before a write is acknowledged",
-    },
+    one_of(
+        "forceSync",
+        &["yes", "no"],
+        "fsync of the log before a write is acknowledged",
+    ),
 ];
 
 /// Where the nodes write their transaction log: the data volume itself (ZooKeeper keeps it in
