@@ -83,6 +83,9 @@ pub enum F {
     /// end of the run (process `resources`): `{"nodes": {node: {"memory": bytes in use,
     /// "limit": bytes or null, "cpu_ns": CPU time used since it started}}}`.
     Resources,
+    /// An operation of a user's own client (a `container` workload) whose `f` chaosbed has no
+    /// variant for. Value: `{"f": its name, "value": what the client gave}`.
+    Custom,
 }
 
 /// One entry in a history.

@@ -1,5 +1,6 @@
 //! Clients that act on a cluster and record every operation in the history.
 
+pub mod client_lines;
 mod deadline;
 pub mod pulsar;
 pub mod traces;
