@@ -214,6 +214,7 @@ async fn kill_and_restart_a_bookie(
         Ok(ready) => ready,
         Err(e) => {
             print_logs(backend, bookies).await;
+            print_bookie_lifecycle(backend, name).await;
             return Err(e);
         }
     };
@@ -223,6 +224,43 @@ async fn kill_and_restart_a_bookie(
         ready.registered.writable
     );
     Ok(())
+}
+
+/// The killed bookie's own start-up and registration lines, both runs of its container: the
+/// last lines of its log are its autorecovery's complaints about itself, which hide why it did
+/// not come back (seen in CI: "answers but is not ready" for 120 s, twice in one run).
+async fn print_bookie_lifecycle(backend: &DockerBackend, name: &str) {
+    const NOISE: &[&str] = &[
+        "ReplicationWorker",
+        "Auditor",
+        "RackawareEnsemblePlacementPolicyImpl",
+        "DefaultBookieAddressResolver",
+        "PerChannelBookieClient",
+        "LedgerChecker",
+        "ZkLedgerUnderreplicationManager",
+        "BKNotEnoughBookiesException",
+        "BKBookieHandleNotAvailableException",
+    ];
+    let logs = backend
+        .logs(name)
+        .await
+        .unwrap_or_else(|e| format!("(no logs: {e:#})"));
+    let own: Vec<&str> = logs
+        .lines()
+        .filter(|line| {
+            let text = line.trim_start();
+            !NOISE.iter().any(|noise| line.contains(noise))
+                && !text.contains("\tat ")
+                && !text.starts_with("at ")
+                && !text.contains("... ")
+        })
+        .collect();
+    let start = own.len().saturating_sub(120);
+    eprintln!(
+        "--- {name}'s own lines (autorecovery and stack frames left out), the last {}:\n{}",
+        own.len() - start,
+        own[start..].join("\n")
+    );
 }
 
 /// Runs a one-shot job; its output when it exits 0, else an error with its last lines.
