@@ -14,7 +14,7 @@ const SUBNET: [u8; 3] = [172, 30, 250];
 
 /// The stable tag `cargo xtask images` gives a locally built system image.
 pub fn local_image(system: SystemKind, version: &str) -> String {
-    let repository = crate::image::resolve(system.name(), version).map_or_else(
+    let repository = crate::image::resolve_any(system.name(), version).map_or_else(
         |_| format!("chaosbed/{}", system.name()),
         |spec| spec.repository.to_string(),
     );

@@ -8,7 +8,7 @@ use std::fmt;
 use indicatif::HumanBytes;
 
 use super::disk::Space;
-use crate::image::{ImageSpec, resolve};
+use crate::image::{ImageSpec, resolve_any};
 use crate::scenario::{FaultKind, Scenario, SystemKind, SystemSpec, systems};
 
 const MIB: u64 = 1 << 20;
@@ -77,7 +77,7 @@ pub fn image_size(name: &str) -> u64 {
 pub fn images(scenario: &Scenario) -> Vec<&'static ImageSpec> {
     let mut out: Vec<&'static ImageSpec> = Vec::new();
     let mut add = |system: SystemKind, version: &str| {
-        if let Ok(spec) = resolve(system.name(), version)
+        if let Ok(spec) = resolve_any(system.name(), version)
             && !out.iter().any(|s| s.name == spec.name)
         {
             out.push(spec);

@@ -2,6 +2,8 @@
 
 use std::cmp::Ordering;
 
+use super::maven::Artifact;
+
 /// How an image is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -44,6 +46,22 @@ pub struct ImageSpec {
     pub parent: Option<&'static str>,
     /// Whether `pom.xml` in the context is resolved on the host into `lib/` before the build.
     pub maven: bool,
+    /// How other releases of the system are built from this image's pom (None: only this one).
+    pub release: Option<Release>,
+    /// A pom.xml used instead of the context's: the template written for another release.
+    pub pom: Option<&'static str>,
+}
+
+/// The Maven releases a catalogue image's pom can be templated to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    /// The artifact whose releases on Maven Central are the system's versions.
+    pub artifact: Artifact,
+    /// The pom property holding the release's version.
+    pub property: &'static str,
+    /// Properties the release's own parent pom sets, copied into the template (Pulsar's
+    /// `bookkeeper.version`: the bookie a broker release was built against).
+    pub from_parent: Option<(Artifact, &'static [&'static str])>,
 }
 
 const ZK_ENTRYPOINT: &str = "zookeeper/docker-entrypoint.sh";
@@ -59,6 +77,39 @@ const PULSAR_SHARED: &[&str] = &[
     "pulsar/conf/log4j2.properties",
 ];
 
+const ZOOKEEPER_RELEASES: Release = Release {
+    artifact: Artifact {
+        group: "org.apache.zookeeper",
+        artifact: "zookeeper",
+    },
+    property: "zookeeper.version",
+    from_parent: None,
+};
+
+const PULSAR_RELEASES: Release = Release {
+    artifact: Artifact {
+        group: "org.apache.pulsar",
+        artifact: "pulsar-broker",
+    },
+    property: "pulsar.version",
+    from_parent: Some((
+        Artifact {
+            group: "org.apache.pulsar",
+            artifact: "pulsar",
+        },
+        &["bookkeeper.version"],
+    )),
+};
+
+const SKYWALKING_RELEASES: Release = Release {
+    artifact: Artifact {
+        group: "org.apache.skywalking",
+        artifact: "server-starter",
+    },
+    property: "skywalking.version",
+    from_parent: None,
+};
+
 /// Every image chaosbed builds, parents before children.
 pub const CATALOGUE: &[ImageSpec] = &[
     ImageSpec {
@@ -72,6 +123,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: None,
         maven: false,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "jre",
@@ -84,6 +137,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("base"),
         maven: false,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "nemesis",
@@ -96,6 +151,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("base"),
         maven: false,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "zookeeper-3.8",
@@ -108,6 +165,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[ZK_ENTRYPOINT],
         parent: Some("jre"),
         maven: false,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "zookeeper-3.9",
@@ -120,6 +179,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[ZK_ENTRYPOINT],
         parent: Some("jre"),
         maven: true,
+        release: Some(ZOOKEEPER_RELEASES),
+        pom: None,
     },
     // One image per Pulsar release runs bookies, brokers and init jobs, like apachepulsar/pulsar.
     // The bookkeeper entries build the same context under the BookKeeper version that release
@@ -135,6 +196,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
+        release: Some(PULSAR_RELEASES),
+        pom: None,
     },
     ImageSpec {
         name: "pulsar-4.0",
@@ -147,6 +210,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
+        release: Some(PULSAR_RELEASES),
+        pom: None,
     },
     ImageSpec {
         name: "bookkeeper-4.16",
@@ -159,6 +224,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "bookkeeper-4.17",
@@ -171,6 +238,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     }, // pulsar-perf (org.apache.pulsar:pulsar-testclient) for the producer bench: a client tool,
     // not a cluster system; 4.0.8 is the release whose testclient resolves from Maven Central.
     ImageSpec {
@@ -184,6 +253,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     },
     // SkyWalking's OAP server, laid out like apache/skywalking-oap-server: oap-libs/ from
     // server-starter's dependencies, config/ from server-starter's sources jar.
@@ -198,6 +269,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("jre"),
         maven: true,
+        release: Some(SKYWALKING_RELEASES),
+        pom: None,
     },
     // SkyWalking's storage and load balancer, from Debian's packages of the host's release: the
     // versions are those packages' (PostgreSQL by major version, NGINX by major.minor).
@@ -212,6 +285,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("base"),
         maven: false,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "nginx",
@@ -224,6 +299,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("base"),
         maven: false,
+        release: None,
+        pom: None,
     },
     // Pinpoint's storage: HBase 2.5 (hbase-server and its dependencies from Maven Central), master
     // and region server in one JVM over an external ZooKeeper ensemble or an embedded one, and
@@ -239,6 +316,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     },
     // Pinpoint APM from Maven Central, run like pinpointdocker's images: the collector (2.5.1, its
     // only release there) and the web (2.5.0 on the 2.5.1 modules: Central lacks 2.5.0's parent
@@ -254,6 +333,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     },
     ImageSpec {
         name: "pinpoint-web-2.5",
@@ -266,6 +347,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     },
     // The traced application: embedded Tomcat with the Pinpoint Java agent 3.0.1 (gRPC only), the
     // only agent release on Central; versioned by the agent.
@@ -280,6 +363,8 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: &[],
         parent: Some("jre"),
         maven: true,
+        release: None,
+        pom: None,
     },
 ];
 
@@ -296,6 +381,21 @@ pub enum ResolveError {
         system: String,
         version: String,
         available: String,
+    },
+    #[error(
+        "no {system} release {version:?} on Maven Central ({artifact}); it has {released}"
+    )]
+    NotReleased {
+        system: String,
+        version: String,
+        artifact: String,
+        released: String,
+    },
+    #[error("{system} {version}: {message}")]
+    Maven {
+        system: String,
+        version: String,
+        message: String,
     },
 }
 
@@ -360,7 +460,7 @@ pub fn chain(spec: &'static ImageSpec) -> Vec<&'static ImageSpec> {
 }
 
 /// Compare dotted versions numerically where both parts are numbers.
-fn compare_versions(a: &str, b: &str) -> Ordering {
+pub(super) fn compare_versions(a: &str, b: &str) -> Ordering {
     let mut left = a.split('.');
     let mut right = b.split('.');
     loop {

@@ -74,6 +74,11 @@ pub fn list(spec: &ImageSpec, fixtures: &Path) -> Result<Vec<ContextFile>> {
             executable,
         });
     }
+    if let Some(pom) = spec.pom
+        && let Some(file) = files.iter_mut().find(|f| f.path == "pom.xml")
+    {
+        file.source = PathBuf::from(pom);
+    }
     // The Dockerfile may be the context's own or shared by several contexts.
     if !files.iter().any(|f| f.path == "Dockerfile") {
         return Err(missing());
@@ -215,6 +220,18 @@ pub async fn stage_maven(
     }
     let status = child.wait().await?;
     if !status.success() {
+        let missing = super::maven::missing_artifacts(&tail.joined());
+        if !missing.is_empty() {
+            bail!(
+                "image {}: Maven Central, as this host reaches it, lacks {} of {} {}: {}; \
+                 pick another release (the release's own artifacts are all needed)",
+                spec.name,
+                if missing.len() == 1 { "an artifact" } else { "artifacts" },
+                spec.system,
+                spec.version,
+                missing.join(", ")
+            );
+        }
         bail!(
             "image {}: mvn dependency:copy-dependencies failed ({status}) for {}; check that \
              Maven Central is reachable and that the pom's pinned versions exist there.\n\
@@ -343,6 +360,8 @@ mod tests {
             shared,
             parent: None,
             maven: false,
+            release: None,
+            pom: None,
         }
     }
 

@@ -13,6 +13,8 @@ mod context;
 pub mod contract;
 mod hash;
 mod inventory;
+mod maven;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -24,6 +26,7 @@ use indicatif::MultiProgress;
 pub use build::IMAGE_LABEL;
 pub use catalogue::{CATALOGUE, ImageSpec, Kind, ResolveError, Role, available, resolve};
 pub use context::fixtures_dir;
+pub use versions::{refuse_version, resolve_any};
 pub use inventory::{
     Current, Present, Removal, Superseded, clean_superseded, current, list, missing, missing_from,
     remove_superseded, superseded,
@@ -98,7 +101,7 @@ pub async fn ensure(
     version: &str,
     progress: &MultiProgress,
 ) -> Result<String> {
-    let spec = resolve(system, version)?;
+    let spec = resolve_any(system, version)?;
     ensure_spec(docker, spec, progress).await
 }
 
@@ -182,8 +185,12 @@ pub async fn ensure_spec(
 }
 
 /// The versions a system image is also tagged with: its exact version and its minor
-/// (`3.8.0` and `3.8`; one tag when they are the same, as PostgreSQL's `15`).
+/// (`3.8.0` and `3.8`; one tag when they are the same, as PostgreSQL's `15`). A release built
+/// from a template gets its exact version only: the minor names the catalogue's image.
 pub fn alias_versions(spec: &ImageSpec) -> Vec<String> {
+    if spec.pom.is_some() {
+        return vec![spec.version.to_string()];
+    }
     let minor: String = spec
         .version
         .splitn(3, '.')

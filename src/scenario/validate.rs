@@ -129,25 +129,10 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
                 Some(format!("contract images: {known}")),
             );
         }
-        if let Some(version) = &spec.version {
-            let known: Vec<&str> = crate::image::available()
-                .into_iter()
-                .filter(|(system, _)| *system == kind.name())
-                .map(|(_, v)| v)
-                .collect();
-            let matches = known
-                .iter()
-                .any(|v| v == version || v.starts_with(&format!("{version}.")));
-            if !matches {
-                out.error(
-                    span.clone(),
-                    format!("{kind} version `{version}` is not one chaosbed builds"),
-                    Some(format!(
-                        "versions: {}; or set `image` to an image you have",
-                        names(known.iter().copied())
-                    )),
-                );
-            }
+        if let Some(version) = &spec.version
+            && let Some((message, help)) = crate::image::refuse_version(kind.name(), version)
+        {
+            out.error(span.clone(), message, Some(help));
         }
     }
 }

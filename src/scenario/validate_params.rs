@@ -311,28 +311,11 @@ fn check_ports(ports: &[i64], span: Range<usize>, out: &mut Diagnostics) {
     }
 }
 
-/// An upgrade's `version`: one the catalogue builds for the system it rolls (the one the
+/// An upgrade's `version`: one chaosbed can build for the system it rolls (the one the
 /// topology already runs is allowed: that roll restarts every node on the same image).
 fn check_version(system: SystemKind, version: &str, span: Range<usize>, out: &mut Diagnostics) {
-    let known: Vec<&str> = crate::image::available()
-        .into_iter()
-        .filter(|(s, _)| *s == system.name())
-        .map(|(_, v)| v)
-        .collect();
-    let matches = known
-        .iter()
-        .any(|v| *v == version || v.starts_with(&format!("{version}.")));
-    if !matches {
-        let help = if known.is_empty() {
-            format!("chaosbed builds no {system} image to upgrade to")
-        } else {
-            format!("{system} versions: {}", known.join(", "))
-        };
-        out.error(
-            span,
-            format!("{system} version `{version}` is not one chaosbed builds"),
-            Some(help),
-        );
+    if let Some((message, help)) = crate::image::refuse_version(system.name(), version) {
+        out.error(span, message, Some(help));
     }
 }
 
@@ -465,8 +448,8 @@ mod tests {
     #[rstest]
     #[case("kind = \"upgrade\"\ntarget = \"all\"", "needs `version`")]
     #[case(
-        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"4.2\"",
-        "zookeeper versions: 3.8.0, 3.9.5"
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"4.2-beta\"",
+        "versions: 3.8.0, 3.9.5, or any release of zookeeper on Maven Central"
     )]
     #[case(
         "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"\nrejoin = \"0s\"",

@@ -104,12 +104,22 @@ version = "{to}"
     text
 }
 
-/// The BookKeeper version a Pulsar release ships with (its image serves both).
+/// The bookies a Pulsar release runs against: chaosbed's BookKeeper of the same Pulsar line
+/// (4.16 for 3.x, 4.17 for 4.x). Bookies are built only at those two versions; a broker of any
+/// release speaks to either.
 fn bookkeeper_of(pulsar: &str) -> anyhow::Result<&'static str> {
-    match pulsar {
-        "3.0" => Ok("4.16"),
-        "4.0" => Ok("4.17"),
-        other => anyhow::bail!("no BookKeeper version known for Pulsar {other}; use 3.0 or 4.0"),
+    let major: u32 = pulsar
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .with_context(|| format!("Pulsar version {pulsar:?} does not start with a number"))?;
+    match major {
+        3 => Ok("4.16"),
+        4 => Ok("4.17"),
+        other => anyhow::bail!(
+            "no BookKeeper version known for Pulsar {other}.x; chaosbed runs bookies 4.16 \
+             (beside Pulsar 3.x) and 4.17 (beside 4.x)"
+        ),
     }
 }
 
