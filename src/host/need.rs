@@ -188,12 +188,7 @@ fn bookie_threshold(bookies: &SystemSpec) -> f64 {
         bookies
             .config
             .get("diskUsageThreshold")
-            .and_then(|value| match value.get_ref() {
-                toml::Value::Float(f) => Some(*f),
-                toml::Value::Integer(i) => Some(*i as f64),
-                toml::Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            });
+            .and_then(|value| crate::system::config_keys::number(value.get_ref()));
     configured
         .filter(|t| (0.0..=1.0).contains(t))
         .unwrap_or(BOOKIE_DISK_USAGE_THRESHOLD)

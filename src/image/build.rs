@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use bollard::Docker;
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures_util::StreamExt as _;
@@ -97,5 +97,20 @@ pub async fn build_context(
             tail.joined()
         ));
     }
+    Ok(())
+}
+
+/// Tag the image `source` as `repository:tag` as well (a stable name besides its hash tag).
+pub async fn tag(docker: &Docker, source: &str, repository: &str, tag: &str) -> Result<()> {
+    docker
+        .tag_image(
+            source,
+            Some(bollard::query_parameters::TagImageOptions {
+                repo: Some(repository.to_owned()),
+                tag: Some(tag.to_owned()),
+            }),
+        )
+        .await
+        .with_context(|| format!("tagging {source} as {repository}:{tag}"))?;
     Ok(())
 }

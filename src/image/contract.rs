@@ -132,16 +132,7 @@ pub async fn ensure(
             )
         })?;
     // The untagged name (`:latest`) is what compose/<scenario>.yml names.
-    docker
-        .tag_image(
-            &tag,
-            Some(bollard::query_parameters::TagImageOptions {
-                repo: Some(repository.clone()),
-                tag: Some("latest".to_string()),
-            }),
-        )
-        .await
-        .with_context(|| format!("tagging {tag} as {repository}:latest"))?;
+    super::build::tag(docker, &tag, &repository, "latest").await?;
     Ok(tag)
 }
 

@@ -207,16 +207,7 @@ pub fn alias_versions(spec: &ImageSpec) -> Vec<String> {
 /// Stable tags a person or a compose file can name: `chaosbed/zookeeper:3.8.0` and `:3.8`.
 async fn alias(docker: &Docker, spec: &ImageSpec, tag: &str) -> Result<()> {
     for version in alias_versions(spec) {
-        docker
-            .tag_image(
-                tag,
-                Some(bollard::query_parameters::TagImageOptions {
-                    repo: Some(spec.repository.to_string()),
-                    tag: Some(version.clone()),
-                }),
-            )
-            .await
-            .with_context(|| format!("tagging {tag} as {}:{version}", spec.repository))?;
+        build::tag(docker, tag, spec.repository, &version).await?;
     }
     Ok(())
 }

@@ -79,22 +79,15 @@ pub fn refuse(known: &KnownKey, value: &toml::Value) -> Option<(String, String)>
         _ => None,
     };
     let ok = match known.takes {
-        Takes::Whole { min } => whole_of(value, text.as_deref()).is_some_and(|n| n >= min),
-        Takes::Port => whole_of(value, text.as_deref()).is_some_and(|n| (1..=65535).contains(&n)),
+        Takes::Whole { min } => whole_number(value).is_some_and(|n| n >= min),
+        Takes::Port => whole_number(value).is_some_and(|n| (1..=65535).contains(&n)),
         Takes::Flag => match value {
             toml::Value::Boolean(_) => true,
             _ => text
                 .as_deref()
                 .is_some_and(|t| t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false")),
         },
-        Takes::Fraction => {
-            let number = match value {
-                toml::Value::Float(f) => Some(*f),
-                toml::Value::Integer(i) => Some(*i as f64),
-                _ => text.as_deref().and_then(|t| t.parse().ok()),
-            };
-            number.is_some_and(|f| (0.0..=1.0).contains(&f))
-        }
+        Takes::Fraction => number(value).is_some_and(|f| (0.0..=1.0).contains(&f)),
         Takes::OneOf(words) => text.as_deref().is_some_and(|t| words.contains(&t)),
     };
     if ok {
@@ -128,11 +121,22 @@ pub fn refuse(known: &KnownKey, value: &toml::Value) -> Option<(String, String)>
     ))
 }
 
-/// A whole number written as one, or as a string of one.
-fn whole_of(value: &toml::Value, text: Option<&str>) -> Option<i64> {
+/// A whole number written as one, or as a string of one (`tickTime = "100"`).
+pub fn whole_number(value: &toml::Value) -> Option<i64> {
     match value {
         toml::Value::Integer(i) => Some(*i),
-        _ => text?.parse().ok(),
+        toml::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A number written as one, or as a string of one (`diskUsageThreshold = "0.9"`).
+pub fn number(value: &toml::Value) -> Option<f64> {
+    match value {
+        toml::Value::Float(f) => Some(*f),
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 

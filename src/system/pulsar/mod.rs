@@ -127,9 +127,9 @@ pub fn quorum(spec: &SystemSpec) -> Result<Quorum, String> {
     let get = |key: &str, default: u32| -> Result<u32, String> {
         match spec.config.get(key) {
             None => Ok(default),
-            Some(value) => crate::system::config_text(value.get_ref())
-                .parse()
-                .map_err(|_| format!("{key} must be a whole number, not {}", value.get_ref())),
+            Some(value) => crate::system::config_keys::whole_number(value.get_ref())
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| format!("{key} must be a whole number, not {}", value.get_ref())),
         }
     };
     Ok(Quorum {
