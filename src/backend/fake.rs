@@ -18,6 +18,8 @@ pub struct FakeBackend {
     pub(crate) images: Mutex<BTreeMap<String, String>>,
     /// Every call, as `verb node`, in order.
     pub calls: Mutex<Vec<String>>,
+    /// What each node prints on its standard output when followed.
+    stdout: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl FakeBackend {
@@ -27,7 +29,16 @@ impl FakeBackend {
             nodes: Mutex::new(BTreeMap::new()),
             images: Mutex::new(BTreeMap::new()),
             calls: Mutex::new(Vec::new()),
+            stdout: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Makes `node` print `lines` on its standard output when it is followed.
+    pub fn script_stdout(&self, node: &str, lines: &[&str]) {
+        self.stdout.lock().unwrap().insert(
+            node.to_owned(),
+            lines.iter().map(|l| (*l).to_owned()).collect(),
+        );
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -189,6 +200,24 @@ impl Backend for FakeBackend {
 
     async fn logs(&self, node: &str) -> anyhow::Result<String> {
         Ok(format!("fake log of {node}\n"))
+    }
+
+    async fn follow_stdout(
+        &self,
+        node: &str,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> anyhow::Result<()> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("follow-stdout {node}"));
+        let script = self.stdout.lock().unwrap().remove(node).unwrap_or_default();
+        for line in script {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {

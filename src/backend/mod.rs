@@ -201,6 +201,13 @@ pub trait Backend {
     async fn state(&self, node: &str) -> anyhow::Result<NodeState>;
     /// Everything the node printed so far, stdout and stderr interleaved.
     async fn logs(&self, node: &str) -> anyhow::Result<String>;
+    /// Sends each line the node prints on its standard output from now on to `lines`, as it
+    /// comes; returns when the node's output ends (it exited) or `lines` is closed.
+    async fn follow_stdout(
+        &self,
+        node: &str,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> anyhow::Result<()>;
     /// Runs `cmd` inside the running node as root.
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput>;
 

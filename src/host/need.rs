@@ -96,7 +96,7 @@ pub fn images(scenario: &Scenario) -> Vec<&'static ImageSpec> {
         if *fault.kind.get_ref() == FaultKind::Upgrade
             && let Some(version) = fault.params().version
         {
-            add(fault.system(scenario.workload.kind.system()), &version);
+            add(fault.system(scenario.workload.system()), &version);
         }
     }
     out
@@ -184,11 +184,10 @@ fn fraction_free(total: u64, threshold: f64) -> u64 {
 
 /// The bookies' disk-usage threshold: the scenario's `diskUsageThreshold`, else chaosbed's.
 fn bookie_threshold(bookies: &SystemSpec) -> f64 {
-    let configured =
-        bookies
-            .config
-            .get("diskUsageThreshold")
-            .and_then(|value| crate::system::config_keys::number(value.get_ref()));
+    let configured = bookies
+        .config
+        .get("diskUsageThreshold")
+        .and_then(|value| crate::system::config_keys::number(value.get_ref()));
     configured
         .filter(|t| (0.0..=1.0).contains(t))
         .unwrap_or(BOOKIE_DISK_USAGE_THRESHOLD)

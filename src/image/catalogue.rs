@@ -382,9 +382,7 @@ pub enum ResolveError {
         version: String,
         available: String,
     },
-    #[error(
-        "no {system} release {version:?} on Maven Central ({artifact}); it has {released}"
-    )]
+    #[error("no {system} release {version:?} on Maven Central ({artifact}); it has {released}")]
     NotReleased {
         system: String,
         version: String,

@@ -170,43 +170,117 @@ impl Drop for Scratch {
 }
 
 /// Resolve the context's pom.xml on the host into `<scratch>/lib` and list the jars as
-/// context files under `lib/`. The pom is the lockfile: it names exact versions.
+/// context files under `lib/`. The pom is the lockfile: it names exact versions. `name` is the
+/// image's, `release` what it holds (`zookeeper 3.8.4`), for the errors.
 pub async fn stage_maven(
-    spec: &ImageSpec,
+    name: &str,
+    release: &str,
     files: &[ContextFile],
     scratch: &Scratch,
-    mut on_line: impl FnMut(&str),
+    on_line: impl FnMut(&str),
 ) -> Result<Vec<ContextFile>> {
     let pom = files
         .iter()
         .find(|f| f.path == "pom.xml")
-        .with_context(|| format!("image {} needs Maven staging but has no pom.xml", spec.name))?;
+        .with_context(|| format!("image {name} needs Maven staging but has no pom.xml"))?;
     // Run Maven on a copy so the fixtures dir never gets a target/ or lib/.
     let work = scratch.path().join("maven");
     std::fs::create_dir_all(&work)?;
     std::fs::copy(&pom.source, work.join("pom.xml"))
         .with_context(|| format!("copying {} to {}", pom.source.display(), work.display()))?;
     let lib = scratch.path().join("lib");
-    let mut child = tokio::process::Command::new("mvn")
-        .arg("-q")
-        .arg("-B")
-        .arg("-Dstyle.color=never")
-        .arg("-f")
+    let mut command = tokio::process::Command::new("mvn");
+    command
+        .args(["-q", "-B", "-Dstyle.color=never", "-f"])
         .arg(work.join("pom.xml"))
         .arg("dependency:copy-dependencies")
-        .arg(format!("-DoutputDirectory={}", lib.display()))
+        .arg(format!("-DoutputDirectory={}", lib.display()));
+    let (status, tail) = run_streaming(command, on_line).await.with_context(|| {
+        format!("image {name}: starting mvn to resolve its jars; install Maven (apt-get install maven) and a JDK")
+    })?;
+    if !status.success() {
+        let missing = super::maven::missing_artifacts(&tail.joined());
+        if !missing.is_empty() {
+            bail!(
+                "image {name}: Maven Central, as this host reaches it, lacks {} of {release}: {}; \
+                 pick another release (the release's own artifacts are all needed)",
+                if missing.len() == 1 {
+                    "an artifact"
+                } else {
+                    "artifacts"
+                },
+                missing.join(", ")
+            );
+        }
+        bail!(
+            "image {name}: mvn dependency:copy-dependencies failed ({status}) for {}; check that \
+             Maven Central is reachable and that the pom's pinned versions exist there.\n\
+             last output:\n{}",
+            pom.source.display(),
+            tail.joined()
+        );
+    }
+    staged(name, &lib, "lib", "mvn resolved no jars", &pom.source)
+}
+
+/// Download the context's requirements.txt on the host (`pip download`) into `<scratch>/wheels`
+/// and list them as context files under `wheels/`, for a `pip install --no-index` in the build:
+/// the host reaches PyPI, a build container may not.
+pub async fn stage_pip(
+    name: &str,
+    files: &[ContextFile],
+    scratch: &Scratch,
+    on_line: impl FnMut(&str),
+) -> Result<Vec<ContextFile>> {
+    let requirements = files
+        .iter()
+        .find(|f| f.path == "requirements.txt")
+        .with_context(|| format!("image {name} needs pip staging but has no requirements.txt"))?;
+    let wheels = scratch.path().join("wheels");
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+        ])
+        .arg(&requirements.source)
+        .arg("-d")
+        .arg(&wheels);
+    let (status, tail) = run_streaming(command, on_line).await.with_context(|| {
+        format!("image {name}: starting `python3 -m pip download`; install python3-pip")
+    })?;
+    if !status.success() {
+        bail!(
+            "image {name}: pip download -r {} failed ({status}); check that PyPI is reachable \
+             and that the pinned versions exist there.\nlast output:\n{}",
+            requirements.source.display(),
+            tail.joined()
+        );
+    }
+    staged(
+        name,
+        &wheels,
+        "wheels",
+        "pip downloaded nothing",
+        &requirements.source,
+    )
+}
+
+/// A host tool run with its output lines passed on as they come; its status and last lines.
+async fn run_streaming(
+    mut command: tokio::process::Command,
+    mut on_line: impl FnMut(&str),
+) -> Result<(std::process::ExitStatus, Tail)> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "image {}: starting mvn to resolve its jars; install Maven \
-                 (apt-get install maven) and a JDK",
-                spec.name
-            )
-        })?;
+        .spawn()?;
     let mut tail = Tail::new(30);
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
     let stderr = BufReader::new(child.stderr.take().expect("piped"));
@@ -218,44 +292,30 @@ pub async fn stage_maven(
         on_line(&line);
         tail.push(line);
     }
-    let status = child.wait().await?;
-    if !status.success() {
-        let missing = super::maven::missing_artifacts(&tail.joined());
-        if !missing.is_empty() {
-            bail!(
-                "image {}: Maven Central, as this host reaches it, lacks {} of {} {}: {}; \
-                 pick another release (the release's own artifacts are all needed)",
-                spec.name,
-                if missing.len() == 1 { "an artifact" } else { "artifacts" },
-                spec.system,
-                spec.version,
-                missing.join(", ")
-            );
-        }
-        bail!(
-            "image {}: mvn dependency:copy-dependencies failed ({status}) for {}; check that \
-             Maven Central is reachable and that the pom's pinned versions exist there.\n\
-             last output:\n{}",
-            spec.name,
-            pom.source.display(),
-            tail.joined()
-        );
+    Ok((child.wait().await?, tail))
+}
+
+/// The files a host tool left in `dir`, as context files under `prefix/`.
+fn staged(
+    name: &str,
+    dir: &Path,
+    prefix: &str,
+    empty: &str,
+    from: &Path,
+) -> Result<Vec<ContextFile>> {
+    let mut found = Vec::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut found)?;
     }
-    let mut jars = Vec::new();
-    walk(&lib, &lib, &mut jars)?;
-    if jars.is_empty() {
-        bail!(
-            "image {}: mvn resolved no jars from {}",
-            spec.name,
-            pom.source.display()
-        );
+    if found.is_empty() {
+        bail!("image {name}: {empty} from {}", from.display());
     }
-    for jar in &mut jars {
-        jar.path = format!("lib/{}", jar.path);
-        jar.executable = false;
+    for file in &mut found {
+        file.path = format!("{prefix}/{}", file.path);
+        file.executable = false;
     }
-    jars.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(jars)
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
 }
 
 fn stream_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(

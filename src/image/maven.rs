@@ -93,7 +93,9 @@ pub fn parse_versions(xml: &str) -> Vec<String> {
     let Some(start) = xml.find("<versions>") else {
         return Vec::new();
     };
-    let end = xml[start..].find("</versions>").map_or(xml.len(), |e| start + e);
+    let end = xml[start..]
+        .find("</versions>")
+        .map_or(xml.len(), |e| start + e);
     xml[start..end]
         .split("<version>")
         .skip(1)
@@ -139,7 +141,11 @@ fn run_mvn(coordinates: &str) -> Result<()> {
         .context("starting mvn; install Maven (apt-get install maven) and a JDK")?;
     if !output.status.success() {
         let text = String::from_utf8_lossy(&output.stdout);
-        let last: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).take(3).collect();
+        let last: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .take(3)
+            .collect();
         bail!(
             "mvn dependency:get -Dartifact={coordinates} failed ({}): {}",
             output.status,
@@ -176,7 +182,10 @@ pub fn missing_artifacts(output: &str) -> Vec<String> {
     for line in output.lines() {
         for marker in MARKERS {
             for (at, _) in line.match_indices(marker) {
-                add(line[at + marker.len()..].split_whitespace().next().unwrap_or(""));
+                add(line[at + marker.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(""));
             }
         }
         // "The following artifacts could not be resolved: a:b:jar:1, c:d:jar:2: Could not find"
@@ -207,7 +216,10 @@ mod tests {
     #[test]
     fn a_pom_property_is_found_by_name() {
         let pom = "<properties>\n<bookkeeper.version>4.16.3</bookkeeper.version>\n</properties>";
-        assert_eq!(property(pom, "bookkeeper.version").as_deref(), Some("4.16.3"));
+        assert_eq!(
+            property(pom, "bookkeeper.version").as_deref(),
+            Some("4.16.3")
+        );
         assert_eq!(property(pom, "zookeeper.version"), None);
     }
 

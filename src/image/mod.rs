@@ -26,11 +26,11 @@ use indicatif::MultiProgress;
 pub use build::IMAGE_LABEL;
 pub use catalogue::{CATALOGUE, ImageSpec, Kind, ResolveError, Role, available, resolve};
 pub use context::fixtures_dir;
-pub use versions::{refuse_version, resolve_any};
 pub use inventory::{
     Current, Present, Removal, Superseded, clean_superseded, current, list, missing, missing_from,
     remove_superseded, superseded,
 };
+pub use versions::{refuse_version, resolve_any};
 
 /// One ensure at a time in this process: concurrent tests share builds instead of racing.
 static ENSURE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -140,13 +140,77 @@ pub async fn ensure_dir(
         return Ok(tag);
     }
     let bar = build::spinner(progress, repository);
+    let plain = progress.is_hidden();
+    if plain {
+        eprintln!("  building image {tag} from {}", dir.display());
+    }
     let started = Instant::now();
+    // What the host resolves for the build: jars of a pom.xml, wheels of a requirements.txt.
+    let mut files = files;
+    let scratch = context::Scratch::new("context")?;
+    if files.iter().any(|f| f.path == "pom.xml") {
+        crate::provision::tool(&crate::provision::MAVEN).await?;
+        let what = format!("the build context {}", dir.display());
+        let jars = context::stage_maven(repository, &what, &files, &scratch, |line| {
+            bar.set_message(format!("mvn: {line}"));
+        })
+        .await?;
+        files.extend(jars);
+    }
+    if files.iter().any(|f| f.path == "requirements.txt") {
+        let wheels = context::stage_pip(repository, &files, &scratch, |line| {
+            bar.set_message(format!("pip: {line}"));
+        })
+        .await?;
+        files.extend(wheels);
+    }
     let tar = context::pack(&files)?;
     build::build_context(docker, repository, &tag, dir, tar, build_args, &bar)
         .await
         .with_context(|| format!("building {tag} from {}", dir.display()))?;
+    if plain {
+        eprintln!("  built {tag} in {:.1?}", started.elapsed());
+    }
     bar.finish_with_message(format!("built {tag} in {:.1?}", started.elapsed()));
     Ok(tag)
+}
+
+/// A user's build context (a workload's client): built `FROM` chaosbed's own layers, which it
+/// names by the build args `CHAOSBED_BASE` (Debian) and `CHAOSBED_JRE` (Debian with Java 17);
+/// a pom.xml's jars are staged into `lib/` and a requirements.txt's wheels into `wheels/`.
+pub async fn ensure_client(
+    docker: &Docker,
+    dir: &std::path::Path,
+    progress: &MultiProgress,
+) -> Result<String> {
+    let layer = |name: &str| catalogue::by_name(name).expect("the catalogue has its layers");
+    let base = ensure_spec(docker, layer("base"), progress).await?;
+    let jre = ensure_spec(docker, layer("jre"), progress).await?;
+    let build_args = BTreeMap::from([
+        ("CHAOSBED_BASE".to_owned(), base),
+        ("CHAOSBED_JRE".to_owned(), jre),
+    ]);
+    let name: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    ensure_dir(
+        docker,
+        &format!("chaosbed-client/{name}"),
+        dir,
+        &build_args,
+        progress,
+    )
+    .await
 }
 
 /// Every image in the catalogue (`cargo xtask images`); returns their tags in build order.
@@ -260,7 +324,8 @@ async fn build_dockerfile(
     let scratch = context::Scratch::new(layer.spec.name)?;
     if layer.spec.maven {
         bar.set_message("mvn dependency:copy-dependencies".to_owned());
-        let jars = context::stage_maven(layer.spec, &files, &scratch, |line| {
+        let release = format!("{} {}", layer.spec.system, layer.spec.version);
+        let jars = context::stage_maven(layer.spec.name, &release, &files, &scratch, |line| {
             bar.set_message(format!("mvn: {line}"));
         })
         .await?;

@@ -31,7 +31,8 @@ pub fn resolve_any(system: &str, version: &str) -> Result<&'static ImageSpec, Re
         version: version.to_owned(),
         message,
     };
-    let released = maven::released_versions(release.artifact).map_err(|e| maven_error(format!("{e:#}")))?;
+    let released =
+        maven::released_versions(release.artifact).map_err(|e| maven_error(format!("{e:#}")))?;
     let Some(exact) = pick(&released, version) else {
         return Err(ResolveError::NotReleased {
             system: system.to_owned(),
@@ -46,7 +47,9 @@ pub fn resolve_any(system: &str, version: &str) -> Result<&'static ImageSpec, Re
 /// Digits and dots only: a final release, not `3.9.0-rc1` or `latest`.
 fn is_release_like(version: &str) -> bool {
     !version.is_empty()
-        && version.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        && version
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `version` itself when Maven lists it, else the newest final release under the prefix.
@@ -66,14 +69,21 @@ fn pick(released: &[String], version: &str) -> Option<String> {
 /// older one, else the oldest.
 fn template_for(templates: &[&'static ImageSpec], version: &str) -> &'static ImageSpec {
     let minor = |v: &str| v.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
-    if let Some(same) = templates.iter().find(|t| minor(t.version) == minor(version)) {
+    if let Some(same) = templates
+        .iter()
+        .find(|t| minor(t.version) == minor(version))
+    {
         return same;
     }
     templates
         .iter()
         .filter(|t| compare_versions(t.version, version).is_lt())
         .max_by(|a, b| compare_versions(a.version, b.version))
-        .or_else(|| templates.iter().min_by(|a, b| compare_versions(a.version, b.version)))
+        .or_else(|| {
+            templates
+                .iter()
+                .min_by(|a, b| compare_versions(a.version, b.version))
+        })
         .copied()
         .expect("at least one template")
 }
@@ -202,7 +212,10 @@ pub fn refuse_version(system: &str, version: &str) -> Option<(String, String)> {
                     builds()
                 )
             } else {
-                format!("versions: {}; or set `image` to an image you have", builds())
+                format!(
+                    "versions: {}; or set `image` to an image you have",
+                    builds()
+                )
             },
         )),
         ResolveError::NotReleased {
@@ -213,7 +226,10 @@ pub fn refuse_version(system: &str, version: &str) -> Option<(String, String)> {
         )),
         ResolveError::Maven { message, .. } => Some((
             format!("{system} version `{version}` could not be looked up on Maven Central"),
-            format!("{message}; or use one of chaosbed's own versions: {}", builds()),
+            format!(
+                "{message}; or use one of chaosbed's own versions: {}",
+                builds()
+            ),
         )),
     }
 }
@@ -223,9 +239,17 @@ mod tests {
     use super::*;
 
     fn released() -> Vec<String> {
-        ["3.8.0", "3.8.3", "3.8.4", "3.9.0", "3.9.3", "3.9.6", "3.10.0-rc1"]
-            .map(String::from)
-            .to_vec()
+        [
+            "3.8.0",
+            "3.8.3",
+            "3.8.4",
+            "3.9.0",
+            "3.9.3",
+            "3.9.6",
+            "3.10.0-rc1",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     #[test]
@@ -267,18 +291,22 @@ mod tests {
     #[test]
     fn the_templated_pom_names_the_release_and_says_where_it_came_from() {
         let template = catalogue::by_name("zookeeper-3.9").unwrap();
-        let text = std::fs::read_to_string(
-            crate::image::fixtures_dir().join("zookeeper-3.9/pom.xml"),
+        let text =
+            std::fs::read_to_string(crate::image::fixtures_dir().join("zookeeper-3.9/pom.xml"))
+                .unwrap();
+        let out = template_pom(
+            &text,
+            template,
+            "3.8.4",
+            &[("zookeeper.version", "3.8.4".into())],
         )
         .unwrap();
-        let out =
-            template_pom(&text, template, "3.8.4", &[("zookeeper.version", "3.8.4".into())])
-                .unwrap();
-        assert_eq!(maven::property(&out, "zookeeper.version").as_deref(), Some("3.8.4"));
-        assert!(out.contains("templated this pom for zookeeper 3.8.4 from the zookeeper-3.9"));
-        assert!(
-            template_pom(&text, template, "3.8.4", &[("pulsar.version", "1".into())]).is_err()
+        assert_eq!(
+            maven::property(&out, "zookeeper.version").as_deref(),
+            Some("3.8.4")
         );
+        assert!(out.contains("templated this pom for zookeeper 3.8.4 from the zookeeper-3.9"));
+        assert!(template_pom(&text, template, "3.8.4", &[("pulsar.version", "1".into())]).is_err());
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub async fn create(
         if *fault.kind.get_ref() != crate::scenario::FaultKind::Upgrade {
             continue;
         }
-        let system = fault.system(scenario.workload.kind.system());
+        let system = fault.system(scenario.workload.system());
         let Some(version) = fault.params().version else {
             continue;
         };

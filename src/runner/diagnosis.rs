@@ -173,7 +173,7 @@ fn displaced_traces(history: &History) -> Vec<Diagnosis> {
         .collect()
 }
 
-fn record(recorder: &Recorder, diagnosis: &Diagnosis) {
+pub(super) fn record(recorder: &Recorder, diagnosis: &Diagnosis) {
     recorder.record(
         "diagnosis",
         F::Diagnosis,

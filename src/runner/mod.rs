@@ -2,6 +2,7 @@
 //! teardown on every exit path (normal end, failed check, error, panic, Ctrl-C, timeout). A run
 //! that would not fit on the engine's disk is refused before anything starts (`disk`).
 
+mod client;
 mod cluster;
 mod diagnosis;
 mod disk;

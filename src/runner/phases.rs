@@ -2,18 +2,20 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use bollard::Docker;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::time::Instant;
 
 use super::cluster::{self, Cluster};
-use super::{monitor, systems};
+use super::{client, monitor, systems};
 use crate::backend::Backend;
 use crate::checker::{self, CheckContext, CheckResult};
 use crate::history::{F, OpKind, Recorder};
 use crate::nemesis::{self, Nemesis, Observed};
 use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
+use crate::workload::container::{self, Phase};
 use crate::workload::{Deadline, pulsar as pulsar_workload, traces, zk_cas, zk_register};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
@@ -77,6 +79,7 @@ enum Clients {
     Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
     Traces(traces::Target, traces::Reader),
     Requests(traces::RequestTarget, traces::Reader),
+    Container(container::Client),
 }
 
 /// `ip:port` of every ZooKeeper server as the clients reach it.
@@ -99,7 +102,7 @@ pub async fn execute(
     marks: &mut Marks,
 ) -> anyhow::Result<()> {
     let clock = &mut marks.clock;
-    let system = scenario.workload.kind.system();
+    let system = scenario.workload.system();
     let total: u32 = declared(scenario)
         .iter()
         .map(|(_, s, _)| s.node_count())
@@ -171,6 +174,9 @@ pub async fn execute(
             let reader = traces::Reader::start(source, target.webs.clone(), recorder);
             Clients::Requests(target, reader)
         }
+        WorkloadKind::Container => {
+            Clients::Container(client::prepare(scenario, docker, cluster, progress).await?)
+        }
     };
 
     clock.lap("setup");
@@ -212,10 +218,17 @@ pub async fn execute(
     .with_info(cluster.node_info())
     .with_upgrades(upgrades(scenario, cluster));
     let events = nemesis::plan(&scenario.faults, system);
+    if let Clients::Container(client) = &clients {
+        let duration = scenario.workload.duration.get_ref().as_duration();
+        start_client(backend, &client.spec(Phase::Workload, duration)).await?;
+    }
     let start = Instant::now();
     let end = Deadline::for_workload(&scenario.workload);
     let workload = async {
         match &clients {
+            Clients::Container(_) => {
+                return Some(container::follow(&*backend, Phase::Workload, recorder, &end).await);
+            }
             Clients::ZkCas(target) => {
                 zk_cas::run(&scenario.workload, target, recorder, scenario.seed, &end).await
             }
@@ -246,6 +259,7 @@ pub async fn execute(
                 );
             }
         }
+        None
     };
     let faults = async {
         let mut pending = events.iter().peekable();
@@ -282,7 +296,11 @@ pub async fn execute(
             ));
         }
     };
-    tokio::join!(workload, faults);
+    let (client_run, ()) = tokio::join!(workload, faults);
+    if let Some(outcome) = &client_run {
+        say(progress, outcome.summary());
+        judge_client(&*backend, recorder, outcome).await?;
+    }
     let workload_end = recorder.now();
     clock.lap("workload");
     done(
@@ -340,6 +358,13 @@ pub async fn execute(
                 format!("drained: {received} messages received in all"),
             );
         }
+        Clients::Container(client) => {
+            start_client(backend, &client.spec(Phase::FinalRead, FINAL_READ_TIMEOUT)).await?;
+            let end = Deadline::after(FINAL_READ_TIMEOUT);
+            let outcome = container::follow(&*backend, Phase::FinalRead, recorder, &end).await;
+            say(progress, outcome.summary());
+            judge_client(&*backend, recorder, &outcome).await?;
+        }
         Clients::Traces(_, reader) | Clients::Requests(_, reader) => {
             let drained = reader
                 .drain(TRACE_DRAIN_DEADLINE, traces_late_after(scenario))
@@ -370,6 +395,40 @@ pub async fn execute(
 
     marks.workload_end = Some(workload_end);
     Ok(())
+}
+
+/// Creates and starts a container workload's client for one phase.
+async fn start_client(
+    backend: &mut impl Backend,
+    spec: &crate::backend::ContainerSpec,
+) -> anyhow::Result<()> {
+    backend
+        .create(spec)
+        .await
+        .with_context(|| format!("creating the workload's client container {}", spec.node))?;
+    backend
+        .start(&spec.node)
+        .await
+        .with_context(|| format!("starting the workload's client container {}", spec.node))
+}
+
+/// A client run that failed ends the run like a node that exited: diagnosed, its last lines
+/// quoted.
+async fn judge_client(
+    backend: &impl Backend,
+    recorder: &Recorder,
+    outcome: &container::Outcome,
+) -> anyhow::Result<()> {
+    let Some(failure) = outcome.failure() else {
+        return Ok(());
+    };
+    let log = backend.logs(outcome.phase.node()).await.unwrap_or_default();
+    let diagnosis = client::diagnosis(outcome, failure.clone(), &log);
+    super::diagnosis::record(recorder, &diagnosis);
+    anyhow::bail!(
+        "{failure}; its last lines: {}",
+        diagnosis.evidence.join(" | ")
+    )
 }
 
 /// Where the trace workload reports and asks: the load balancer when the topology has one,
@@ -410,7 +469,7 @@ pub fn check_context(scenario: &Scenario, cluster: &Cluster, workload_end: u64) 
         nodes: if scenario.topology.zookeeper.is_some() {
             cluster.names(SystemKind::Zookeeper)
         } else {
-            cluster.names(scenario.workload.kind.system())
+            cluster.names(scenario.workload.system())
         },
         tick_time_ms: scenario
             .topology
@@ -494,6 +553,11 @@ async fn observe(
     // An upgrade step orders its nodes by role (followers first, the leader last).
     let roles_matter =
         event.kind == crate::scenario::FaultKind::Upgrade && event.system == SystemKind::Zookeeper;
+    let topic = match clients {
+        Clients::Pulsar(target, _) => Some(target.topic.as_str()),
+        Clients::Container(client) => client.topic.as_deref(),
+        _ => None,
+    };
     match (&event.target, clients) {
         (Target::Leader | Target::Follower | Target::Followers, _) => {
             observed.roles =
@@ -503,16 +567,18 @@ async fn observe(
             observed.roles =
                 zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
         }
-        (Target::Owner, Clients::Pulsar(target, _)) => {
-            match pulsar::topic_owner(&cluster.of(SystemKind::Pulsar), &target.topic).await {
+        (Target::Owner, _) if topic.is_some() => {
+            let topic = topic.unwrap_or_default();
+            match pulsar::topic_owner(&cluster.of(SystemKind::Pulsar), topic).await {
                 Ok(owner) => observed.owner = Some(owner),
                 Err(e) => observed.problems.push(format!("owner lookup: {e:#}")),
             }
         }
-        (Target::Ensemble, Clients::Pulsar(target, _)) => {
+        (Target::Ensemble, _) if topic.is_some() => {
+            let topic = topic.unwrap_or_default();
             let brokers = cluster.of(SystemKind::Pulsar);
             let bookies = cluster.of(SystemKind::Bookkeeper);
-            match pulsar::ensemble_nodes(&brokers, &bookies, &target.topic).await {
+            match pulsar::ensemble_nodes(&brokers, &bookies, topic).await {
                 Ok(ensemble) => observed.ensemble = ensemble,
                 Err(e) => observed.problems.push(format!("ensemble lookup: {e:#}")),
             }
@@ -532,9 +598,11 @@ async fn observe(
         (Target::AgentCollector, _) => observed
             .problems
             .push("the agent-collector target needs the pinpoint-requests workload".into()),
-        (Target::Owner | Target::Ensemble, Clients::Zk(_) | Clients::ZkCas(_)) => observed
-            .problems
-            .push("owner and ensemble targets need the Pulsar workload's topic".into()),
+        (Target::Owner | Target::Ensemble, _) => observed.problems.push(
+            "owner and ensemble targets need a Pulsar topic: the pulsar-produce-consume \
+             workload's, or a container workload's `topic`"
+                .into(),
+        ),
         _ => {}
     }
     observed

@@ -62,6 +62,26 @@ pub async fn save(
         );
     }
 
+    // A container workload's client runs are kept beside the nodes' logs.
+    if scenario.workload.kind == crate::scenario::WorkloadKind::Container {
+        for phase in super::client::NODES {
+            let node = phase.node();
+            let exists = backend
+                .state(node)
+                .await
+                .is_ok_and(|s| s.status != crate::backend::Status::Missing);
+            if exists {
+                let log = backend
+                    .logs(node)
+                    .await
+                    .unwrap_or_else(|e| format!("(could not read the log: {e:#})\n"));
+                if let Err(e) = dir.write_log(node, &log) {
+                    problems.push(format!("{e:#}"));
+                }
+            }
+        }
+    }
+
     let faults = history
         .ops
         .iter()

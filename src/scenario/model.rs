@@ -313,6 +313,32 @@ pub struct WorkloadSpec {
     /// cut off from the leader holds back that session's later reads; a reader's never are.
     #[serde(default)]
     pub readers: u32,
+    /// container: the system the client drives, whose nodes the generic checks judge
+    /// (`zookeeper`, `pulsar`, ...).
+    pub system: Option<Spanned<SystemKind>>,
+    /// container: an image the engine has, run as the client.
+    pub image: Option<Spanned<String>>,
+    /// container: a build context (a directory with a Dockerfile, relative to the scenario
+    /// file) chaosbed builds into the client's image; a `pom.xml` or `requirements.txt` in it is
+    /// resolved on the host first, into `lib/` or `wheels/`.
+    pub build: Option<Spanned<String>>,
+    /// container: the command, overriding the image's.
+    pub command: Option<Vec<String>>,
+    /// container: more environment for the client, besides chaosbed's `CHAOSBED_*`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl WorkloadSpec {
+    /// The system the workload drives: its kind's, or a container's `system`.
+    pub fn system(&self) -> SystemKind {
+        match (self.kind.system(), &self.system) {
+            (Some(system), _) => system,
+            (None, Some(system)) => *system.get_ref(),
+            // Validation refuses a container workload without `system`.
+            (None, None) => SystemKind::Zookeeper,
+        }
+    }
 }
 
 /// How the compare-and-set register workload reads.
@@ -382,16 +408,20 @@ pub enum WorkloadKind {
     /// Requesters sending HTTP requests, each with a unique id, to an application the Pinpoint
     /// agent traces, and a reader that finds each request's transaction through the web's API.
     PinpointRequests,
+    /// A client of the user's own in a container, printing its operations as JSON lines.
+    Container,
 }
 
 impl WorkloadKind {
-    pub fn system(self) -> SystemKind {
-        match self {
+    /// The system a built-in workload drives; None for a container, which names its own.
+    pub fn system(self) -> Option<SystemKind> {
+        Some(match self {
             WorkloadKind::ZkRegister | WorkloadKind::ZkCasRegister => SystemKind::Zookeeper,
             WorkloadKind::PulsarProduceConsume => SystemKind::Pulsar,
             WorkloadKind::SkywalkingTraces => SystemKind::Skywalking,
             WorkloadKind::PinpointRequests => SystemKind::PinpointApp,
-        }
+            WorkloadKind::Container => return None,
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -401,6 +431,7 @@ impl WorkloadKind {
             WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
             WorkloadKind::SkywalkingTraces => "skywalking-traces",
             WorkloadKind::PinpointRequests => "pinpoint-requests",
+            WorkloadKind::Container => "container",
         }
     }
 }
@@ -758,11 +789,15 @@ impl CheckSpec {
     /// The workloads whose operations this check reads; empty for checks any workload feeds.
     pub fn workloads(&self) -> &'static [WorkloadKind] {
         match self {
-            CheckSpec::Delivery { .. }
-            | CheckSpec::SendLatency { .. }
-            | CheckSpec::TopicOwnership => &[WorkloadKind::PulsarProduceConsume],
-            CheckSpec::NoLostWrites => &[WorkloadKind::ZkRegister],
-            CheckSpec::Linearizable { .. } => &[WorkloadKind::ZkCasRegister],
+            // A user's client feeds these when it reports their operations.
+            CheckSpec::Delivery { .. } | CheckSpec::SendLatency { .. } => {
+                &[WorkloadKind::PulsarProduceConsume, WorkloadKind::Container]
+            }
+            CheckSpec::TopicOwnership => &[WorkloadKind::PulsarProduceConsume],
+            CheckSpec::NoLostWrites => &[WorkloadKind::ZkRegister, WorkloadKind::Container],
+            CheckSpec::Linearizable { .. } => {
+                &[WorkloadKind::ZkCasRegister, WorkloadKind::Container]
+            }
             CheckSpec::Traces { .. } | CheckSpec::TraceQueries { .. } => &[
                 WorkloadKind::SkywalkingTraces,
                 WorkloadKind::PinpointRequests,

@@ -11,7 +11,44 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let source = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the file: {e}")))?;
-    parse(&file, &source)
+    let mut scenario = parse(&file, &source)?;
+    resolve_build(path, &file, &source, &mut scenario)?;
+    Ok(scenario)
+}
+
+/// A container workload's `build` directory, relative to the scenario file, made absolute; it
+/// must hold a Dockerfile.
+fn resolve_build(
+    path: &Path,
+    file: &str,
+    source: &str,
+    scenario: &mut Scenario,
+) -> Result<(), ScenarioError> {
+    let Some(build) = &scenario.workload.build else {
+        return Ok(());
+    };
+    let dir = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(build.get_ref());
+    if !dir.join("Dockerfile").is_file() {
+        return Err(ScenarioError::at(
+            file,
+            source,
+            build.span(),
+            format!(
+                "build = {:?}: {} holds no Dockerfile (the path is relative to the scenario file)",
+                build.get_ref(),
+                dir.display()
+            ),
+        ));
+    }
+    let absolute = std::fs::canonicalize(&dir).unwrap_or(dir);
+    scenario.workload.build = Some(serde_spanned::Spanned::new(
+        build.span(),
+        absolute.display().to_string(),
+    ));
+    Ok(())
 }
 
 /// Parses and validates scenario text; `file` names it in errors.
@@ -44,6 +81,25 @@ fn explain(message: &str) -> String {
 mod tests {
     use super::*;
     use crate::scenario::{FaultKind, Target, Tier};
+
+    #[test]
+    fn a_container_clients_build_directory_is_found_beside_the_scenario_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("clients/mine")).unwrap();
+        let text = "name = \"t\"\ntier = \"full\"\n[topology.zookeeper]\nnodes = 3\n\
+            [workload]\nkind = \"container\"\nsystem = \"zookeeper\"\n\
+            build = \"clients/mine\"\nduration = \"30s\"\n[[check]]\nkind = \"quorum\"\n";
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("s.toml:8:9"), "{err}");
+        assert!(err.contains("holds no Dockerfile"), "{err}");
+        std::fs::write(dir.path().join("clients/mine/Dockerfile"), "FROM x\n").unwrap();
+        let scenario = load(&path).unwrap();
+        let build = scenario.workload.build.unwrap().into_inner();
+        assert!(std::path::Path::new(&build).is_absolute(), "{build}");
+        assert!(build.ends_with("clients/mine"), "{build}");
+    }
 
     const VALID: &str = r#"
 name = "zk-leader-kill"

@@ -140,7 +140,7 @@ pub(super) fn check_random(scenario: &Scenario, out: &mut Diagnostics) {
             );
         }
     }
-    let workload = scenario.workload.kind.system();
+    let workload = scenario.workload.system();
     let declared = systems(scenario);
     let mut seen = BTreeSet::new();
     for target in &spec.targets {

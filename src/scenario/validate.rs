@@ -137,10 +137,91 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
     }
 }
 
+/// A `container` workload names its system and one image source; the other kinds use none of
+/// the container keys.
+fn check_container(scenario: &Scenario, out: &mut Diagnostics) -> bool {
+    let workload = &scenario.workload;
+    let span = workload.duration.span();
+    if workload.kind != super::WorkloadKind::Container {
+        let set: Vec<&str> = [
+            ("system", workload.system.is_some()),
+            ("image", workload.image.is_some()),
+            ("build", workload.build.is_some()),
+            ("command", workload.command.is_some()),
+            ("env", !workload.env.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        if !set.is_empty() {
+            out.error(
+                span,
+                format!(
+                    "workload {} has no use for {}",
+                    workload.kind.name(),
+                    set.join(", ")
+                ),
+                Some("those keys are for kind = \"container\", a client of your own".into()),
+            );
+        }
+        return true;
+    }
+    let mut ok = true;
+    if workload.system.is_none() {
+        out.error(
+            span.clone(),
+            "a container workload needs `system`: the system its client drives",
+            Some("e.g. system = \"zookeeper\" (the checks judge that system's nodes)".into()),
+        );
+        ok = false;
+    }
+    match (&workload.image, &workload.build) {
+        (Some(image), Some(_)) => out.error(
+            image.span(),
+            "a container workload names both `image` and `build`",
+            Some(
+                "use `image` for an image the engine has, `build` for a directory to build".into(),
+            ),
+        ),
+        (None, None) => out.error(
+            span.clone(),
+            "a container workload needs `image` or `build`",
+            Some(
+                "image = \"my/client:1\" (in the engine), or build = \"client\" (a directory with \
+                 a Dockerfile, relative to the scenario file)"
+                    .into(),
+            ),
+        ),
+        (Some(image), None) if image.get_ref().trim().is_empty() => {
+            out.error(image.span(), "`image` is empty", None)
+        }
+        _ => {}
+    }
+    if workload.command.as_ref().is_some_and(Vec::is_empty) {
+        out.error(
+            span,
+            "`command` is empty",
+            Some("leave it out to run the image's own command".into()),
+        );
+    }
+    for key in workload.env.keys() {
+        if key.starts_with("CHAOSBED_") {
+            out.error(
+                workload.duration.span(),
+                format!("workload env {key} is chaosbed's own"),
+                Some("chaosbed sets the CHAOSBED_* variables; name yours otherwise".into()),
+            );
+        }
+    }
+    ok
+}
+
 fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
     let workload = &scenario.workload;
-    let needed = workload.kind.system();
-    if !systems(scenario).iter().any(|(kind, _, _)| *kind == needed) {
+    let needed = workload.system();
+    if check_container(scenario, out)
+        && !systems(scenario).iter().any(|(kind, _, _)| *kind == needed)
+    {
         out.error(
             workload.duration.span(),
             format!("the workload needs a {needed} cluster, but the topology has none"),
@@ -284,7 +365,7 @@ fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
                 );
             }
         }
-        let system = fault.system(scenario.workload.kind.system());
+        let system = fault.system(scenario.workload.system());
         if let Some(role_system) = fault.target.get_ref().role_system()
             && role_system != system
         {
@@ -438,6 +519,62 @@ mod tests {
 
     fn error_of(text: &str) -> String {
         parse("v.toml", text).unwrap_err().to_string()
+    }
+
+    fn container(workload: &str, check: &str) -> String {
+        format!(
+            "name = \"t\"\ntier = \"full\"\n{ZK3}\n[workload]\nkind = \"container\"\nduration = \"30s\"\n\
+             {workload}\n[[check]]\nkind = \"{check}\"\n"
+        )
+    }
+
+    #[test]
+    fn a_container_workload_names_its_system_and_one_image_source() {
+        let ok = parse(
+            "v.toml",
+            &container(
+                "system = \"zookeeper\"\nimage = \"my/client:1\"",
+                "no-lost-writes",
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok.workload.system(), SystemKind::Zookeeper);
+        let err = error_of(&container("image = \"my/client:1\"", "quorum"));
+        assert!(err.contains("needs `system`"), "{err}");
+        let err = error_of(&container("system = \"zookeeper\"", "quorum"));
+        assert!(err.contains("needs `image` or `build`"), "{err}");
+        let err = error_of(&container(
+            "system = \"zookeeper\"\nimage = \"a\"\nbuild = \"b\"",
+            "quorum",
+        ));
+        assert!(err.contains("both `image` and `build`"), "{err}");
+        let err = error_of(&container("system = \"pulsar\"\nimage = \"a\"", "quorum"));
+        assert!(err.contains("needs a pulsar cluster"), "{err}");
+        let err = error_of(&container(
+            "system = \"zookeeper\"\nimage = \"a\"\nenv = { CHAOSBED_ZOOKEEPER = \"x\" }",
+            "quorum",
+        ));
+        assert!(err.contains("chaosbed's own"), "{err}");
+        // Checks a client feeds by reporting their operations are allowed; the traces check,
+        // fed by chaosbed's own reader, is not.
+        let err = error_of(&container(
+            "system = \"zookeeper\"\nimage = \"a\"",
+            "traces",
+        ));
+        assert!(err.contains("the traces check reads what"), "{err}");
+    }
+
+    #[test]
+    fn container_keys_on_another_workload_are_refused() {
+        let text = scenario(ZK3, "").replace(
+            "duration = \"30s\"",
+            "duration = \"30s\"\nimage = \"my/client:1\"",
+        );
+        let err = error_of(&text);
+        assert!(
+            err.contains("workload zk-register has no use for image"),
+            "{err}"
+        );
     }
 
     #[test]

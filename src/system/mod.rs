@@ -2,6 +2,7 @@
 //! A system module is the only place that knows its system's ports, config keys and environment.
 
 pub mod bookkeeper;
+mod client_env;
 pub mod config_keys;
 pub mod hbase;
 mod http;
@@ -11,6 +12,8 @@ pub mod postgres;
 pub mod pulsar;
 pub mod skywalking;
 pub mod zookeeper;
+
+pub use client_env::client_env;
 
 use std::net::Ipv4Addr;
 

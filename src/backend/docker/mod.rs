@@ -479,6 +479,41 @@ impl Backend for DockerBackend {
             .with_context(|| format!("reading the logs of node {node}"))
     }
 
+    async fn follow_stdout(
+        &self,
+        node: &str,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> anyhow::Result<()> {
+        let name = self.container(node);
+        let mut stream = self.docker.logs(
+            &name,
+            Some(LogsOptions {
+                stdout: true,
+                follow: true,
+                ..Default::default()
+            }),
+        );
+        // A chunk is what the engine read at once: part of a line, or several lines.
+        let mut partial = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("following the output of node {node}"))?;
+            partial.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            while let Some(end) = partial.find('\n') {
+                let line: String = partial.drain(..=end).collect();
+                if lines
+                    .send(line.trim_end_matches(['\n', '\r']).to_owned())
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if !partial.is_empty() {
+            let _ = lines.send(partial);
+        }
+        Ok(())
+    }
+
     async fn exec(&self, node: &str, cmd: &[&str]) -> anyhow::Result<ExecOutput> {
         let doing = || format!("running `{}` in node {node}", cmd.join(" "));
         self.exec_in(&self.container(node), cmd, doing).await
