@@ -412,13 +412,28 @@ async fn start_client(
         .with_context(|| format!("starting the workload's client container {}", spec.node))
 }
 
-/// A client run that failed ends the run like a node that exited: diagnosed, its last lines
-/// quoted.
+/// Records what a client run did; one that failed ends the run like a node that exited:
+/// diagnosed, its last lines quoted.
 async fn judge_client(
     backend: &impl Backend,
     recorder: &Recorder,
     outcome: &container::Outcome,
 ) -> anyhow::Result<()> {
+    // What the client printed besides operations stays in the history for the report.
+    recorder.record(
+        "runner",
+        F::Custom,
+        OpKind::Info,
+        serde_json::json!({"f": "client-run", "value": {
+            "phase": outcome.phase.name(),
+            "operations": outcome.operations,
+            "malformed": outcome.malformed,
+            "exit_code": outcome.exit_code,
+            "stopped": outcome.stopped,
+            "seconds": outcome.ran.as_secs_f64(),
+        }}),
+        None,
+    );
     let Some(failure) = outcome.failure() else {
         return Ok(());
     };

@@ -4,6 +4,7 @@
 //! Runs one test at a time by default (each stands up a real cluster on a 2-core machine).
 
 mod cleanup;
+mod client;
 mod faults;
 mod housekeeping;
 mod images;
@@ -35,6 +36,7 @@ fn main() {
         pinpoint_stack::trials(),
         faults::trials(),
         cleanup::trials(),
+        client::trials(),
     ]
     .into_iter()
     .flatten()

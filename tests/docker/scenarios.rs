@@ -28,7 +28,7 @@ fn smoke_scenarios() -> Vec<(String, String)> {
         .filter(|path| path.extension().is_some_and(|x| x == "toml"))
         .filter_map(|path| chaosbed::scenario::load(&path).ok())
         .filter(|s| s.tier == chaosbed::scenario::Tier::Smoke)
-        .map(|s| (s.workload.kind.system().to_string(), s.name))
+        .map(|s| (s.workload.system().to_string(), s.name))
         .collect();
     names.sort();
     names
