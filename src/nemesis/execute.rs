@@ -276,8 +276,8 @@ impl Nemesis {
         if let Err(e) = crate::system::upgrade_supported(event.system) {
             return refuse(self, format!("{e:#}"));
         }
-        let Some(version) = event.params.version.clone() else {
-            return refuse(self, "an upgrade step needs `version`".into());
+        let Some(version) = event.params.upgrade_to().map(str::to_owned) else {
+            return refuse(self, "an upgrade step needs `version` or `image`".into());
         };
         let image = self
             .upgrades

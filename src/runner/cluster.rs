@@ -86,20 +86,8 @@ pub async fn image_for(
     spec: &SystemSpec,
     progress: &MultiProgress,
 ) -> anyhow::Result<String> {
-    if let Some(contract) = spec
-        .image
-        .as_deref()
-        .and_then(crate::image::contract::named)
-    {
-        return crate::image::contract::ensure(docker, contract, progress).await;
-    }
     if let Some(image) = &spec.image {
-        docker.inspect_image(image).await.with_context(|| {
-            format!(
-                "the scenario names image `{image}` for {system}, but the Docker engine does not have it; `docker pull {image}` it, or use `version` for a local build"
-            )
-        })?;
-        return Ok(image.clone());
+        return image_named(docker, system, image, progress).await;
     }
     let version = spec
         .version
@@ -108,6 +96,26 @@ pub async fn image_for(
     crate::image::ensure(docker, system.name(), version, progress)
         .await
         .with_context(|| format!("building the {system} {version} image"))
+}
+
+/// An image a scenario names for `system`: a contract image, built on first use, or one the
+/// engine has.
+async fn image_named(
+    docker: &Docker,
+    system: SystemKind,
+    image: &str,
+    progress: &MultiProgress,
+) -> anyhow::Result<String> {
+    if let Some(contract) = crate::image::contract::named(image) {
+        return crate::image::contract::ensure(docker, contract, progress).await;
+    }
+    docker.inspect_image(image).await.with_context(|| {
+        format!(
+            "the scenario names image `{image}` for {system}, but the Docker engine does not \
+             have it; `docker pull {image}` it, or use `version` for a local build"
+        )
+    })?;
+    Ok(image.to_owned())
 }
 
 /// Makes every node's clock movable from outside it, after checking that libfaketime works
@@ -156,12 +164,16 @@ pub async fn create(
             continue;
         }
         let system = fault.system(scenario.workload.system());
-        let Some(version) = fault.params().version else {
+        let params = fault.params();
+        let Some(version) = params.upgrade_to().map(str::to_owned) else {
             continue;
         };
-        let image = crate::image::ensure(docker, system.name(), &version, progress)
-            .await
-            .with_context(|| format!("building the {system} {version} image to upgrade to"))?;
+        let image = match &params.image {
+            Some(image) => image_named(docker, system, image, progress).await?,
+            None => crate::image::ensure(docker, system.name(), &version, progress)
+                .await
+                .with_context(|| format!("building the {system} {version} image to upgrade to"))?,
+        };
         cluster
             .images
             .insert(format!("{system}@{version} (upgrade)"), image.clone());

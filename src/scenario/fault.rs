@@ -60,6 +60,8 @@ pub struct FaultSpec {
     pub cpus: Option<Spanned<f64>>,
     /// upgrade: the version the nodes roll to (one the catalogue builds for the system).
     pub version: Option<Spanned<String>>,
+    /// upgrade: the image the nodes roll to instead (a contract image, or one the engine has).
+    pub image: Option<Spanned<String>>,
     /// upgrade: which node goes first (default `followers-first`: the leader last).
     pub order: Option<Spanned<UpgradeOrder>>,
     /// upgrade: how long each node may take to rejoin after its restart (default 120s).
@@ -92,6 +94,7 @@ impl FaultSpec {
             memory: None,
             cpus: None,
             version: None,
+            image: None,
             order: None,
             rejoin: None,
         }
@@ -132,6 +135,7 @@ impl FaultSpec {
             memory: get(&self.memory),
             cpus: get(&self.cpus),
             version: get(&self.version),
+            image: get(&self.image),
             order: get(&self.order),
             rejoin: get(&self.rejoin).map(Dur::as_duration),
         }
@@ -160,6 +164,7 @@ impl FaultSpec {
         self.memory = put(params.memory);
         self.cpus = put(params.cpus);
         self.version = put(params.version.clone());
+        self.image = put(params.image.clone());
         self.order = put(params.order);
         self.rejoin = put(params.rejoin.map(Dur));
         self
@@ -317,7 +322,8 @@ impl FaultKind {
             FaultKind::ClockSkew => (&["offset"], &["clock", "period"]),
             FaultKind::Memory => (&["memory"], &[]),
             FaultKind::Cpu => (&["cpus"], &[]),
-            FaultKind::Upgrade => (&["version"], &["order", "rejoin"]),
+            // One of `version` and `image`, checked with the values.
+            FaultKind::Upgrade => (&[], &["version", "image", "order", "rejoin"]),
             _ => (&[], &[]),
         }
     }
@@ -559,6 +565,8 @@ pub struct FaultParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<UpgradeOrder>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
     pub rejoin: Option<Duration>,
@@ -568,6 +576,11 @@ pub struct FaultParams {
 impl Eq for FaultParams {}
 
 impl FaultParams {
+    /// What an upgrade step rolls to: its `image`, else its `version`.
+    pub fn upgrade_to(&self) -> Option<&str> {
+        self.image.as_deref().or(self.version.as_deref())
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == FaultParams::default()
     }

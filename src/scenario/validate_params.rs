@@ -33,6 +33,7 @@ fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
         ("memory", span(&fault.memory)),
         ("cpus", span(&fault.cpus)),
         ("version", span(&fault.version)),
+        ("image", span(&fault.image)),
         ("order", span(&fault.order)),
         ("rejoin", span(&fault.rejoin)),
     ]
@@ -225,6 +226,30 @@ fn check_values(
     }
     if let Some(version) = &fault.version {
         check_version(system, version.get_ref(), version.span(), out);
+    }
+    if *fault.kind.get_ref() == FaultKind::Upgrade {
+        match (&fault.version, &fault.image) {
+            (None, None) => out.error(
+                fault.kind.span(),
+                "an upgrade fault needs `version` (or `image`): what the nodes roll to",
+                Some("e.g. version = \"3.9\", or image = \"chaosbed-contract/zookeeper\"".into()),
+            ),
+            (Some(_), Some(image)) => out.error(
+                image.span(),
+                "an upgrade names both `version` and `image`",
+                Some("roll to a version chaosbed builds, or to an image, not both".into()),
+            ),
+            (None, Some(image)) => {
+                if let Some(known) = crate::image::contract::unknown(image.get_ref()) {
+                    out.error(
+                        image.span(),
+                        format!("`{}` is no contract image of chaosbed's", image.get_ref()),
+                        Some(format!("contract images: {known}")),
+                    );
+                }
+            }
+            (Some(_), None) => {}
+        }
     }
     if let Some(rejoin) = &fault.rejoin
         && rejoin.get_ref().as_duration().is_zero()
@@ -436,7 +461,14 @@ mod tests {
     #[case(
         "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.8\"\norder = \"listed\"\nrejoin = \"60s\""
     )]
+    #[case("kind = \"upgrade\"\ntarget = \"all\"\nimage = \"chaosbed-contract/zookeeper\"")]
     fn valid_upgrade_steps_pass(#[case] step: &str) {
+        if step.contains("image") {
+            let scenario = parse("p.toml", &zk_step(step)).unwrap();
+            let params = scenario.faults[0].params();
+            assert_eq!(params.upgrade_to(), Some("chaosbed-contract/zookeeper"));
+            return;
+        }
         let text = zk_step(step);
         let scenario = parse("p.toml", &text).unwrap();
         assert_eq!(
@@ -458,6 +490,14 @@ mod tests {
     #[case(
         "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"\norder = \"random\"",
         "followers-first"
+    )]
+    #[case(
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"\nimage = \"my/zk:1\"",
+        "both `version` and `image`"
+    )]
+    #[case(
+        "kind = \"upgrade\"\ntarget = \"all\"\nimage = \"chaosbed-contract/zk\"",
+        "contract images: chaosbed-contract/zookeeper"
     )]
     fn bad_upgrade_steps_are_refused(#[case] step: &str, #[case] expected: &str) {
         let err = parse("p.toml", &zk_step(step)).unwrap_err().to_string();

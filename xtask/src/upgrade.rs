@@ -21,12 +21,20 @@ pub struct Args {
     /// BookKeeper version).
     #[arg(long)]
     system: String,
-    /// The version the cluster starts on, e.g. 3.8 (pulsar: 3.0).
-    #[arg(long)]
-    from: String,
-    /// The version it rolls to, e.g. 3.9 (pulsar: 4.0).
-    #[arg(long)]
-    to: String,
+    /// The version the cluster starts on, e.g. 3.8 or 3.8.4 (pulsar: 3.0 or 3.0.2): chaosbed's
+    /// own, or any release on Maven Central.
+    #[arg(long, required_unless_present_any = ["from_image", "scenario"])]
+    from: Option<String>,
+    /// The version it rolls to, e.g. 3.9 or 3.9.3 (pulsar: 4.0).
+    #[arg(long, required_unless_present_any = ["to_image", "scenario"])]
+    to: Option<String>,
+    /// Start on this image instead of --from: a chaosbed-contract/ image (built here the way
+    /// the official one is) or one the engine has, e.g. apachepulsar/pulsar:3.3.2.
+    #[arg(long, conflicts_with = "from")]
+    from_image: Option<String>,
+    /// Roll to this image instead of --to.
+    #[arg(long, conflicts_with = "to")]
+    to_image: Option<String>,
     /// Roll back to --from after the upgrade.
     #[arg(long)]
     rollback: bool,
@@ -44,18 +52,55 @@ pub struct Args {
     timeout: Duration,
 }
 
+/// One side of the roll: a version chaosbed builds, or an image.
+enum Side {
+    Version(String),
+    Image(String),
+}
+
+impl Side {
+    fn of(version: &Option<String>, image: &Option<String>, flag: &str) -> anyhow::Result<Side> {
+        match (version, image) {
+            (Some(version), None) => Ok(Side::Version(version.clone())),
+            (None, Some(image)) => Ok(Side::Image(image.clone())),
+            _ => anyhow::bail!("give --{flag} or --{flag}-image"),
+        }
+    }
+
+    /// The scenario line that names it.
+    fn key(&self) -> String {
+        match self {
+            Side::Version(version) => format!("version = \"{version}\""),
+            Side::Image(image) => format!("image = \"{image}\""),
+        }
+    }
+
+    fn label(&self) -> &str {
+        match self {
+            Side::Version(v) | Side::Image(v) => v,
+        }
+    }
+
+    /// For the scenario's name: `chaosbed-contract/zookeeper` -> `chaosbed-contract-zookeeper`.
+    fn slug(&self) -> String {
+        self.label().replace(['/', ':', '@'], "-")
+    }
+}
+
 /// The built-in scenario: the zk-register workload, the roll (and rollback), the checks.
-fn zookeeper_scenario(args: &Args) -> String {
+fn zookeeper_scenario(args: &Args) -> anyhow::Result<String> {
+    let from = Side::of(&args.from, &args.from_image, "from")?;
+    let to = Side::of(&args.to, &args.to_image, "to")?;
     let duration = if args.rollback { 110 } else { 60 };
     let mut text = format!(
-        r#"name = "zk-upgrade-{from}-to-{to}{suffix}"
+        r#"name = "zk-upgrade-{from_slug}-to-{to_slug}{suffix}"
 description = "cargo xtask upgrade: ZooKeeper {from} rolled to {to}{back}{kill} under zk-register load."
 tier = "full"
 seed = 1
 
 [topology.zookeeper]
 nodes = 3
-version = "{from}"
+{from_key}
 
 [workload]
 kind = "zk-register"
@@ -67,10 +112,14 @@ duration = "{duration}s"
 kind = "upgrade"
 target = "all"
 at = "10s"
-version = "{to}"
+{to_key}
 "#,
-        from = args.from,
-        to = args.to,
+        from = from.label(),
+        to = to.label(),
+        from_slug = from.slug(),
+        to_slug = to.slug(),
+        from_key = from.key(),
+        to_key = to.key(),
         suffix = match (args.rollback, args.with_faults) {
             (true, true) => "-and-back-with-leader-kill",
             (true, false) => "-and-back",
@@ -86,8 +135,8 @@ version = "{to}"
     );
     if args.rollback {
         text.push_str(&format!(
-            "\n[[fault]]\nkind = \"upgrade\"\ntarget = \"all\"\nat = \"60s\"\nversion = \"{}\"\n",
-            args.from
+            "\n[[fault]]\nkind = \"upgrade\"\ntarget = \"all\"\nat = \"60s\"\n{}\n",
+            from.key()
         ));
     }
     if args.with_faults {
@@ -101,7 +150,7 @@ version = "{to}"
         text.push_str("\n[[check]]\nkind = \"availability\"\nmax_unavailable = \"10s\"\n");
     }
     text.push_str("\n[[check]]\nkind = \"no-lost-writes\"\n\n[[check]]\nkind = \"upgrade\"\n");
-    text
+    Ok(text)
 }
 
 /// The bookies a Pulsar release runs against: chaosbed's BookKeeper of the same Pulsar line
@@ -126,11 +175,20 @@ fn bookkeeper_of(pulsar: &str) -> anyhow::Result<&'static str> {
 /// The built-in Pulsar scenario: pulsar-produce-consume with a read-back, brokers rolled then
 /// bookies (and, with `--rollback`, bookies back then brokers back), ZooKeeper 3.9 throughout.
 fn pulsar_scenario(args: &Args) -> anyhow::Result<String> {
-    let (bk_from, bk_to) = (bookkeeper_of(&args.from)?, bookkeeper_of(&args.to)?);
+    let from = Side::of(&args.from, &args.from_image, "from")?;
+    let to = Side::of(&args.to, &args.to_image, "to")?;
+    // An image runs bookies as well as brokers, as apachepulsar/pulsar does.
+    let bookies = |side: &Side| -> anyhow::Result<Side> {
+        Ok(match side {
+            Side::Version(v) => Side::Version(bookkeeper_of(v)?.to_owned()),
+            Side::Image(image) => Side::Image(image.clone()),
+        })
+    };
+    let (bk_from, bk_to) = (bookies(&from)?, bookies(&to)?);
     // Each step after the first fires while the roll before it is in progress and waits behind
     // it; a broker restart takes ~20 s, a bookie's ~35 s, and the load outlasts the last.
     let duration = if args.rollback { 390 } else { 230 };
-    let step = |system: &str, at: u32, version: &str| {
+    let step = |system: &str, at: u32, side: &Side| {
         let system = if system == "bookkeeper" {
             "system = \"bookkeeper\"\n"
         } else {
@@ -138,11 +196,12 @@ fn pulsar_scenario(args: &Args) -> anyhow::Result<String> {
         };
         format!(
             "\n[[fault]]\nkind = \"upgrade\"\n{system}target = \"all\"\nat = \"{at}s\"\n\
-             version = \"{version}\"\norder = \"listed\"\nrejoin = \"180s\"\n"
+             {}\norder = \"listed\"\nrejoin = \"180s\"\n",
+            side.key()
         )
     };
     let mut text = format!(
-        r#"name = "pulsar-upgrade-{from}-to-{to}{suffix}"
+        r#"name = "pulsar-upgrade-{from_slug}-to-{to_slug}{suffix}"
 description = "cargo xtask upgrade: Pulsar {from} with BookKeeper {bk_from} rolled to Pulsar {to} with BookKeeper {bk_to}{back}{kill}, brokers then bookies, under pulsar-produce-consume load."
 tier = "full"
 seed = 31
@@ -153,11 +212,11 @@ version = "3.9"
 
 [topology.bookkeeper]
 nodes = 3
-version = "{bk_from}"
+{bk_from_key}
 
 [topology.pulsar]
 nodes = 3
-version = "{from}"
+{from_key}
 
 [topology.pulsar.config]
 managedLedgerDefaultEnsembleSize = 2
@@ -172,8 +231,14 @@ duration = "{duration}s"
 subscription = "exclusive"
 read_back = true
 "#,
-        from = args.from,
-        to = args.to,
+        from = from.label(),
+        to = to.label(),
+        from_slug = from.slug(),
+        to_slug = to.slug(),
+        from_key = from.key(),
+        bk_from_key = bk_from.key(),
+        bk_from = bk_from.label(),
+        bk_to = bk_to.label(),
         suffix = match (args.rollback, args.with_faults) {
             (true, true) => "-and-back-with-owner-kill",
             (true, false) => "-and-back",
@@ -187,11 +252,11 @@ read_back = true
             ""
         },
     );
-    text.push_str(&step("pulsar", 15, &args.to));
-    text.push_str(&step("bookkeeper", 20, bk_to));
+    text.push_str(&step("pulsar", 15, &to));
+    text.push_str(&step("bookkeeper", 20, &bk_to));
     if args.rollback {
-        text.push_str(&step("bookkeeper", 25, bk_from));
-        text.push_str(&step("pulsar", 30, &args.from));
+        text.push_str(&step("bookkeeper", 25, &bk_from));
+        text.push_str(&step("pulsar", 30, &from));
     }
     if args.with_faults {
         text.push_str(
@@ -207,7 +272,8 @@ read_back = true
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let built_in = match args.system.as_str() {
-        "zookeeper" => zookeeper_scenario(&args),
+        _ if args.scenario.is_some() => String::new(),
+        "zookeeper" => zookeeper_scenario(&args)?,
         "pulsar" => pulsar_scenario(&args)?,
         "bookkeeper" => {
             eprintln!(
