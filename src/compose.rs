@@ -128,6 +128,25 @@ pub fn compose_file(scenario: &Scenario) -> String {
         "        - subnet: {}.{}.{}.0/24",
         SUBNET[0], SUBNET[1], SUBNET[2]
     );
+    // Files chaosbed puts into a node (NGINX's configuration), as compose configs with content.
+    let files: Vec<&ContainerSpec> = services
+        .iter()
+        .map(|s| &s.spec)
+        .filter(|s| !s.files.is_empty())
+        .collect();
+    if !files.is_empty() {
+        let _ = writeln!(out, "configs:");
+        for spec in files {
+            for (index, (_, contents)) in spec.files.iter().enumerate() {
+                let _ = writeln!(out, "  {}-file-{}:", spec.node, index + 1);
+                let _ = writeln!(out, "    content: |");
+                // `$$`: compose interpolates `$name`, and nginx has variables of its own.
+                for line in contents.lines() {
+                    let _ = writeln!(out, "      {}", line.replace('$', "$$"));
+                }
+            }
+        }
+    }
     let volumes: Vec<&ContainerSpec> = services
         .iter()
         .map(|s| &s.spec)
@@ -195,6 +214,13 @@ fn write_service(out: &mut String, service: &Service) {
     if let Some(dir) = &c.data_dir {
         let _ = writeln!(out, "    volumes:");
         let _ = writeln!(out, "      - {}-data:{dir}", c.node);
+    }
+    if !c.files.is_empty() {
+        let _ = writeln!(out, "    configs:");
+        for (index, (path, _)) in c.files.iter().enumerate() {
+            let _ = writeln!(out, "      - source: {}-file-{}", c.node, index + 1);
+            let _ = writeln!(out, "        target: {path}");
+        }
     }
 }
 

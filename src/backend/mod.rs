@@ -33,6 +33,9 @@ pub struct ContainerSpec {
     pub data_size: Option<u64>,
     /// Linux capabilities to add (only where a fault needs them).
     pub cap_add: Vec<String>,
+    /// Files put into the container before it starts: (absolute path, contents), mode 0644.
+    /// How chaosbed gives an image that knows nothing of it a config of its own (NGINX's).
+    pub files: Vec<(String, String)>,
 }
 
 impl ContainerSpec {

@@ -73,6 +73,7 @@ impl Client {
             data_dir: None,
             data_size: None,
             cap_add: Vec::new(),
+            files: Vec::new(),
         }
     }
 }

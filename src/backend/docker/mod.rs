@@ -133,6 +133,24 @@ impl DockerBackend {
                 spec.node, spec.image
             )
         })?;
+        if !spec.files.is_empty() {
+            let tar = files_tar(&spec.files)
+                .with_context(|| format!("packing the files of node {}", spec.node))?;
+            self.docker
+                .upload_to_container(
+                    &name,
+                    Some(bollard::query_parameters::UploadToContainerOptions {
+                        path: "/".into(),
+                        ..Default::default()
+                    }),
+                    bollard::body_full(tar.into()),
+                )
+                .await
+                .with_context(|| {
+                    let paths: Vec<&str> = spec.files.iter().map(|(p, _)| p.as_str()).collect();
+                    format!("putting {} into node {}", paths.join(", "), spec.node)
+                })?;
+        }
         Ok(())
     }
 }
@@ -224,6 +242,24 @@ impl DockerBackend {
         }
         Ok(text)
     }
+}
+
+/// A tar of `files` rooted at `/` (absolute paths, parent directories made as needed).
+fn files_tar(files: &[(String, String)]) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, contents) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(
+            &mut header,
+            path.trim_start_matches('/'),
+            contents.as_bytes(),
+        )?;
+    }
+    builder.into_inner()
 }
 
 /// Volume `source` mounted at `target`.

@@ -142,6 +142,7 @@ pub fn container_spec(
         data_size: None,
         cap_add: Vec::new(),
         aliases: Vec::new(),
+        files: Vec::new(),
     }
 }
 
@@ -168,6 +169,7 @@ pub fn init_spec(image: &str, zk_connect: &str) -> ContainerSpec {
         data_size: None,
         cap_add: Vec::new(),
         aliases: Vec::new(),
+        files: Vec::new(),
     }
 }
 

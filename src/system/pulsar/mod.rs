@@ -217,6 +217,7 @@ pub fn init_metadata_spec(
         data_size: None,
         cap_add: Vec::new(),
         aliases: Vec::new(),
+        files: Vec::new(),
     }
 }
 
@@ -272,6 +273,7 @@ pub fn container_spec(
         data_size: None,
         cap_add: Vec::new(),
         aliases: Vec::new(),
+        files: Vec::new(),
     }
 }
 

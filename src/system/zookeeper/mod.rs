@@ -129,6 +129,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) ->
         data_size: None,
         cap_add: Vec::new(),
         aliases: Vec::new(),
+        files: Vec::new(),
     }
 }
 
