@@ -310,6 +310,30 @@ mod tests {
     }
 
     #[test]
+    fn a_derived_release_is_planned_from_its_templated_pom() {
+        let template = catalogue::by_name("zookeeper-3.9").unwrap();
+        let spec = derive(template, "3.8.4").unwrap();
+        assert_eq!((spec.name, spec.version), ("zookeeper-3.8.4", "3.8.4"));
+        // The same release is derived once per process.
+        assert!(std::ptr::eq(spec, derive(template, "3.8.4").unwrap()));
+        let files = super::super::context::list(spec, &crate::image::fixtures_dir()).unwrap();
+        let pom = files.iter().find(|f| f.path == "pom.xml").unwrap();
+        assert_eq!(pom.source.display().to_string(), spec.pom.unwrap());
+        let text = std::fs::read_to_string(&pom.source).unwrap();
+        assert_eq!(
+            maven::property(&text, "zookeeper.version").as_deref(),
+            Some("3.8.4")
+        );
+        let planned = crate::image::plan(spec).unwrap();
+        let leaf = &planned.last().unwrap().tag;
+        assert!(leaf.starts_with("chaosbed/zookeeper:3.8.4-"), "{leaf}");
+        let catalogue = crate::image::plan(template).unwrap();
+        assert_ne!(leaf, &catalogue.last().unwrap().tag);
+        // Only the exact version is aliased: `3.8` keeps naming the catalogue's 3.8.0.
+        assert_eq!(crate::image::alias_versions(spec), ["3.8.4"]);
+    }
+
+    #[test]
     fn catalogue_versions_never_ask_maven() {
         assert_eq!(resolve_any("zookeeper", "3.8").unwrap().version, "3.8.0");
         assert_eq!(resolve_any("pulsar", "4.0.7").unwrap().name, "pulsar-4.0");
