@@ -1,4 +1,5 @@
 //! chaosbed: stand up real clusters in Docker, run a workload, inject faults, judge the history.
+pub mod api;
 pub mod backend;
 pub mod checker;
 pub mod compose;

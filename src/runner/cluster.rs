@@ -142,6 +142,27 @@ async fn enable_clock(
     Ok(())
 }
 
+/// What the nodes must be made ready for before they start: network faults (the nemesis
+/// helper image and, for latency without netem and the toxics, chaosbed-proxy) and clock faults
+/// (libfaketime preloaded into every node).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultTools {
+    pub network: bool,
+    pub proxy: bool,
+    pub clock: bool,
+}
+
+impl FaultTools {
+    /// What `scenario`'s faults need.
+    pub fn of(scenario: &Scenario) -> Self {
+        Self {
+            network: scenario.has_network_faults(),
+            proxy: scenario.needs_proxy(),
+            clock: scenario.has_clock_faults(),
+        }
+    }
+}
+
 /// Creates the network, then the systems wave by wave: a wave holds the systems whose
 /// dependencies serve already; its systems are prepared (init job, containers) one after the
 /// other, then started together, and the next wave waits until they all serve. Returns a line
@@ -151,6 +172,7 @@ pub async fn create(
     docker: &Docker,
     backend: &mut impl Backend,
     cluster: &mut Cluster,
+    tools: FaultTools,
     timeout: std::time::Duration,
     progress: &MultiProgress,
 ) -> anyhow::Result<Vec<String>> {
@@ -181,7 +203,7 @@ pub async fn create(
     }
     // Network faults run from a helper in each target's network namespace; clock faults take
     // libfaketime from the same image.
-    let nemesis = if scenario.has_network_faults() || scenario.has_clock_faults() {
+    let nemesis = if tools.network || tools.clock {
         let image = crate::image::ensure_tool(docker, "nemesis", progress)
             .await
             .context("building chaosbed's nemesis helper image for the network and clock faults")?;
@@ -190,8 +212,8 @@ pub async fn create(
     } else {
         None
     };
-    if let Some(image) = nemesis.as_deref().filter(|_| scenario.has_network_faults()) {
-        let proxy = if scenario.needs_proxy() {
+    if let Some(image) = nemesis.as_deref().filter(|_| tools.network) {
+        let proxy = if tools.proxy {
             Some(crate::backend::proxy_binary::locate()?)
         } else {
             None
@@ -199,7 +221,7 @@ pub async fn create(
         backend.use_nemesis_image(image, proxy.as_deref());
     }
     backend.create_network().await?;
-    if let Some(image) = nemesis.as_deref().filter(|_| scenario.has_clock_faults()) {
+    if let Some(image) = nemesis.as_deref().filter(|_| tools.clock) {
         enable_clock(backend, cluster, image).await?;
     }
     let wiring = super::systems::Wiring {

@@ -25,7 +25,16 @@ use crate::history::Recorder;
 use crate::report::{Results, RunDir};
 use crate::scenario::{CheckSpec, Scenario};
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, FaultTools};
+pub use monitor::sample_roles;
+pub use systems::ready_unless_exit;
+
+/// Runs `scenario`'s checks on what `recorder` holds, for a cluster stood up by [`stand_up`]
+/// (the history's end is now).
+pub fn judge(scenario: &Scenario, cluster: &Cluster, recorder: &Recorder) -> Vec<CheckResult> {
+    let ctx = phases::check_context(scenario, cluster, recorder.now());
+    phases::run_checks(scenario, recorder, &ctx)
+}
 
 /// The context a run of `scenario` gives its checks once every system's nodes were created, as
 /// `phases::check_context` builds it from the cluster: for judging a recorded history again.
@@ -77,16 +86,27 @@ pub fn default_out_root() -> PathBuf {
 }
 
 /// Stands up a scenario's topology (images, network, every system ready) without workload or
-/// faults, for benchmarks and tools. The caller owns `backend` and must call its `cleanup`.
+/// faults, for benchmarks and tools, ready for the faults `tools` names. The caller owns
+/// `backend` and must call its `cleanup`.
 pub async fn stand_up(
     scenario: &Scenario,
     docker: &bollard::Docker,
     backend: &mut DockerBackend,
+    tools: FaultTools,
     timeout: Duration,
     progress: &MultiProgress,
 ) -> anyhow::Result<(Cluster, Vec<String>)> {
     let mut cluster = Cluster::default();
-    let lines = cluster::create(scenario, docker, backend, &mut cluster, timeout, progress).await?;
+    let lines = cluster::create(
+        scenario,
+        docker,
+        backend,
+        &mut cluster,
+        tools,
+        timeout,
+        progress,
+    )
+    .await?;
     Ok((cluster, lines))
 }
 

@@ -108,7 +108,17 @@ pub async fn execute(
         .map(|(_, s, _)| s.node_count())
         .sum();
     let bar = phase(progress, format!("starting {total} nodes"));
-    for line in cluster::create(scenario, docker, backend, cluster, READY_TIMEOUT, progress).await?
+    let tools = cluster::FaultTools::of(scenario);
+    for line in cluster::create(
+        scenario,
+        docker,
+        backend,
+        cluster,
+        tools,
+        READY_TIMEOUT,
+        progress,
+    )
+    .await?
     {
         say(progress, line);
     }

@@ -217,6 +217,7 @@ async fn every_kind(images: Images) -> anyhow::Result<()> {
             &scenarios[0],
             &docker,
             &mut backend,
+            chaosbed::runner::FaultTools::of(&scenarios[0]),
             Duration::from_secs(300),
             &progress,
         )

@@ -215,10 +215,16 @@ async fn measure(
     progress: &MultiProgress,
 ) -> anyhow::Result<()> {
     let begin = Instant::now();
-    let (cluster, lines) =
-        chaosbed::runner::stand_up(scenario, docker, backend, READY_TIMEOUT, progress)
-            .await
-            .context("standing up the Pinpoint stack")?;
+    let (cluster, lines) = chaosbed::runner::stand_up(
+        scenario,
+        docker,
+        backend,
+        chaosbed::runner::FaultTools::of(scenario),
+        READY_TIMEOUT,
+        progress,
+    )
+    .await
+    .context("standing up the Pinpoint stack")?;
     let ready = begin.elapsed();
     println!(
         "stack ready (3 ZooKeeper, HBase, 3 collectors, 3 webs, traced app) in {:.1}s",

@@ -152,7 +152,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = stack::measure_then_remove(&mut backend, async |backend| {
         let begin = Instant::now();
         let (cluster, _lines) =
-            chaosbed::runner::stand_up(&scenario, &docker, backend, READY_TIMEOUT, &progress)
+            chaosbed::runner::stand_up(
+                &scenario,
+                &docker,
+                backend,
+                chaosbed::runner::FaultTools::of(&scenario),
+                READY_TIMEOUT,
+                &progress,
+            )
                 .await
                 .context("standing up the cluster")?;
         let ready = begin.elapsed();

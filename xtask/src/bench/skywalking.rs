@@ -172,10 +172,16 @@ async fn measure(
     progress: &MultiProgress,
 ) -> anyhow::Result<()> {
     let begin = Instant::now();
-    let (cluster, lines) =
-        chaosbed::runner::stand_up(scenario, docker, backend, READY_TIMEOUT, progress)
-            .await
-            .context("standing up the SkyWalking stack")?;
+    let (cluster, lines) = chaosbed::runner::stand_up(
+        scenario,
+        docker,
+        backend,
+        chaosbed::runner::FaultTools::of(scenario),
+        READY_TIMEOUT,
+        progress,
+    )
+    .await
+    .context("standing up the SkyWalking stack")?;
     let ready = begin.elapsed();
     println!(
         "stack ready (3 ZooKeeper, PostgreSQL, OAP schema, 3 OAP, NGINX) in {:.1}s: {}",
