@@ -62,6 +62,10 @@ pub struct Release {
     /// Properties the release's own parent pom sets, copied into the template (Pulsar's
     /// `bookkeeper.version`: the bookie a broker release was built against).
     pub from_parent: Option<(Artifact, &'static [&'static str])>,
+    /// Artifacts (`group:artifact`, or `group:artifact:classifier`) pinned to the release's
+    /// version in the template's dependencyManagement, over what an imported BOM says: the
+    /// bookie's jars, which the Pulsar BOM would otherwise keep at its own BookKeeper.
+    pub pins: &'static [&'static str],
 }
 
 const ZK_ENTRYPOINT: &str = "zookeeper/docker-entrypoint.sh";
@@ -84,6 +88,7 @@ const ZOOKEEPER_RELEASES: Release = Release {
     },
     property: "zookeeper.version",
     from_parent: None,
+    pins: &[],
 };
 
 const PULSAR_RELEASES: Release = Release {
@@ -99,6 +104,7 @@ const PULSAR_RELEASES: Release = Release {
         },
         &["bookkeeper.version"],
     )),
+    pins: &[],
 };
 
 const SKYWALKING_RELEASES: Release = Release {
@@ -108,6 +114,48 @@ const SKYWALKING_RELEASES: Release = Release {
     },
     property: "skywalking.version",
     from_parent: None,
+    pins: &[],
+};
+
+/// A bookie at another BookKeeper release: the Pulsar image's pom with every BookKeeper jar a
+/// bookie runs pinned to that release (the jars of chaosbed's 4.16 and 4.17 bookies).
+const BOOKKEEPER_RELEASES: Release = Release {
+    artifact: Artifact {
+        group: "org.apache.bookkeeper",
+        artifact: "bookkeeper-server",
+    },
+    property: "bookkeeper.version",
+    from_parent: None,
+    pins: &[
+        "org.apache.bookkeeper:bookkeeper-common",
+        "org.apache.bookkeeper:bookkeeper-common-allocator",
+        "org.apache.bookkeeper:bookkeeper-proto",
+        "org.apache.bookkeeper:bookkeeper-server",
+        "org.apache.bookkeeper:bookkeeper-slogger-api",
+        "org.apache.bookkeeper:bookkeeper-slogger-slf4j",
+        "org.apache.bookkeeper:bookkeeper-tools-framework",
+        "org.apache.bookkeeper:circe-checksum",
+        "org.apache.bookkeeper:cpu-affinity",
+        "org.apache.bookkeeper:native-io",
+        "org.apache.bookkeeper:statelib",
+        "org.apache.bookkeeper:stream-storage-api",
+        "org.apache.bookkeeper:stream-storage-common",
+        "org.apache.bookkeeper:stream-storage-java-client",
+        "org.apache.bookkeeper:stream-storage-java-client-base",
+        "org.apache.bookkeeper:stream-storage-proto",
+        "org.apache.bookkeeper:stream-storage-server",
+        "org.apache.bookkeeper:stream-storage-service-api",
+        "org.apache.bookkeeper:stream-storage-service-impl",
+        "org.apache.bookkeeper.stats:bookkeeper-stats-api",
+        "org.apache.bookkeeper.stats:codahale-metrics-provider",
+        "org.apache.bookkeeper.stats:prometheus-metrics-provider",
+        "org.apache.bookkeeper.http:http-server",
+        "org.apache.bookkeeper.http:vertx-http-server",
+        "org.apache.distributedlog:distributedlog-common",
+        "org.apache.distributedlog:distributedlog-core",
+        "org.apache.distributedlog:distributedlog-core:tests",
+        "org.apache.distributedlog:distributedlog-protocol",
+    ],
 };
 
 /// Every image chaosbed builds, parents before children.
@@ -224,7 +272,7 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
-        release: None,
+        release: Some(BOOKKEEPER_RELEASES),
         pom: None,
     },
     ImageSpec {
@@ -238,7 +286,7 @@ pub const CATALOGUE: &[ImageSpec] = &[
         shared: PULSAR_SHARED,
         parent: Some("jre"),
         maven: true,
-        release: None,
+        release: Some(BOOKKEEPER_RELEASES),
         pom: None,
     }, // pulsar-perf (org.apache.pulsar:pulsar-testclient) for the producer bench: a client tool,
     // not a cluster system; 4.0.8 is the release whose testclient resolves from Maven Central.

@@ -30,7 +30,7 @@ pub use inventory::{
     Current, Present, Removal, Superseded, clean_superseded, current, list, missing, missing_from,
     remove_superseded, superseded,
 };
-pub use versions::{refuse_version, resolve_any};
+pub use versions::{bookkeeper_of_pulsar, refuse_version, resolve_any};
 
 /// One ensure at a time in this process: concurrent tests share builds instead of racing.
 static ENSURE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

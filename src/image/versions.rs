@@ -132,7 +132,10 @@ fn derive(template: &'static ImageSpec, version: &str) -> anyhow::Result<&'stati
             values.push((property, value));
         }
     }
-    let templated = template_pom(&text, template, version, &values)?;
+    let mut templated = template_pom(&text, template, version, &values)?;
+    if !release.pins.is_empty() {
+        templated = pin(&templated, template, release.pins)?;
+    }
     let dir = std::env::temp_dir().join("chaosbed-poms").join(&name);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("pom.xml");
@@ -182,6 +185,55 @@ fn template_pom(
     let at = out.find("?>\n").map_or(0, |i| i + 3);
     out.insert_str(at, &note);
     Ok(out)
+}
+
+/// The pom with each of `pins` managed at `${property}` ahead of any imported BOM.
+fn pin(pom: &str, template: &ImageSpec, pins: &[&str]) -> anyhow::Result<String> {
+    let release = template.release.expect("a template has a release");
+    let anchor = "<dependencyManagement>\n    <dependencies>\n";
+    let at = pom.find(anchor).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the pom of image {} has no dependencyManagement to pin {} in",
+            template.name,
+            release.property
+        )
+    })? + anchor.len();
+    let mut block = String::from("      <!-- pinned by chaosbed to the release asked for -->\n");
+    for pin in pins {
+        let mut parts = pin.split(':');
+        let (group, artifact, classifier) = (parts.next(), parts.next(), parts.next());
+        let (Some(group), Some(artifact)) = (group, artifact) else {
+            anyhow::bail!("pin {pin:?} is not group:artifact[:classifier]");
+        };
+        block.push_str(&format!(
+            "      <dependency>\n        <groupId>{group}</groupId>\n        \
+             <artifactId>{artifact}</artifactId>\n        <version>${{{}}}</version>\n{}      \
+             </dependency>\n",
+            release.property,
+            classifier
+                .map(|c| format!("        <classifier>{c}</classifier>\n"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut out = pom.to_owned();
+    out.insert_str(at, &block);
+    Ok(out)
+}
+
+/// The BookKeeper a Pulsar release's image bundles (`bookkeeper.version` of its pom, templated
+/// or chaosbed's own): the bookies that belong beside its brokers.
+pub fn bookkeeper_of_pulsar(version: &str) -> anyhow::Result<String> {
+    let spec = resolve_any("pulsar", version)?;
+    let path = match spec.pom {
+        Some(pom) => std::path::PathBuf::from(pom),
+        None => super::fixtures_dir()
+            .join(spec.context.unwrap_or_default())
+            .join("pom.xml"),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    maven::property(&text, "bookkeeper.version")
+        .ok_or_else(|| anyhow::anyhow!("{} names no bookkeeper.version", path.display()))
 }
 
 /// Why `version` of `system` cannot be built, as (message, help) for a scenario's diagnostic;
@@ -331,6 +383,30 @@ mod tests {
         assert_ne!(leaf, &catalogue.last().unwrap().tag);
         // Only the exact version is aliased: `3.8` keeps naming the catalogue's 3.8.0.
         assert_eq!(crate::image::alias_versions(spec), ["3.8.4"]);
+    }
+
+    #[test]
+    fn a_bookie_release_pins_every_bookkeeper_jar_over_the_pulsar_bom() {
+        let template = catalogue::by_name("bookkeeper-4.16").unwrap();
+        let spec = derive(template, "4.16.3").unwrap();
+        assert_eq!(spec.context, Some("pulsar-3.0"));
+        let text = std::fs::read_to_string(spec.pom.unwrap()).unwrap();
+        assert_eq!(
+            maven::property(&text, "bookkeeper.version").as_deref(),
+            Some("4.16.3")
+        );
+        // Pinned ahead of the BOM import, the tests-classified jar too.
+        let pinned = text
+            .find("<artifactId>bookkeeper-server</artifactId>")
+            .unwrap();
+        assert!(pinned < text.find("<type>pom</type>").unwrap(), "{text}");
+        assert!(text.contains("<classifier>tests</classifier>"), "{text}");
+        assert_eq!(
+            text.matches("<version>${bookkeeper.version}</version>")
+                .count(),
+            template.release.unwrap().pins.len() + 1,
+            "every pin and the pom's own vertx-http-server"
+        );
     }
 
     #[test]

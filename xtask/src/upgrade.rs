@@ -153,23 +153,11 @@ at = "10s"
     Ok(text)
 }
 
-/// The bookies a Pulsar release runs against: chaosbed's BookKeeper of the same Pulsar line
-/// (4.16 for 3.x, 4.17 for 4.x). Bookies are built only at those two versions; a broker of any
-/// release speaks to either.
-fn bookkeeper_of(pulsar: &str) -> anyhow::Result<&'static str> {
-    let major: u32 = pulsar
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .with_context(|| format!("Pulsar version {pulsar:?} does not start with a number"))?;
-    match major {
-        3 => Ok("4.16"),
-        4 => Ok("4.17"),
-        other => anyhow::bail!(
-            "no BookKeeper version known for Pulsar {other}.x; chaosbed runs bookies 4.16 \
-             (beside Pulsar 3.x) and 4.17 (beside 4.x)"
-        ),
-    }
+/// The bookies a Pulsar release runs beside: the BookKeeper its own build names (3.0.2: 4.16.3;
+/// chaosbed's 3.0 and 4.0: 4.16.6 and 4.17.2), built by that number.
+fn bookkeeper_of(pulsar: &str) -> anyhow::Result<String> {
+    chaosbed::image::bookkeeper_of_pulsar(pulsar)
+        .with_context(|| format!("finding the BookKeeper that Pulsar {pulsar} bundles"))
 }
 
 /// The built-in Pulsar scenario: pulsar-produce-consume with a read-back, brokers rolled then
@@ -180,7 +168,7 @@ fn pulsar_scenario(args: &Args) -> anyhow::Result<String> {
     // An image runs bookies as well as brokers, as apachepulsar/pulsar does.
     let bookies = |side: &Side| -> anyhow::Result<Side> {
         Ok(match side {
-            Side::Version(v) => Side::Version(bookkeeper_of(v)?.to_owned()),
+            Side::Version(v) => Side::Version(bookkeeper_of(v)?),
             Side::Image(image) => Side::Image(image.clone()),
         })
     };
