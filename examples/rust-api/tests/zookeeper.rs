@@ -136,11 +136,11 @@ async fn acknowledged_writes_survive_a_kill(#[case] target: Target) -> anyhow::R
     let writer = tokio::spawn(write_for(
         connect.clone(),
         cluster.recorder().clone(),
-        Duration::from_secs(12),
+        Duration::from_secs(9),
     ));
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let fault = cluster.kill(target).await?;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     cluster.heal(fault).await;
     let written = writer.await??;
     cluster.wait_ready(Duration::from_secs(60)).await?;
