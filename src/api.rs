@@ -22,7 +22,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
@@ -426,17 +425,6 @@ impl ClusterBuilder {
         let scenario = self.scenario()?;
         TestCluster::start(scenario, self.tools).await
     }
-}
-
-/// The nodes of each system of a running cluster, by system name (for printing).
-pub fn describe(cluster: &TestCluster) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for node in &cluster.cluster.nodes {
-        out.entry(node.system.name().to_owned())
-            .or_default()
-            .push(format!("{} {}", node.name, node.address));
-    }
-    out
 }
 
 #[cfg(test)]

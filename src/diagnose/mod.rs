@@ -130,6 +130,24 @@ pub struct Diagnosis {
     pub evidence: Vec<String>,
 }
 
+/// A workload's client container that failed (`failure` says how), quoting its last lines the
+/// way a node's are quoted.
+pub fn client_failed(node: &str, failure: &str, oom_killed: bool, log: &str) -> Diagnosis {
+    Diagnosis {
+        node: node.to_owned(),
+        cause: if oom_killed {
+            Cause::OomKilled
+        } else {
+            Cause::Exited
+        },
+        explanation: format!(
+            "{failure}; its last lines are quoted (a client should log to stderr and print only \
+             operations on stdout)"
+        ),
+        evidence: log::evidence(&log::last_lines(log, log::EVIDENCE)),
+    }
+}
+
 /// A node that kept running although its ZooKeeper session expired (it reconnected with a new
 /// one): what a too-low tickTime does to a broker or bookie, worth naming even without a crash.
 /// When its ZooKeeper client saw its clock jump, the clock skew is named instead.

@@ -1,14 +1,13 @@
-//! A `container` workload in a run: its image made ready at setup, told the cluster's
-//! addresses, run for the workload and again for the final read, its failures diagnosed.
+//! A `container` workload in a run: its image made ready at setup and the cluster's addresses
+//! it is told; which containers it may leave.
 
 use anyhow::{Context as _, Result};
 use bollard::Docker;
 use indicatif::MultiProgress;
 
 use super::cluster::Cluster;
-use crate::diagnose::{Cause, Diagnosis};
 use crate::scenario::Scenario;
-use crate::workload::container::{Client, Outcome, Phase};
+use crate::workload::container::{Client, Phase};
 
 /// The client of `scenario`'s container workload: its image built or found, its environment.
 pub async fn prepare(
@@ -60,33 +59,6 @@ pub async fn prepare(
         env,
         topic: workload.topic.clone(),
     })
-}
-
-/// The diagnosis of a client run that failed, quoting the last lines it printed.
-pub fn diagnosis(outcome: &Outcome, failure: String, log: &str) -> Diagnosis {
-    let evidence: Vec<String> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .rev()
-        .take(5)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .map(str::to_owned)
-        .collect();
-    Diagnosis {
-        node: outcome.phase.node().to_owned(),
-        cause: if outcome.oom_killed {
-            Cause::OomKilled
-        } else {
-            Cause::Exited
-        },
-        explanation: format!(
-            "{failure}; its last lines are quoted (a client should log to stderr and print only \
-             operations on stdout)"
-        ),
-        evidence,
-    }
 }
 
 /// The containers a container workload may leave, whose logs a run keeps.

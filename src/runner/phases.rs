@@ -448,7 +448,8 @@ async fn judge_client(
         return Ok(());
     };
     let log = backend.logs(outcome.phase.node()).await.unwrap_or_default();
-    let diagnosis = client::diagnosis(outcome, failure.clone(), &log);
+    let diagnosis =
+        crate::diagnose::client_failed(outcome.phase.node(), &failure, outcome.oom_killed, &log);
     super::diagnosis::record(recorder, &diagnosis);
     anyhow::bail!(
         "{failure}; its last lines: {}",
