@@ -10,7 +10,7 @@
 //! use chaosbed::scenario::{SystemKind, Target};
 //!
 //! let mut cluster = TestCluster::builder("my-test")
-//!     .system(SystemKind::Zookeeper, 3)
+//!     .system(crate::system::zookeeper::KIND, 3)
 //!     .start()
 //!     .await?;
 //! let connect = cluster.env("CHAOSBED_ZOOKEEPER").unwrap_or_default();
@@ -123,9 +123,9 @@ impl TestCluster {
             .collect();
         let env = crate::system::client_env(&nodes);
         // The quorum check reads ZooKeeper's roles as the runner samples them.
-        let ensemble = cluster.of(SystemKind::Zookeeper);
+        let ensemble = cluster.of(crate::system::zookeeper::KIND);
         let monitor = (!ensemble.is_empty())
-            .then(|| tokio::spawn(crate::runner::sample_roles(ensemble, recorder.clone())));
+            .then(|| tokio::spawn(crate::system::zookeeper::sample_roles(ensemble, recorder.clone())));
         Ok(Self {
             scenario,
             docker,
@@ -325,7 +325,7 @@ impl TestCluster {
             Target::Leader | Target::Follower | Target::Followers
         ) {
             observed.roles = crate::system::zookeeper::roles(
-                &self.cluster.of(SystemKind::Zookeeper),
+                &self.cluster.of(crate::system::zookeeper::KIND),
                 Duration::from_secs(1),
             )
             .await;
@@ -434,23 +434,23 @@ mod tests {
     #[test]
     fn a_builder_makes_a_valid_scenario_of_its_systems() {
         let scenario = TestCluster::builder("api-test")
-            .system(SystemKind::Zookeeper, 3)
-            .version(SystemKind::Zookeeper, "3.9")
+            .system(crate::system::zookeeper::KIND, 3)
+            .version(crate::system::zookeeper::KIND, "3.9")
             .scenario()
             .unwrap();
-        let zk = scenario.topology.zookeeper.as_ref().unwrap().get_ref();
+        let zk = scenario.topology.spec(crate::system::zookeeper::KIND).unwrap();
         assert_eq!(zk.node_count(), 3);
         assert_eq!(zk.version.as_deref(), Some("3.9"));
-        assert_eq!(scenario.workload.system(), SystemKind::Zookeeper);
+        assert_eq!(scenario.workload.system(), crate::system::zookeeper::KIND);
         let pulsar = TestCluster::builder("p")
-            .system(SystemKind::Zookeeper, 3)
-            .system(SystemKind::Bookkeeper, 3)
-            .system(SystemKind::Pulsar, 2)
+            .system(crate::system::zookeeper::KIND, 3)
+            .system(crate::system::bookkeeper::KIND, 3)
+            .system(crate::system::pulsar::KIND, 2)
             .scenario()
             .unwrap();
-        assert_eq!(pulsar.workload.system(), SystemKind::Pulsar);
+        assert_eq!(pulsar.workload.system(), crate::system::pulsar::KIND);
         let err = TestCluster::builder("bad")
-            .system(SystemKind::Pulsar, 2)
+            .system(crate::system::pulsar::KIND, 2)
             .scenario()
             .unwrap_err();
         assert!(format!("{err:#}").contains("bookkeeper"), "{err:#}");

@@ -47,13 +47,20 @@ pub fn compose_file(scenario: &Scenario) -> String {
                 *system,
                 spec.version
                     .as_deref()
-                    .unwrap_or(crate::system::default_version(*system)),
+                    .unwrap_or(system.default_version()),
             )
         });
         let count = spec.node_count();
         let names = node_names(*system, count);
         let addresses: Vec<Ipv4Addr> = names.iter().map(|_| allocate()).collect();
-        let init = crate::system::init_spec(*system, spec, &image, &wiring, &addresses);
+        let deploy = crate::system::protocol::Deploy {
+            spec,
+            image: &image,
+            count,
+            wiring: &wiring,
+            addresses: &addresses,
+        };
+        let init = system.init_spec(&deploy);
         let waits_for: Vec<(String, &'static str)> = previous
             .iter()
             .map(|n| (n.clone(), "service_started"))
@@ -69,16 +76,9 @@ pub fn compose_file(scenario: &Scenario) -> String {
             });
         }
         let mut these = Vec::new();
-        for (i, (name, address)) in names.into_iter().zip(addresses).enumerate() {
+        for (i, (name, address)) in names.into_iter().zip(addresses.iter().copied()).enumerate() {
             let index = i as u32 + 1;
-            let mut container = crate::system::container_spec(
-                *system,
-                spec,
-                &image,
-                (index, count),
-                &wiring,
-                address,
-            );
+            let mut container = system.container_spec(&deploy, index, address);
             crate::system::apply_scenario(&mut container, spec);
             services.push(Service {
                 spec: container,

@@ -139,7 +139,7 @@ mod tests {
         let recorder = Recorder::new();
         probe(&recorder, "zookeeper", None);
         probe(&recorder, "pinpoint-collector", None);
-        let expect = Some(SystemKind::PinpointCollector);
+        let expect = Some(crate::system::pinpoint::collector::KIND);
         let result = check(&recorder.snapshot(), &CheckContext::default(), expect).unwrap();
         assert_eq!(result.verdict, Verdict::Invalid, "{}", result.summary);
         assert!(result.summary.contains("but it did"), "{}", result.summary);

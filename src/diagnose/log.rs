@@ -202,7 +202,7 @@ fn names_other_port(line: &str) -> bool {
 }
 
 /// Lines that say the JDBC store (PostgreSQL) could not be reached.
-pub(super) fn postgres_unreachable(log: &str) -> Vec<&str> {
+pub(crate) fn postgres_unreachable(log: &str) -> Vec<&str> {
     lines(log)
         .filter(|line| {
             let lower = line.to_ascii_lowercase();
@@ -217,7 +217,7 @@ pub(super) fn postgres_unreachable(log: &str) -> Vec<&str> {
 }
 
 /// Lines that say HBase could not be reached or did not answer in time.
-pub(super) fn hbase_unreachable(log: &str) -> Vec<&str> {
+pub(crate) fn hbase_unreachable(log: &str) -> Vec<&str> {
     lines(log)
         .filter(|line| {
             let lower = line.to_ascii_lowercase();
@@ -375,7 +375,7 @@ pub(super) fn quote(line: &str) -> String {
 
 /// What a server found wrong with its data when it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum DataFault {
+pub enum DataFault {
     /// ZooKeeper: its `currentEpoch` file is older than the transactions it holds.
     EpochBehindLog,
     /// ZooKeeper: its `acceptedEpoch` file is behind its `currentEpoch` file.
@@ -400,7 +400,7 @@ pub(super) enum DataFault {
 
 impl DataFault {
     /// Whether data (or the record of it) is gone, rather than there but inconsistent.
-    pub(super) fn missing(self) -> bool {
+    pub fn missing(self) -> bool {
         matches!(
             self,
             DataFault::SnapshotMissing
@@ -461,7 +461,7 @@ const INVALID_COOKIE: &str = "InvalidCookieException";
 
 /// Data a server refused to start on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct DataProblem<'a> {
+pub struct DataProblem<'a> {
     pub fault: DataFault,
     /// The line that says what is wrong, to quote.
     pub line: &'a str,
@@ -470,7 +470,7 @@ pub(super) struct DataProblem<'a> {
 }
 
 /// A ZooKeeper server's data directory that it would not load.
-pub(super) fn zookeeper_data(log: &str) -> Option<DataProblem<'_>> {
+pub(crate) fn zookeeper_data(log: &str) -> Option<DataProblem<'_>> {
     let mut found = data_problem(log, &ZOOKEEPER_DATA)?;
     // QuorumPeer's own error says only that loading failed; its cause says why.
     if found.line.contains(ZOOKEEPER_LOAD_FAILED)
@@ -485,7 +485,7 @@ pub(super) fn zookeeper_data(log: &str) -> Option<DataProblem<'_>> {
 }
 
 /// A bookie whose cookie check failed.
-pub(super) fn bookie_data(log: &str) -> Option<DataProblem<'_>> {
+pub(crate) fn bookie_data(log: &str) -> Option<DataProblem<'_>> {
     // Cookie's mismatch phrase is plain words; it counts with the exception the check throws.
     let thrown = lines(log).find(|line| line.contains(INVALID_COOKIE));
     let phrases: Vec<(&str, DataFault)> = BOOKIE_DATA

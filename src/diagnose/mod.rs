@@ -21,6 +21,8 @@ use crate::backend::{NodeState, Status};
 use crate::scenario::SystemKind;
 
 pub use jvm::format_bytes;
+pub use log::{DataFault, DataProblem};
+pub(crate) use log::{bookie_data, hbase_unreachable, postgres_unreachable, zookeeper_data};
 
 /// What is known about one node when it is diagnosed.
 #[derive(Debug, Clone, Copy)]
@@ -152,7 +154,7 @@ pub fn client_failed(node: &str, failure: &str, oom_killed: bool, log: &str) -> 
 /// one): what a too-low tickTime does to a broker or bookie, worth naming even without a crash.
 /// When its ZooKeeper client saw its clock jump, the clock skew is named instead.
 pub fn expired_session(facts: &NodeFacts) -> Option<Diagnosis> {
-    if facts.system == SystemKind::Zookeeper {
+    if !facts.system.zookeeper_client() {
         return None;
     }
     let expired = log::session_expiry(facts.log);
@@ -281,7 +283,7 @@ fn clock_skew(facts: &NodeFacts, failed: &str, note: &str) -> Option<(String, Ve
             format!("{node} {failed}: HBase rejected {server}{measured}; {CLOCK_ADVICE}{note}");
         return Some((explanation, log::evidence(&sync.lines)));
     }
-    if facts.system == SystemKind::Zookeeper {
+    if !facts.system.zookeeper_client() {
         return None;
     }
     let negotiated = log::negotiated_timeout_ms(facts.log);
@@ -308,44 +310,13 @@ fn clock_skew(facts: &NodeFacts, failed: &str, note: &str) -> Option<(String, Ve
     Some((explanation, log::evidence(&lines)))
 }
 
-/// A node's storage as its explanations name it, the lines that say it could not be reached,
-/// and what to check.
-fn storage(system: SystemKind, log: &str) -> Option<(&'static str, Vec<&str>, &'static str)> {
-    match system {
-        SystemKind::Skywalking => Some((
-            "PostgreSQL",
-            log::postgres_unreachable(log),
-            "check that PostgreSQL is up and SW_JDBC_URL names it",
-        )),
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb => Some((
-            "HBase",
-            log::hbase_unreachable(log),
-            "check that the HBase node is up and ready (its log says why not), and that \
-             hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names the ZooKeeper ensemble HBase \
-             registers in",
-        )),
-        _ => None,
-    }
-}
-
-/// Where a system is told which ZooKeeper to use, for systems whose setting is not obvious.
-fn zookeeper_setting(system: SystemKind) -> &'static str {
-    match system {
-        SystemKind::Hbase => ", and that hbase.zookeeper.quorum (HBASE_ZOOKEEPER_QUORUM) names it",
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb => {
-            ", and that hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names it"
-        }
-        _ => "",
-    }
-}
-
 /// Explains a node that exited or never became ready; `None` for a node that is up (running or
 /// paused) and was ready.
 pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
     let failure = Failure::of(facts)?;
     let node = facts.node;
     let memory = facts.heap.map(jvm::JvmMemory::parse).unwrap_or_default();
-    let variable = memory_variable(facts.system);
+    let variable = facts.system.memory().advice;
     let limit = facts.memory_limit;
     let diagnosis = |cause: Cause, explanation: String, lines: &[&str]| Diagnosis {
         node: node.to_string(),
@@ -470,11 +441,7 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
     }
     // Data a server refuses to start on explains its exit more directly than the ZooKeeper
     // trouble or the heap around it.
-    if let Some(data) = match facts.system {
-        SystemKind::Zookeeper => log::zookeeper_data(facts.log),
-        SystemKind::Bookkeeper => log::bookie_data(facts.log),
-        _ => None,
-    } {
+    if let Some(data) = facts.system.refused_data(facts.log) {
         let cause = if data.fault.missing() {
             Cause::DataMissing
         } else {
@@ -488,7 +455,7 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
         return Some(diagnosis(cause, explanation, &data.lines));
     }
     // A ZooKeeper server has no ZooKeeper session of its own; its log speaks of its clients'.
-    if facts.system != SystemKind::Zookeeper {
+    if facts.system.zookeeper_client() {
         let expired = log::session_expiry(facts.log);
         if !expired.is_empty() {
             let timeout = session_timeout_text(log::negotiated_timeout_ms(facts.log), facts);
@@ -505,7 +472,7 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
                  and has a quorum{}{heap_note}",
                 failure.text(),
                 log::quote(last),
-                zookeeper_setting(facts.system)
+                facts.system.zookeeper_setting()
             );
             return Some(diagnosis(
                 Cause::ZookeeperUnreachable,
@@ -515,10 +482,7 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
         }
     }
     // A missing table means HBase answered, so it comes before HBase being unreachable.
-    if matches!(
-        facts.system,
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb
-    ) {
+    if facts.system.needs_tables() {
         let (lines, tables) = log::missing_tables(facts.log);
         if let Some(last) = lines.last() {
             let missing = match tables.as_slice() {
@@ -536,7 +500,11 @@ pub fn diagnose(facts: &NodeFacts) -> Option<Diagnosis> {
             return Some(diagnosis(Cause::SchemaMissing, explanation, &lines));
         }
     }
-    if let Some((store, lines, advice)) = storage(facts.system, facts.log)
+    if let Some(crate::system::protocol::Unreachable {
+        storage: store,
+        lines,
+        advice,
+    }) = facts.system.storage_unreachable(facts.log)
         && let Some(last) = lines.last()
     {
         let explanation = format!(
@@ -697,21 +665,6 @@ fn jvm_message(line: &str) -> String {
         .find_map(|name| line.find(name))
         .unwrap_or(0);
     log::quote(line[from..].trim_start_matches(['#', ' ']))
-}
-
-/// The variable that carries a system's JVM memory flags.
-fn memory_variable(system: SystemKind) -> &'static str {
-    match system {
-        SystemKind::Pulsar => "PULSAR_MEM",
-        SystemKind::Bookkeeper => "BOOKIE_MEM",
-        SystemKind::Zookeeper => "JVMFLAGS",
-        SystemKind::Skywalking
-        | SystemKind::PinpointCollector
-        | SystemKind::PinpointWeb
-        | SystemKind::PinpointApp => "JAVA_OPTS",
-        SystemKind::Hbase => "HBASE_HEAPSIZE",
-        SystemKind::Postgres | SystemKind::Nginx => "its memory settings",
-    }
 }
 
 /// `: the servers negotiated timeout = 2000 ms, and tickTime=100 caps every session at 2 s ..`.

@@ -45,7 +45,7 @@ fn facts<'a>(
 }
 
 fn broker<'a>(state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
-    facts("broker-1", SystemKind::Pulsar, state, log)
+    facts("broker-1", crate::system::pulsar::KIND, state, log)
 }
 
 const STARTING: &str = "\
@@ -115,7 +115,7 @@ fn oom_kill_names_the_heap_and_the_limit() {
 #[test]
 fn oom_kill_with_a_heap_that_fits_asks_for_headroom() {
     let state = state(Status::Exited, Some(137), true);
-    let mut facts = facts("bookie-2", SystemKind::Bookkeeper, &state, "");
+    let mut facts = facts("bookie-2", crate::system::bookkeeper::KIND, &state, "");
     facts.memory_limit = Some(GIB);
     facts.heap = Some("-Xmx768m");
     let diagnosis = diagnose(&facts).unwrap();
@@ -143,7 +143,7 @@ fn oom_kill_without_a_limit_or_heap() {
 #[test]
 fn a_jvm_that_cannot_get_its_heap_exceeds_the_limit() {
     let state = exited(1);
-    let mut facts = facts("bookie-1", SystemKind::Bookkeeper, &state, JVM_NO_MEMORY);
+    let mut facts = facts("bookie-1", crate::system::bookkeeper::KIND, &state, JVM_NO_MEMORY);
     facts.memory_limit = Some(GIB);
     facts.heap = Some("-Xms2g -Xmx2g");
     let diagnosis = diagnose(&facts).unwrap();
@@ -226,7 +226,7 @@ fn session_expiry_without_timeouts_in_view() {
     let state = running();
     let log = "ERROR org.apache.bookkeeper.bookie.BookieStateManager - ZK exception: \
                KeeperErrorCode = Session expired for /ledgers/available\n";
-    let diagnosis = diagnose(&facts("bookie-3", SystemKind::Bookkeeper, &state, log)).unwrap();
+    let diagnosis = diagnose(&facts("bookie-3", crate::system::bookkeeper::KIND, &state, log)).unwrap();
     assert_eq!(diagnosis.cause, Cause::SessionExpired);
     assert_eq!(
         diagnosis.explanation,
@@ -256,7 +256,7 @@ fn a_bookie_that_cannot_reach_zookeeper() {
     let state = exited(1);
     let diagnosis = diagnose(&facts(
         "bookie-1",
-        SystemKind::Bookkeeper,
+        crate::system::bookkeeper::KIND,
         &state,
         ZK_REFUSED,
     ))
@@ -295,7 +295,7 @@ fn a_zookeeper_server_is_not_judged_by_its_clients_sessions() {
 2024 [main] ERROR org.apache.zookeeper.server.quorum.QuorumPeerMain - Unexpected exception, exiting abnormally
 java.lang.IllegalArgumentException: myid file is missing
 ";
-    let diagnosis = diagnose(&facts("zk-2", SystemKind::Zookeeper, &state, log)).unwrap();
+    let diagnosis = diagnose(&facts("zk-2", crate::system::zookeeper::KIND, &state, log)).unwrap();
     assert_eq!(diagnosis.cause, Cause::Exited);
     assert_eq!(
         diagnosis.explanation,
@@ -416,7 +416,7 @@ fn an_oap_that_exits_on_an_unreachable_store_names_the_store() {
     let log = "INFO [main] starting\n\
                ERROR [main] o.a.s.o.s.s.OAPServerBootstrap - Failed to initialize pool: Connection to pg-1:5432 refused. Check that the hostname and port are correct\n";
     let state = exited(1);
-    let d = diagnose(&facts("oap-2", SystemKind::Skywalking, &state, log)).unwrap();
+    let d = diagnose(&facts("oap-2", crate::system::skywalking::KIND, &state, log)).unwrap();
     assert_eq!(d.cause, Cause::StorageUnreachable);
     assert!(d.explanation.contains("PostgreSQL"), "{}", d.explanation);
     assert!(
@@ -503,9 +503,9 @@ org.postgresql.util.PSQLException: Connection to pg-1:5432 refused. Check that t
 
 fn pinpoint<'a>(node: &'a str, state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
     let system = if node.starts_with("web") {
-        SystemKind::PinpointWeb
+        crate::system::pinpoint::web::KIND
     } else {
-        SystemKind::PinpointCollector
+        crate::system::pinpoint::collector::KIND
     };
     facts(node, system, state, log)
 }
@@ -610,7 +610,7 @@ fn an_hbase_node_without_zookeeper() {
 2024-04-29 10:00:29,520 ERROR [main] master.HMasterCommandLine: Master exiting
 ";
     let state = exited(1);
-    let d = diagnose(&facts("hbase-1", SystemKind::Hbase, &state, log)).unwrap();
+    let d = diagnose(&facts("hbase-1", crate::system::hbase::KIND, &state, log)).unwrap();
     assert_eq!(d.cause, Cause::ZookeeperUnreachable);
     assert!(
         d.explanation.ends_with(
@@ -628,7 +628,7 @@ fn hbase_rejecting_a_region_server_is_clock_skew_before_its_expired_session() {
     let state = exited(1);
     let d = diagnose(&facts(
         "hbase-2",
-        SystemKind::Hbase,
+        crate::system::hbase::KIND,
         &state,
         HBASE_CLOCK_REJECTED,
     ))
@@ -750,7 +750,7 @@ fn a_zookeeper_servers_ordinary_log_names_no_pinpoint_cause() {
     let state = exited(143);
     let d = diagnose(&facts(
         "zk-1",
-        SystemKind::Zookeeper,
+        crate::system::zookeeper::KIND,
         &state,
         ZOOKEEPER_SERVER,
     ))
@@ -769,7 +769,7 @@ fn an_oap_without_postgresql_names_postgresql_not_hbase() {
     let state = exited(1);
     let d = diagnose(&facts(
         "oap-1",
-        SystemKind::Skywalking,
+        crate::system::skywalking::KIND,
         &state,
         OAP_NO_POSTGRES,
     ))
@@ -785,10 +785,10 @@ fn an_oap_without_postgresql_names_postgresql_not_hbase() {
 }
 
 #[rstest]
-#[case(SystemKind::Pulsar)]
-#[case(SystemKind::Bookkeeper)]
-#[case(SystemKind::Skywalking)]
-#[case(SystemKind::PinpointApp)]
+#[case(crate::system::pulsar::KIND)]
+#[case(crate::system::bookkeeper::KIND)]
+#[case(crate::system::skywalking::KIND)]
+#[case(crate::system::pinpoint::app::KIND)]
 fn pinpoint_log_lines_name_no_storage_or_schema_elsewhere(#[case] system: SystemKind) {
     let log = format!("{COLLECTOR_NO_REGION_SERVER}{COLLECTOR_NO_TABLE}");
     let state = exited(1);
@@ -889,11 +889,11 @@ const ZK_EPOCH_BEHIND: &str = include_str!("fixtures/zookeeper-3.9-epoch-older-t
 const ZK_NO_SNAPSHOT: &str = include_str!("fixtures/zookeeper-3.9-no-snapshot.log");
 
 fn zookeeper<'a>(state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
-    facts("zk-1", SystemKind::Zookeeper, state, log)
+    facts("zk-1", crate::system::zookeeper::KIND, state, log)
 }
 
 fn bookie<'a>(state: &'a NodeState, log: &'a str) -> NodeFacts<'a> {
-    facts("bookie-1", SystemKind::Bookkeeper, state, log)
+    facts("bookie-1", crate::system::bookkeeper::KIND, state, log)
 }
 
 #[test]

@@ -29,25 +29,7 @@ pub const BOOKIE_DISK_USAGE_THRESHOLD: f64 = 0.95;
 /// The most one node of `system` writes to the engine's disk in a run (its data volume,
 /// container log and writable layer), rounded up. Bookies write the most.
 pub fn per_node(system: SystemKind) -> u64 {
-    match system {
-        // Transaction logs are preallocated 64 MiB at a time; snapshots stay small.
-        SystemKind::Zookeeper => 256 * MIB,
-        // Journal files (preallocated 16 MiB each), entry logs and the RocksDB index: every
-        // message lands on each bookie of its write quorum.
-        SystemKind::Bookkeeper => 2 * GIB,
-        // Brokers keep messages in bookies; their log and local metadata stay small.
-        SystemKind::Pulsar => 512 * MIB,
-        // SkyWalking's tables and their write-ahead log (16 MiB segments).
-        SystemKind::Postgres => 512 * MIB,
-        // An OAP stores nothing locally: its log.
-        SystemKind::Skywalking => 256 * MIB,
-        // Access and error logs.
-        SystemKind::Nginx => 64 * MIB,
-        // Write-ahead logs, HFiles of Pinpoint's tables, the master's and region server's logs.
-        SystemKind::Hbase => GIB,
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb => 256 * MIB,
-        SystemKind::PinpointApp => 128 * MIB,
-    }
+    system.disk_per_node()
 }
 
 /// Roughly what building an image adds to the engine's disk, by catalogue name: its own
@@ -88,7 +70,7 @@ pub fn images(scenario: &Scenario) -> Vec<&'static ImageSpec> {
             let version = spec
                 .version
                 .as_deref()
-                .unwrap_or(crate::system::default_version(system));
+                .unwrap_or(system.default_version());
             add(system, version);
         }
     }
@@ -155,7 +137,7 @@ pub fn estimate(scenario: &Scenario, to_build: &[&ImageSpec], fs_total: u64) -> 
             bytes: to_build.iter().map(|s| image_size(s.name)).sum(),
         });
     }
-    if let Some(bookies) = scenario.topology.bookkeeper.as_ref().map(|s| s.get_ref())
+    if let Some(bookies) = scenario.topology.spec(crate::system::bookkeeper::KIND)
         && bookies.disk.is_none()
     {
         let threshold = bookie_threshold(bookies);

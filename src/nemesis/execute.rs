@@ -593,7 +593,7 @@ mod tests {
             fault: 0,
             kind,
             target,
-            system: SystemKind::Zookeeper,
+            system: crate::system::zookeeper::KIND,
             params: Default::default(),
         }
     }
@@ -767,7 +767,7 @@ mod tests {
                 })
                 .collect(),
             images: BTreeMap::from([(
-                (SystemKind::Zookeeper, "3.9".to_string()),
+                (crate::system::zookeeper::KIND, "3.9".to_string()),
                 "zk:3.9".to_string(),
             )]),
             versions: nodes
@@ -932,8 +932,8 @@ mod tests {
         });
         let mut u = upgrades(&nodes, probe);
         u.images = BTreeMap::from([
-            ((SystemKind::Pulsar, "4.0".into()), "pulsar:4.0".into()),
-            ((SystemKind::Bookkeeper, "4.17".into()), "bk:4.17".into()),
+            ((crate::system::pulsar::KIND, "4.0".into()), "pulsar:4.0".into()),
+            ((crate::system::bookkeeper::KIND, "4.17".into()), "bk:4.17".into()),
         ]);
         let mut nemesis =
             Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1).with_upgrades(u);
@@ -948,13 +948,13 @@ mod tests {
             },
             ..event(Action::Apply, FaultKind::Upgrade, Target::All)
         };
-        let brokers = step(0, SystemKind::Pulsar, "4.0");
+        let brokers = step(0, crate::system::pulsar::KIND, "4.0");
         nemesis
             .run_event(&backend, &brokers, &Observed::default())
             .await;
         nemesis.advance_rolls(&backend).await; // broker-1 goes down
         assert_eq!(nemesis.down(), &BTreeSet::from(["broker-1".to_string()]));
-        let bookies = step(1, SystemKind::Bookkeeper, "4.17");
+        let bookies = step(1, crate::system::bookkeeper::KIND, "4.17");
         nemesis
             .run_event(&backend, &bookies, &Observed::default())
             .await;
@@ -991,7 +991,7 @@ mod tests {
         let mut nemesis = Nemesis::new(lbs, BTreeSet::new(), recorder.clone(), 1)
             .with_upgrades(upgrades(&nodes, probe));
         let event = Event {
-            system: SystemKind::Nginx,
+            system: crate::system::nginx::KIND,
             target: Target::All,
             ..upgrade_event(Duration::from_secs(1))
         };

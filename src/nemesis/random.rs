@@ -449,21 +449,21 @@ mod tests {
             fault(FaultKind::Restart, "zk-3", 22, None),
         ]);
         let summary: Vec<(u64, Action, usize, SystemKind)> = s
-            .events(SystemKind::Pulsar)
+            .events(crate::system::pulsar::KIND)
             .iter()
             .map(|e| (e.at.as_secs(), e.action, e.fault, e.system))
             .collect();
         assert_eq!(
             summary,
             vec![
-                (10, Action::Apply, 0, SystemKind::Zookeeper),
-                (20, Action::Heal, 0, SystemKind::Zookeeper),
-                (20, Action::Apply, 1, SystemKind::Pulsar),
-                (22, Action::Apply, 2, SystemKind::Pulsar),
-                (25, Action::Heal, 1, SystemKind::Pulsar),
+                (10, Action::Apply, 0, crate::system::zookeeper::KIND),
+                (20, Action::Heal, 0, crate::system::zookeeper::KIND),
+                (20, Action::Apply, 1, crate::system::pulsar::KIND),
+                (22, Action::Apply, 2, crate::system::pulsar::KIND),
+                (25, Action::Heal, 1, crate::system::pulsar::KIND),
             ]
         );
-        assert_eq!(s.events(SystemKind::Pulsar)[4].target, Target::One);
+        assert_eq!(s.events(crate::system::pulsar::KIND)[4].target, Target::One);
     }
 
     #[test]
@@ -723,7 +723,7 @@ mod tests {
             }
             prop_assert!(s.0.windows(2).all(|w| w[0].at <= w[1].at));
             prop_assert_eq!(&generate(&limits, seed), &s);
-            let events = s.events(SystemKind::Zookeeper);
+            let events = s.events(crate::system::zookeeper::KIND);
             let heals = s.0.iter().filter(|f| f.kind.heals()).count();
             prop_assert_eq!(events.len(), s.0.len() + heals);
         }

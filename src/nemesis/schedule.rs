@@ -93,7 +93,7 @@ kind = "quorum"
 "#,
         )
         .unwrap();
-        let events = plan(&s.faults, SystemKind::Zookeeper);
+        let events = plan(&s.faults, crate::system::zookeeper::KIND);
         let summary: Vec<(u64, Action, usize)> = events
             .iter()
             .map(|e| (e.at.as_secs(), e.action, e.fault))

@@ -52,7 +52,7 @@ impl Cluster {
             let version = match (&spec.image, &spec.version) {
                 (Some(image), _) => image.clone(),
                 (None, Some(version)) => version.clone(),
-                (None, None) => crate::system::default_version(system).to_string(),
+                (None, None) => system.default_version().to_string(),
             };
             for name in self.names(system) {
                 out.insert(name, version.clone());
@@ -92,7 +92,7 @@ pub async fn image_for(
     let version = spec
         .version
         .as_deref()
-        .unwrap_or(crate::system::default_version(system));
+        .unwrap_or(system.default_version());
     crate::image::ensure(docker, system.name(), version, progress)
         .await
         .with_context(|| format!("building the {system} {version} image"))

@@ -10,52 +10,8 @@ use crate::diagnose::{
     illegal_advertised_address,
 };
 use crate::history::{F, History, OpKind, Recorder};
-use crate::scenario::{Scenario, SystemKind};
-use crate::system::{bookkeeper, hbase, pinpoint, pulsar, skywalking, zookeeper};
-
-/// The variables through which a system's image takes its JVM memory flags, first wins.
-fn memory_variables(system: SystemKind) -> &'static [&'static str] {
-    match system {
-        SystemKind::Zookeeper => &["JVMFLAGS"],
-        SystemKind::Bookkeeper => &["BOOKIE_MEM", "PULSAR_MEM"],
-        SystemKind::Pulsar => &["PULSAR_MEM"],
-        SystemKind::Skywalking
-        | SystemKind::PinpointCollector
-        | SystemKind::PinpointWeb
-        | SystemKind::PinpointApp => &["JAVA_OPTS"],
-        // HBASE_HEAPSIZE is a size, not flags: see `heap_flags`.
-        SystemKind::Hbase | SystemKind::Postgres | SystemKind::Nginx => &[],
-    }
-}
-
-/// A node's JVM memory flags as configured, else its image's default where chaosbed knows it.
-fn heap_flags(system: SystemKind, spec: Option<&crate::backend::ContainerSpec>) -> Option<String> {
-    if system == SystemKind::Hbase {
-        let heapsize = spec
-            .and_then(|s| s.env_var(hbase::HEAP_VARIABLE))
-            .unwrap_or(hbase::DEFAULT_HEAP);
-        return Some(hbase::heap_flags(heapsize));
-    }
-    spec.and_then(|s| {
-        memory_variables(system)
-            .iter()
-            .find_map(|var| s.env_var(var))
-    })
-    .or(match system {
-        SystemKind::Pulsar => Some(pulsar::IMAGE_DEFAULT_PULSAR_MEM),
-        SystemKind::Bookkeeper => Some(bookkeeper::IMAGE_DEFAULT_BOOKIE_MEM),
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb => {
-            Some(pinpoint::DEFAULT_JAVA_OPTS)
-        }
-        SystemKind::PinpointApp => Some(pinpoint::app::DEFAULT_JAVA_OPTS),
-        SystemKind::Zookeeper
-        | SystemKind::Postgres
-        | SystemKind::Skywalking
-        | SystemKind::Nginx
-        | SystemKind::Hbase => None,
-    })
-    .map(str::to_string)
-}
+use crate::scenario::Scenario;
+use crate::system::{skywalking, zookeeper};
 
 /// Diagnoses every node from its Docker state and log, and records each diagnosis.
 pub async fn diagnose_nodes(
@@ -66,9 +22,8 @@ pub async fn diagnose_nodes(
 ) -> Vec<Diagnosis> {
     let tick_time_ms = scenario
         .topology
-        .zookeeper
-        .as_ref()
-        .map(|zk| zookeeper::tick_time_ms(zk.get_ref()));
+        .spec(zookeeper::KIND)
+        .map(zookeeper::tick_time_ms);
     // A node that only failed readiness because of its advertised address is explained by that.
     let mut found = advertised_addresses(cluster, recorder).await;
     for diagnosis in displaced_traces(&recorder.snapshot()) {
@@ -83,7 +38,7 @@ pub async fn diagnose_nodes(
         let log = backend.logs(&node.name).await.unwrap_or_default();
         let spec = cluster.specs.get(&node.name);
         // Without a memory variable the image's default applies; name it in the explanation.
-        let heap = heap_flags(node.system, spec);
+        let heap = node.system.heap_flags(spec);
         let facts = NodeFacts {
             node: &node.name,
             system: node.system,
@@ -107,11 +62,11 @@ pub async fn diagnose_nodes(
 /// OAP nodes configured to advertise an address their peers cannot dial, with what ZooKeeper
 /// lists: OAP itself only refuses 127.0.0.1 and localhost, so 0.0.0.0 passes silently.
 async fn advertised_addresses(cluster: &Cluster, recorder: &Recorder) -> Vec<Diagnosis> {
-    let oaps = cluster.names(SystemKind::Skywalking);
+    let oaps = cluster.names(skywalking::KIND);
     if oaps.is_empty() {
         return Vec::new();
     }
-    let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
+    let zk = zookeeper::connect_string(&cluster.addresses(zookeeper::KIND));
     let members: Vec<String> = match skywalking::membership::members(&zk).await {
         Ok(members) => members.iter().map(|m| m.to_string()).collect(),
         Err(e) => vec![format!("(could not list the members: {e:#})")],
@@ -164,7 +119,7 @@ fn displaced_traces(history: &History) -> Vec<Diagnosis> {
     if skewed.is_empty() {
         skewed.push(format!(
             "the collector that took them ({})",
-            pinpoint::collector::SERVICE
+            crate::system::pinpoint::collector::SERVICE
         ));
     }
     skewed

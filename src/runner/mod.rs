@@ -26,7 +26,6 @@ use crate::report::{Results, RunDir};
 use crate::scenario::{CheckSpec, Scenario};
 
 pub use cluster::{Cluster, FaultTools};
-pub use monitor::sample_roles;
 pub use systems::ready_unless_exit;
 
 /// Runs `scenario`'s checks on what `recorder` holds, for a cluster stood up by [`stand_up`]

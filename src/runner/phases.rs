@@ -8,12 +8,12 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::time::Instant;
 
 use super::cluster::{self, Cluster};
-use super::{client, monitor, systems};
+use super::{client, systems};
 use crate::backend::Backend;
 use crate::checker::{self, CheckContext, CheckResult};
 use crate::history::{F, OpKind, Recorder};
 use crate::nemesis::{self, Nemesis, Observed};
-use crate::scenario::{Scenario, SystemKind, WorkloadKind, systems as declared};
+use crate::scenario::{Scenario, WorkloadKind, systems as declared};
 use crate::system::zookeeper;
 use crate::workload::container::{self, Phase};
 use crate::workload::{Deadline, pulsar as pulsar_workload, traces, zk_cas, zk_register};
@@ -85,7 +85,7 @@ enum Clients {
 /// `ip:port` of every ZooKeeper server as the clients reach it.
 fn zk_servers(cluster: &Cluster) -> Vec<String> {
     cluster
-        .addresses(SystemKind::Zookeeper)
+        .addresses(crate::system::zookeeper::KIND)
         .iter()
         .map(|a| format!("{a}:{}", zookeeper::CLIENT_PORT))
         .collect()
@@ -135,7 +135,7 @@ pub async fn execute(
         WorkloadKind::ZkRegister => {
             let connect = zk_servers(cluster).join(",");
             let target = zk_register::Target::new(connect, &scenario.workload);
-            let names = cluster.names(SystemKind::Zookeeper);
+            let names = cluster.names(crate::system::zookeeper::KIND);
             let started = names
                 .iter()
                 .filter(|n| !cluster.not_started.contains(*n))
@@ -147,10 +147,10 @@ pub async fn execute(
         }
         WorkloadKind::PulsarProduceConsume => {
             let target = pulsar_workload::Target::new(
-                crate::system::pulsar::service_urls(&cluster.addresses(SystemKind::Pulsar)),
+                crate::system::pulsar::service_urls(&cluster.addresses(crate::system::pulsar::KIND)),
                 &scenario.workload,
             );
-            let brokers = cluster.of(SystemKind::Pulsar);
+            let brokers = cluster.of(crate::system::pulsar::KIND);
             if let Some(policy) = scenario.workload.persistence {
                 crate::system::pulsar::set_namespace_persistence(
                     brokers[0].1,
@@ -191,24 +191,10 @@ pub async fn execute(
 
     clock.lap("setup");
     let mut background = tokio::task::JoinSet::new();
-    if scenario.topology.zookeeper.is_some() {
-        background.spawn(monitor::sample_roles(
-            cluster.of(SystemKind::Zookeeper),
-            recorder.clone(),
-        ));
-    }
-    if scenario.topology.pulsar.is_some() {
-        background.spawn(monitor::sample_ownership(
-            cluster.of(SystemKind::Pulsar),
-            crate::system::pulsar::DEFAULT_CLUSTER.to_string(),
-            recorder.clone(),
-        ));
-    }
-    if scenario.topology.bookkeeper.is_some() {
-        background.spawn(monitor::sample_bookies(
-            cluster.of(SystemKind::Bookkeeper),
-            recorder.clone(),
-        ));
+    for (system, _) in scenario.topology.systems() {
+        if let Some(probe) = system.monitor(cluster.of(system), recorder.clone()) {
+            background.spawn(probe);
+        }
     }
 
     let bar = phase(
@@ -461,8 +447,8 @@ async fn judge_client(
 /// else the first OAP node for reports and every OAP node in turn for queries.
 fn trace_target(cluster: &Cluster) -> traces::Target {
     use crate::system::skywalking;
-    let lbs = cluster.of(SystemKind::Nginx);
-    let oaps = cluster.of(SystemKind::Skywalking);
+    let lbs = cluster.of(crate::system::nginx::KIND);
+    let oaps = cluster.of(crate::system::skywalking::KIND);
     let (collector, query) = match lbs.first() {
         Some((name, address)) => (*address, vec![(name.clone(), *address)]),
         None => (
@@ -482,8 +468,8 @@ fn trace_target(cluster: &Cluster) -> traces::Target {
 /// in turn).
 fn request_target(cluster: &Cluster) -> traces::RequestTarget {
     traces::RequestTarget {
-        apps: cluster.of(SystemKind::PinpointApp),
-        webs: cluster.of(SystemKind::PinpointWeb),
+        apps: cluster.of(crate::system::pinpoint::app::KIND),
+        webs: cluster.of(crate::system::pinpoint::web::KIND),
         application: crate::system::pinpoint::app::APPLICATION.to_string(),
     }
 }
@@ -492,20 +478,19 @@ fn request_target(cluster: &Cluster) -> traces::RequestTarget {
 pub fn check_context(scenario: &Scenario, cluster: &Cluster, workload_end: u64) -> CheckContext {
     CheckContext {
         // The quorum checker judges the ZooKeeper ensemble, whatever the workload drives.
-        nodes: if scenario.topology.zookeeper.is_some() {
-            cluster.names(SystemKind::Zookeeper)
+        nodes: if scenario.topology.has(zookeeper::KIND) {
+            cluster.names(zookeeper::KIND)
         } else {
             cluster.names(scenario.workload.system())
         },
         tick_time_ms: scenario
             .topology
-            .zookeeper
-            .as_ref()
-            .map(|zk| zookeeper::tick_time_ms(zk.get_ref())),
+            .spec(zookeeper::KIND)
+            .map(zookeeper::tick_time_ms),
         workload_end,
         ordered_delivery: scenario.workload.subscription.keeps_order(),
-        bookies: cluster.names(SystemKind::Bookkeeper),
-        brokers: cluster.names(SystemKind::Pulsar),
+        bookies: cluster.names(crate::system::bookkeeper::KIND),
+        brokers: cluster.names(crate::system::pulsar::KIND),
         systems: declared(scenario)
             .iter()
             .map(|(kind, _, _)| kind.name().to_string())
@@ -578,7 +563,7 @@ async fn observe(
     let mut observed = Observed::default();
     // An upgrade step orders its nodes by role (followers first, the leader last).
     let roles_matter =
-        event.kind == crate::scenario::FaultKind::Upgrade && event.system == SystemKind::Zookeeper;
+        event.kind == crate::scenario::FaultKind::Upgrade && event.system == crate::system::zookeeper::KIND;
     let topic = match clients {
         Clients::Pulsar(target, _) => Some(target.topic.as_str()),
         Clients::Container(client) => client.topic.as_deref(),
@@ -587,30 +572,30 @@ async fn observe(
     match (&event.target, clients) {
         (Target::Leader | Target::Follower | Target::Followers, _) => {
             observed.roles =
-                zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
+                zookeeper::roles(&cluster.of(crate::system::zookeeper::KIND), Duration::from_secs(1)).await;
         }
         _ if roles_matter => {
             observed.roles =
-                zookeeper::roles(&cluster.of(SystemKind::Zookeeper), Duration::from_secs(1)).await;
+                zookeeper::roles(&cluster.of(crate::system::zookeeper::KIND), Duration::from_secs(1)).await;
         }
         (Target::Owner, _) if topic.is_some() => {
             let topic = topic.unwrap_or_default();
-            match pulsar::topic_owner(&cluster.of(SystemKind::Pulsar), topic).await {
+            match pulsar::topic_owner(&cluster.of(crate::system::pulsar::KIND), topic).await {
                 Ok(owner) => observed.owner = Some(owner),
                 Err(e) => observed.problems.push(format!("owner lookup: {e:#}")),
             }
         }
         (Target::Ensemble, _) if topic.is_some() => {
             let topic = topic.unwrap_or_default();
-            let brokers = cluster.of(SystemKind::Pulsar);
-            let bookies = cluster.of(SystemKind::Bookkeeper);
+            let brokers = cluster.of(crate::system::pulsar::KIND);
+            let bookies = cluster.of(crate::system::bookkeeper::KIND);
             match pulsar::ensemble_nodes(&brokers, &bookies, topic).await {
                 Ok(ensemble) => observed.ensemble = ensemble,
                 Err(e) => observed.problems.push(format!("ensemble lookup: {e:#}")),
             }
         }
         (Target::AgentCollector, Clients::Requests(target, _)) => {
-            let collectors = cluster.of(SystemKind::PinpointCollector);
+            let collectors = cluster.of(crate::system::pinpoint::collector::KIND);
             for (app, _) in &target.apps {
                 match pinpoint::app::span_collector(backend, app, &collectors).await {
                     Ok(collector) => {

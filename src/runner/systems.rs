@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::cluster::Cluster;
 use crate::backend::Backend;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::{self, Node, bookkeeper, node_names, pulsar, zookeeper};
+use crate::system::{self, Node, node_names};
 
 /// Upper bound on a one-shot init job (BookKeeper metaformat, Pulsar cluster metadata).
 const INIT_JOB_TIMEOUT: Duration = Duration::from_secs(180);
@@ -45,7 +45,14 @@ pub async fn prepare(
     for name in &names {
         addresses.push(backend.address_for(name)?);
     }
-    let init = system::init_spec(system, spec, image, &wiring.systems, &addresses);
+    let deploy = system::protocol::Deploy {
+        spec,
+        image,
+        count,
+        wiring: &wiring.systems,
+        addresses: &addresses,
+    };
+    let init = system.init_spec(&deploy);
     if let Some(job) = init {
         let out = backend.run_once(&job, INIT_JOB_TIMEOUT).await?;
         if out.exit_code != 0 {
@@ -59,16 +66,9 @@ pub async fn prepare(
         }
     }
     let mut to_start = Vec::new();
-    for (i, (name, address)) in names.into_iter().zip(addresses).enumerate() {
+    for (i, (name, address)) in names.into_iter().zip(addresses.iter().copied()).enumerate() {
         let index = i as u32 + 1;
-        let mut container = system::container_spec(
-            system,
-            spec,
-            image,
-            (index, count),
-            &wiring.systems,
-            address,
-        );
+        let mut container = system.container_spec(&deploy, index, address);
         crate::system::apply_scenario(&mut container, spec);
         let address = backend.create(&container).await?;
         cluster.specs.insert(name.clone(), container);
@@ -143,94 +143,12 @@ pub async fn wait_ready(
     started: &[String],
     timeout: Duration,
 ) -> anyhow::Result<String> {
-    let nodes = cluster.of(system);
-    let started_nodes = || -> Vec<(String, std::net::Ipv4Addr)> {
-        nodes
-            .iter()
-            .filter(|(n, _)| started.contains(n))
-            .cloned()
-            .collect()
-    };
-    match system {
-        SystemKind::Zookeeper => {
-            let ready = zookeeper::wait_ready(&nodes, started, nodes.len(), timeout).await?;
-            Ok(format!(
-                "zookeeper ready in {:.1}s (leader: {})",
-                ready.elapsed.as_secs_f64(),
-                ready.leader.as_deref().unwrap_or("none")
-            ))
-        }
-        SystemKind::Bookkeeper => {
-            let ready = bookkeeper::wait_ready(&started_nodes(), timeout).await?;
-            Ok(format!(
-                "bookkeeper ready in {:.1}s ({} bookies registered writable)",
-                ready.elapsed.as_secs_f64(),
-                ready.registered.writable.len()
-            ))
-        }
-        SystemKind::Pulsar => {
-            let ready = pulsar::wait_ready(&started_nodes(), timeout).await?;
-            Ok(format!(
-                "pulsar ready in {:.1}s",
-                ready.elapsed.as_secs_f64()
-            ))
-        }
-        SystemKind::Postgres => {
-            let elapsed = crate::system::postgres::wait_ready(&started_nodes(), timeout).await?;
-            Ok(format!("postgres ready in {:.1}s", elapsed.as_secs_f64()))
-        }
-        SystemKind::Skywalking => {
-            let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
-            let ready =
-                crate::system::skywalking::wait_ready(&started_nodes(), &zk, timeout).await?;
-            Ok(format!(
-                "skywalking ready in {:.1}s (members in ZooKeeper: {})",
-                ready.elapsed.as_secs_f64(),
-                ready
-                    .members
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
-        SystemKind::Nginx => {
-            let elapsed = crate::system::nginx::wait_ready(&started_nodes(), timeout).await?;
-            Ok(format!("nginx ready in {:.1}s", elapsed.as_secs_f64()))
-        }
-        SystemKind::Hbase => {
-            let elapsed = crate::system::hbase::wait_ready(&started_nodes(), timeout).await?;
-            Ok(format!(
-                "hbase ready in {:.1}s (schema in place)",
-                elapsed.as_secs_f64()
-            ))
-        }
-        SystemKind::PinpointCollector => {
-            let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
-            let elapsed =
-                crate::system::pinpoint::collector::wait_ready(&started_nodes(), &zk, timeout)
-                    .await?;
-            Ok(format!(
-                "pinpoint-collector ready in {:.1}s (registered in ZooKeeper)",
-                elapsed.as_secs_f64()
-            ))
-        }
-        SystemKind::PinpointWeb => {
-            let zk = zookeeper::connect_string(&cluster.addresses(SystemKind::Zookeeper));
-            let elapsed =
-                crate::system::pinpoint::web::wait_ready(&started_nodes(), &zk, timeout).await?;
-            Ok(format!(
-                "pinpoint-web ready in {:.1}s (registered in ZooKeeper)",
-                elapsed.as_secs_f64()
-            ))
-        }
-        SystemKind::PinpointApp => {
-            let elapsed =
-                crate::system::pinpoint::app::wait_ready(&started_nodes(), timeout).await?;
-            Ok(format!(
-                "pinpoint-agent-app ready in {:.1}s",
-                elapsed.as_secs_f64()
-            ))
-        }
-    }
+    system
+        .wait_ready(system::protocol::Readiness {
+            nodes: cluster.of(system),
+            started,
+            run: &cluster.nodes,
+            timeout,
+        })
+        .await
 }

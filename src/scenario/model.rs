@@ -62,122 +62,49 @@ impl Scenario {
     }
 }
 
-/// The systems a scenario stands up, one table each.
+/// The systems a scenario stands up, one `[topology.<system>]` table each.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(transparent)]
 pub struct Topology {
-    pub zookeeper: Option<Spanned<SystemSpec>>,
-    pub bookkeeper: Option<Spanned<SystemSpec>>,
-    pub pulsar: Option<Spanned<SystemSpec>>,
-    pub postgres: Option<Spanned<SystemSpec>>,
-    pub skywalking: Option<Spanned<SystemSpec>>,
-    pub nginx: Option<Spanned<SystemSpec>>,
-    pub hbase: Option<Spanned<SystemSpec>>,
-    #[serde(rename = "pinpoint-collector")]
-    pub pinpoint_collector: Option<Spanned<SystemSpec>>,
-    #[serde(rename = "pinpoint-web")]
-    pub pinpoint_web: Option<Spanned<SystemSpec>>,
-    #[serde(rename = "pinpoint-agent-app")]
-    pub pinpoint_app: Option<Spanned<SystemSpec>>,
+    systems: BTreeMap<SystemKind, Spanned<SystemSpec>>,
 }
 
-/// Systems chaosbed knows; a topology table is named after one of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SystemKind {
-    Zookeeper,
-    /// BookKeeper bookies (Pulsar's storage).
-    Bookkeeper,
-    /// Pulsar brokers.
-    Pulsar,
-    /// PostgreSQL, the store the SkyWalking OAP nodes share.
-    Postgres,
-    /// SkyWalking OAP nodes.
-    Skywalking,
-    /// NGINX as the gRPC and HTTP load balancer in front of the OAP nodes.
-    Nginx,
-    /// HBase (master and region server in one JVM), Pinpoint's storage.
-    Hbase,
-    /// Pinpoint collectors: agents report to them, they write to HBase.
-    #[serde(rename = "pinpoint-collector")]
-    PinpointCollector,
-    /// Pinpoint web: the query UI and API over HBase.
-    #[serde(rename = "pinpoint-web")]
-    PinpointWeb,
-    /// A Tomcat application traced by the Pinpoint Java agent, reporting to a collector.
-    #[serde(rename = "pinpoint-agent-app")]
-    PinpointApp,
-}
-
-impl SystemKind {
-    /// In start order: each system depends only on those before it.
-    pub const ALL: [SystemKind; 10] = [
-        SystemKind::Zookeeper,
-        SystemKind::Bookkeeper,
-        SystemKind::Pulsar,
-        SystemKind::Postgres,
-        SystemKind::Skywalking,
-        SystemKind::Nginx,
-        SystemKind::Hbase,
-        SystemKind::PinpointCollector,
-        SystemKind::PinpointWeb,
-        SystemKind::PinpointApp,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SystemKind::Zookeeper => "zookeeper",
-            SystemKind::Bookkeeper => "bookkeeper",
-            SystemKind::Pulsar => "pulsar",
-            SystemKind::Postgres => "postgres",
-            SystemKind::Skywalking => "skywalking",
-            SystemKind::Nginx => "nginx",
-            SystemKind::Hbase => "hbase",
-            SystemKind::PinpointCollector => "pinpoint-collector",
-            SystemKind::PinpointWeb => "pinpoint-web",
-            SystemKind::PinpointApp => "pinpoint-agent-app",
-        }
+impl Topology {
+    /// The table of `system`, with its span in the scenario file.
+    pub fn get(&self, system: SystemKind) -> Option<&Spanned<SystemSpec>> {
+        self.systems.get(&system)
     }
 
-    /// Prefix of its node names: `zk` gives `zk-1`, `zk-2`, ...
-    pub fn node_prefix(self) -> &'static str {
-        match self {
-            SystemKind::Zookeeper => "zk",
-            SystemKind::Bookkeeper => "bookie",
-            SystemKind::Pulsar => "broker",
-            SystemKind::Postgres => "pg",
-            SystemKind::Skywalking => "oap",
-            SystemKind::Nginx => "lb",
-            SystemKind::Hbase => "hbase",
-            SystemKind::PinpointCollector => "collector",
-            SystemKind::PinpointWeb => "web",
-            SystemKind::PinpointApp => "app",
-        }
+    /// How `system` is deployed, if the topology has it.
+    pub fn spec(&self, system: SystemKind) -> Option<&SystemSpec> {
+        self.get(system).map(Spanned::get_ref)
     }
 
-    /// Systems that must run before this one can start.
-    pub fn needs(self) -> &'static [SystemKind] {
-        match self {
-            SystemKind::Zookeeper => &[],
-            SystemKind::Bookkeeper => &[SystemKind::Zookeeper],
-            SystemKind::Pulsar => &[SystemKind::Zookeeper, SystemKind::Bookkeeper],
-            SystemKind::Postgres => &[],
-            SystemKind::Skywalking => &[SystemKind::Zookeeper, SystemKind::Postgres],
-            SystemKind::Nginx => &[SystemKind::Skywalking],
-            SystemKind::Hbase => &[SystemKind::Zookeeper],
-            SystemKind::PinpointCollector | SystemKind::PinpointWeb => {
-                &[SystemKind::Zookeeper, SystemKind::Hbase]
-            }
-            SystemKind::PinpointApp => &[SystemKind::PinpointCollector],
-        }
+    pub fn has(&self, system: SystemKind) -> bool {
+        self.systems.contains_key(&system)
+    }
+
+    pub fn spec_mut(&mut self, system: SystemKind) -> Option<&mut SystemSpec> {
+        self.systems.get_mut(&system).map(Spanned::get_mut)
+    }
+
+    /// Declares `system` (replacing its table) as code builds a scenario.
+    pub fn set(&mut self, system: SystemKind, spec: SystemSpec) {
+        self.systems.insert(system, Spanned::new(0..0, spec));
+    }
+
+    /// The declared systems in start order.
+    pub fn systems(&self) -> impl Iterator<Item = (SystemKind, &SystemSpec)> {
+        self.systems.iter().map(|(k, s)| (*k, s.get_ref()))
+    }
+
+    /// The declared systems in start order, with the spans of their tables.
+    pub fn spanned(&self) -> impl Iterator<Item = (SystemKind, &Spanned<SystemSpec>)> {
+        self.systems.iter().map(|(k, s)| (*k, s))
     }
 }
 
-impl fmt::Display for SystemKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::system::SystemKind;
 
 /// How one system is deployed.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -336,7 +263,7 @@ impl WorkloadSpec {
             (Some(system), _) => system,
             (None, Some(system)) => *system.get_ref(),
             // Validation refuses a container workload without `system`.
-            (None, None) => SystemKind::Zookeeper,
+            (None, None) => crate::system::zookeeper::KIND,
         }
     }
 }
@@ -416,10 +343,10 @@ impl WorkloadKind {
     /// The system a built-in workload drives; None for a container, which names its own.
     pub fn system(self) -> Option<SystemKind> {
         Some(match self {
-            WorkloadKind::ZkRegister | WorkloadKind::ZkCasRegister => SystemKind::Zookeeper,
-            WorkloadKind::PulsarProduceConsume => SystemKind::Pulsar,
-            WorkloadKind::SkywalkingTraces => SystemKind::Skywalking,
-            WorkloadKind::PinpointRequests => SystemKind::PinpointApp,
+            WorkloadKind::ZkRegister | WorkloadKind::ZkCasRegister => crate::system::zookeeper::KIND,
+            WorkloadKind::PulsarProduceConsume => crate::system::pulsar::KIND,
+            WorkloadKind::SkywalkingTraces => crate::system::skywalking::KIND,
+            WorkloadKind::PinpointRequests => crate::system::pinpoint::app::KIND,
             WorkloadKind::Container => return None,
         })
     }
@@ -512,10 +439,10 @@ impl Target {
     /// The system whose nodes a role target selects (None: any system).
     pub fn role_system(&self) -> Option<SystemKind> {
         match self {
-            Target::Leader | Target::Follower | Target::Followers => Some(SystemKind::Zookeeper),
-            Target::Owner => Some(SystemKind::Pulsar),
-            Target::Ensemble => Some(SystemKind::Bookkeeper),
-            Target::AgentCollector => Some(SystemKind::PinpointCollector),
+            Target::Leader | Target::Follower | Target::Followers => Some(crate::system::zookeeper::KIND),
+            Target::Owner => Some(crate::system::pulsar::KIND),
+            Target::Ensemble => Some(crate::system::bookkeeper::KIND),
+            Target::AgentCollector => Some(crate::system::pinpoint::collector::KIND),
             _ => None,
         }
     }

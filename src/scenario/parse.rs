@@ -173,7 +173,7 @@ within = "20s"
     fn a_node_override_must_name_a_node_of_its_system() {
         let own = "[topology.zookeeper.node.zk-3]\nenv = { ZOO_SERVERS = \"server.3=zk-3:2888:3888;2181\" }\n\n[workload]";
         let s = parse("ok.toml", &VALID.replacen("[workload]", own, 1)).unwrap();
-        let zk = s.topology.zookeeper.as_ref().unwrap().get_ref();
+        let zk = s.topology.spec(crate::system::zookeeper::KIND).unwrap();
         assert_eq!(
             zk.node["zk-3"].env["ZOO_SERVERS"],
             "server.3=zk-3:2888:3888;2181"

@@ -22,21 +22,10 @@ pub(super) fn validate(file: &str, source: &str, scenario: &Scenario) -> Result<
 
 /// The systems a scenario declares, with their specs and the span of their tables.
 pub fn systems(scenario: &Scenario) -> Vec<(SystemKind, &SystemSpec, std::ops::Range<usize>)> {
-    let topology = &scenario.topology;
-    [
-        (SystemKind::Zookeeper, &topology.zookeeper),
-        (SystemKind::Bookkeeper, &topology.bookkeeper),
-        (SystemKind::Pulsar, &topology.pulsar),
-        (SystemKind::Postgres, &topology.postgres),
-        (SystemKind::Skywalking, &topology.skywalking),
-        (SystemKind::Nginx, &topology.nginx),
-        (SystemKind::Hbase, &topology.hbase),
-        (SystemKind::PinpointCollector, &topology.pinpoint_collector),
-        (SystemKind::PinpointWeb, &topology.pinpoint_web),
-        (SystemKind::PinpointApp, &topology.pinpoint_app),
-    ]
-    .into_iter()
-    .filter_map(|(kind, spec)| spec.as_ref().map(|s| (kind, s.get_ref(), s.span())))
+    scenario
+        .topology
+        .spanned()
+        .map(|(kind, spec)| (kind, spec.get_ref(), spec.span()))
     .collect()
 }
 
@@ -48,7 +37,7 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
             "the topology declares no system",
             Some(format!(
                 "add a table such as [topology.zookeeper]; systems: {}",
-                names(SystemKind::ALL.iter().map(|s| s.name()))
+                names(SystemKind::names().into_iter())
             )),
         );
     }
@@ -252,9 +241,8 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
     if let Some(persistence) = workload.persistence {
         let bookies = scenario
             .topology
-            .bookkeeper
-            .as_ref()
-            .map_or(0, |b| b.get_ref().node_count());
+            .spec(crate::system::bookkeeper::KIND)
+            .map_or(0, SystemSpec::node_count);
         let quorum = crate::system::pulsar::Quorum {
             ensemble: persistence.ensemble,
             write: persistence.write_quorum,
@@ -506,7 +494,6 @@ fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::scenario::SystemKind;
     use crate::scenario::parse;
 
     fn scenario(topology: &str, faults: &str) -> String {
@@ -538,7 +525,7 @@ mod tests {
             ),
         )
         .unwrap();
-        assert_eq!(ok.workload.system(), SystemKind::Zookeeper);
+        assert_eq!(ok.workload.system(), crate::system::zookeeper::KIND);
         let err = error_of(&container("image = \"my/client:1\"", "quorum"));
         assert!(err.contains("needs `system`"), "{err}");
         let err = error_of(&container("system = \"zookeeper\"", "quorum"));
@@ -749,11 +736,11 @@ mod tests {
         assert_eq!(
             order,
             [
-                SystemKind::Zookeeper,
-                SystemKind::Hbase,
-                SystemKind::PinpointCollector,
-                SystemKind::PinpointWeb,
-                SystemKind::PinpointApp,
+                crate::system::zookeeper::KIND,
+                crate::system::hbase::KIND,
+                crate::system::pinpoint::collector::KIND,
+                crate::system::pinpoint::web::KIND,
+                crate::system::pinpoint::app::KIND,
             ]
         );
         let err = error_of(&scenario(

@@ -9,30 +9,24 @@ mod http;
 pub mod nginx;
 pub mod pinpoint;
 pub mod postgres;
+pub mod protocol;
 pub mod pulsar;
+mod registry;
 pub mod skywalking;
 pub mod zookeeper;
 
 pub use client_env::client_env;
+pub use protocol::System;
+pub use registry::{SYSTEMS, SystemKind};
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::backend::ContainerSpec;
-use crate::scenario::{Scenario, SystemKind, SystemSpec};
+use crate::scenario::Scenario;
 
 /// The config key `key` of `system` whose value chaosbed checks, if it knows the key.
 pub fn known_config_key(system: SystemKind, key: &str) -> Option<&'static config_keys::KnownKey> {
-    let keys: &[config_keys::KnownKey] = match system {
-        SystemKind::Zookeeper => zookeeper::CONFIG_KEYS,
-        SystemKind::Bookkeeper => bookkeeper::CONFIG_KEYS,
-        SystemKind::Pulsar => pulsar::CONFIG_KEYS,
-        SystemKind::Postgres => postgres::CONFIG_KEYS,
-        SystemKind::Skywalking => skywalking::CONFIG_KEYS,
-        SystemKind::Nginx => nginx::CONFIG_KEYS,
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb => pinpoint::CONFIG_KEYS,
-        SystemKind::Hbase | SystemKind::PinpointApp => &[],
-    };
-    keys.iter().find(|k| k.key == key)
+    system.config_keys().iter().find(|k| k.key == key)
 }
 
 /// A scenario's config value as a config file or variable writes it: strings as they are, arrays
@@ -71,20 +65,12 @@ where
     }
 }
 
-/// The systems a system needs serving before its init job runs and its nodes start.
-pub fn depends_on(system: SystemKind) -> &'static [SystemKind] {
-    use SystemKind::*;
-    match system {
-        Zookeeper | Postgres => &[],
-        Bookkeeper | Hbase => &[Zookeeper],
-        Pulsar => &[Zookeeper, Bookkeeper],
-        Skywalking => &[Zookeeper, Postgres],
-        // Its upstreams are the OAP nodes' names, resolved when NGINX starts.
-        Nginx => &[Skywalking],
-        PinpointCollector | PinpointWeb => &[Zookeeper, Hbase],
-        // The agent reports to the collectors from its first request on.
-        PinpointApp => &[PinpointCollector],
-    }
+/// The interval a monitor probe samples on; a slow answer delays the next sample rather than
+/// bunching them.
+pub(crate) fn probe_ticker(every: std::time::Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 /// `systems` (in start order) grouped into waves: each wave holds the systems whose declared
@@ -97,7 +83,7 @@ pub fn start_waves(systems: &[SystemKind]) -> Vec<Vec<SystemKind>> {
             .iter()
             .filter(|s| !placed.contains(s))
             .filter(|s| {
-                depends_on(**s)
+                s.needs()
                     .iter()
                     .all(|d| placed.contains(d) || !systems.contains(d))
             })
@@ -113,21 +99,6 @@ pub fn start_waves(systems: &[SystemKind]) -> Vec<Vec<SystemKind>> {
     waves
 }
 
-/// The version a scenario gets when it names none.
-pub fn default_version(system: SystemKind) -> &'static str {
-    match system {
-        SystemKind::Zookeeper => "3.8",
-        SystemKind::Bookkeeper => "4.16",
-        SystemKind::Pulsar => "3.0",
-        SystemKind::Postgres => "15",
-        SystemKind::Skywalking => "9.6",
-        SystemKind::Nginx => "1.22",
-        SystemKind::Hbase => "2.5",
-        SystemKind::PinpointCollector | SystemKind::PinpointWeb => "2.5",
-        SystemKind::PinpointApp => "3.0.1",
-    }
-}
-
 /// Where a node restarted by an upgrade step stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rejoin {
@@ -139,19 +110,15 @@ pub enum Rejoin {
 
 /// Refuses an upgrade step on a system whose rejoin condition chaosbed does not know yet.
 pub fn upgrade_supported(system: SystemKind) -> anyhow::Result<()> {
-    match system {
-        SystemKind::Zookeeper | SystemKind::Bookkeeper | SystemKind::Pulsar => Ok(()),
-        other => anyhow::bail!(
-            "upgrade of {other} is not supported yet: chaosbed knows no rejoin condition for it"
-        ),
+    if system.rejoins() {
+        return Ok(());
     }
+    anyhow::bail!("upgrade of {system} is not supported yet: chaosbed knows no rejoin condition for it")
 }
 
 /// Whether `node` of `system` has rejoined its cluster after an upgrade step restarted it;
-/// `nodes` are the system's nodes and addresses, `topic` the workload's topic (a broker has
-/// rejoined once, among the rest, that topic has a ready owner; default: the workload's default
-/// topic). ZooKeeper: follower or leader under exactly one leader. BookKeeper: ready and
-/// registered writable. Pulsar: ready, healthy, answering lookups, the topic owned.
+/// `nodes` are the system's nodes and addresses, `topic` the workload's topic (see
+/// `System::rejoined`).
 pub async fn rejoin(
     system: SystemKind,
     nodes: &[(String, Ipv4Addr)],
@@ -159,132 +126,55 @@ pub async fn rejoin(
     topic: Option<&str>,
 ) -> anyhow::Result<Rejoin> {
     upgrade_supported(system)?;
-    let outcome = match system {
-        SystemKind::Zookeeper => zookeeper::rejoined(nodes, node).await.map(|r| {
-            serde_json::json!({
-                "role": r.role,
-                "reported_version": r.version,
-                "leader": r.leader,
-            })
-        }),
-        SystemKind::Bookkeeper => bookkeeper::rejoined(nodes, node).await.map(|r| {
-            serde_json::json!({
-                "bookie_id": r.id,
-                "writable": r.writable,
-            })
-        }),
-        SystemKind::Pulsar => {
-            let topic = topic.unwrap_or(crate::workload::pulsar::DEFAULT_TOPIC);
-            pulsar::rejoined(nodes, node, topic, pulsar::DEFAULT_CLUSTER)
-                .await
-                .map(|r| {
-                    serde_json::json!({
-                        "topic": topic,
-                        "topic_owner": r.owner,
-                        "owned_bundles": r.owned_bundles,
-                        "reported_version": r.version,
-                    })
-                })
-        }
-        other => anyhow::bail!("no rejoin condition for {other}"),
-    };
-    Ok(match outcome {
+    Ok(match system.rejoined(nodes, node, topic).await {
         Ok(evidence) => Rejoin::Rejoined(evidence),
         Err(why) => Rejoin::Waiting(why),
     })
 }
 
-/// How the systems of one run find each other, by node name on the run's network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the systems of one run find each other: every system's node names on the run's network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wiring {
-    /// ZooKeeper connect string (`zk-1:2181,...`), as the other systems use it.
-    pub zk_connect: String,
-    /// The Pulsar cluster name.
-    pub cluster: String,
-    /// The PostgreSQL node the OAP nodes share, if the topology has one.
-    pub postgres: Option<String>,
-    /// The OAP nodes the load balancer sends to.
-    pub oap_nodes: Vec<String>,
+    nodes: BTreeMap<SystemKind, Vec<String>>,
 }
 
 impl Wiring {
     pub fn for_scenario(scenario: &Scenario) -> Self {
-        let count = |spec: &Option<serde_spanned::Spanned<SystemSpec>>| {
-            spec.as_ref().map_or(0, |s| s.get_ref().node_count())
-        };
-        let topology = &scenario.topology;
+        Self::of(
+            scenario
+                .topology
+                .systems()
+                .map(|(system, spec)| (system, spec.node_count())),
+        )
+    }
+
+    /// The wiring of systems with these node counts.
+    pub fn of(counts: impl IntoIterator<Item = (SystemKind, u32)>) -> Self {
         Self {
-            zk_connect: zookeeper::connect_names(count(&topology.zookeeper)),
-            cluster: pulsar::DEFAULT_CLUSTER.into(),
-            postgres: node_names(SystemKind::Postgres, count(&topology.postgres))
+            nodes: counts
                 .into_iter()
-                .next(),
-            oap_nodes: node_names(SystemKind::Skywalking, count(&topology.skywalking)),
+                .map(|(system, count)| (system, node_names(system, count)))
+                .collect(),
         }
     }
-}
 
-/// The one-shot job a system runs before its nodes start (BookKeeper metaformat, Pulsar cluster
-/// metadata, the OAP's storage schema), given the addresses its nodes will have.
-pub fn init_spec(
-    system: SystemKind,
-    spec: &SystemSpec,
-    image: &str,
-    wiring: &Wiring,
-    addresses: &[Ipv4Addr],
-) -> Option<ContainerSpec> {
-    match system {
-        SystemKind::Bookkeeper => Some(bookkeeper::init_spec(image, &wiring.zk_connect)),
-        SystemKind::Pulsar => Some(pulsar::init_metadata_spec(
-            image,
-            &wiring.cluster,
-            &wiring.zk_connect,
-            &pulsar::service_url(addresses),
-            &pulsar::web_service_url(addresses),
-        )),
-        SystemKind::Skywalking => Some(skywalking::init_spec(spec, image, wiring)),
-        SystemKind::Zookeeper
-        | SystemKind::Postgres
-        | SystemKind::Nginx
-        | SystemKind::Hbase
-        | SystemKind::PinpointCollector
-        | SystemKind::PinpointWeb
-        | SystemKind::PinpointApp => None,
+    /// The node names of `system` (none when the topology has no such system).
+    pub fn names(&self, system: SystemKind) -> &[String] {
+        self.nodes.get(&system).map_or(&[], Vec::as_slice)
     }
-}
 
-/// The container of node `index` (1-based) of `count`, at `address`, in its system's terms.
-pub fn container_spec(
-    system: SystemKind,
-    spec: &SystemSpec,
-    image: &str,
-    (index, count): (u32, u32),
-    wiring: &Wiring,
-    address: Ipv4Addr,
-) -> ContainerSpec {
-    match system {
-        SystemKind::Zookeeper => zookeeper::container_spec(spec, image, index, count),
-        SystemKind::Bookkeeper => {
-            bookkeeper::container_spec(spec, image, index, count, &wiring.zk_connect, address)
-        }
-        SystemKind::Pulsar => pulsar::container_spec(
-            spec,
-            image,
-            index,
-            count,
-            &wiring.zk_connect,
-            address,
-            &wiring.cluster,
-        ),
-        SystemKind::Postgres => postgres::container_spec(spec, image, index),
-        SystemKind::Skywalking => skywalking::container_spec(spec, image, index, wiring),
-        SystemKind::Nginx => nginx::container_spec(spec, image, index, &wiring.oap_nodes),
-        SystemKind::Hbase => hbase::container_spec(spec, image, index, wiring),
-        SystemKind::PinpointCollector => {
-            pinpoint::collector::container_spec(spec, image, index, wiring)
-        }
-        SystemKind::PinpointWeb => pinpoint::web::container_spec(spec, image, index, wiring),
-        SystemKind::PinpointApp => pinpoint::app::container_spec(spec, image, index),
+    /// What `system` exports to the others: its nodes at its client port, comma-separated
+    /// (`zk-1:2181,zk-2:2181,zk-3:2181`).
+    pub fn connect(&self, system: SystemKind) -> String {
+        let port = system.client_port();
+        self.names(system)
+            .iter()
+            .map(|name| match port {
+                Some(port) => format!("{name}:{port}"),
+                None => name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -330,34 +220,45 @@ mod tests {
 
     #[test]
     fn waves_start_what_only_needs_earlier_waves() {
-        use SystemKind::*;
+        let [zk, bk, pulsar, pg, sw, lb, hbase, collector, web, app] = [
+            zookeeper::KIND,
+            bookkeeper::KIND,
+            pulsar::KIND,
+            postgres::KIND,
+            skywalking::KIND,
+            nginx::KIND,
+            hbase::KIND,
+            pinpoint::collector::KIND,
+            pinpoint::web::KIND,
+            pinpoint::app::KIND,
+        ];
         assert_eq!(
             start_waves(&[
-                Zookeeper,
-                Hbase,
-                PinpointCollector,
-                PinpointWeb,
-                PinpointApp
+                zk,
+                hbase,
+                collector,
+                web,
+                app
             ]),
             vec![
-                vec![Zookeeper],
-                vec![Hbase],
-                vec![PinpointCollector, PinpointWeb],
-                vec![PinpointApp]
+                vec![zk],
+                vec![hbase],
+                vec![collector, web],
+                vec![app]
             ]
         );
         assert_eq!(
-            start_waves(&[Zookeeper, Postgres, Skywalking, Nginx]),
-            vec![vec![Zookeeper, Postgres], vec![Skywalking], vec![Nginx]]
+            start_waves(&[zk, pg, sw, lb]),
+            vec![vec![zk, pg], vec![sw], vec![lb]]
         );
         assert_eq!(
-            start_waves(&[Zookeeper, Bookkeeper, Pulsar]),
-            vec![vec![Zookeeper], vec![Bookkeeper], vec![Pulsar]]
+            start_waves(&[zk, bk, pulsar]),
+            vec![vec![zk], vec![bk], vec![pulsar]]
         );
         // A dependency the topology does not declare is not waited for.
         assert_eq!(
-            start_waves(&[Postgres, Skywalking]),
-            vec![vec![Postgres], vec![Skywalking]]
+            start_waves(&[pg, sw]),
+            vec![vec![pg], vec![sw]]
         );
     }
 

@@ -17,7 +17,6 @@ use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::history::{F, OpKind, Recorder};
 use chaosbed::nemesis::{self, Action, Nemesis, Observed};
-use chaosbed::scenario::SystemKind;
 
 use super::support::{block_on, docker, finish};
 
@@ -265,12 +264,12 @@ async fn apply_and_heal(
     cluster: &chaosbed::runner::Cluster,
     backend: &DockerBackend,
 ) -> anyhow::Result<()> {
-    let nodes: Vec<String> = cluster.names(SystemKind::Zookeeper);
+    let nodes: Vec<String> = cluster.names(chaosbed::system::zookeeper::KIND);
     let recorder = Recorder::new();
     // Latency is timed from the harness: zk-1's replies wait (netem, or the transparent proxy
     // its helper runs where the kernel has no netem).
     let zk1 = cluster
-        .of(SystemKind::Zookeeper)
+        .of(chaosbed::system::zookeeper::KIND)
         .into_iter()
         .find(|(name, _)| name == "zk-1")
         .map(|(_, ip)| std::net::SocketAddr::from((ip, 2181)))
@@ -278,7 +277,7 @@ async fn apply_and_heal(
     let timed = case.name == "latency";
     let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 7)
         .with_info(cluster.node_info());
-    let events: Vec<_> = nemesis::plan(&scenario.faults[..1], SystemKind::Zookeeper);
+    let events: Vec<_> = nemesis::plan(&scenario.faults[..1], chaosbed::system::zookeeper::KIND);
     let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
     let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
 
@@ -598,7 +597,7 @@ async fn udp_port_apply_and_heal(
     let recorder = Recorder::new();
     let mut nemesis =
         Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 7).with_info(info);
-    let events: Vec<_> = nemesis::plan(&scenario.faults[..1], SystemKind::Zookeeper);
+    let events: Vec<_> = nemesis::plan(&scenario.faults[..1], chaosbed::system::zookeeper::KIND);
     let apply = events.iter().find(|e| e.action == Action::Apply).unwrap();
     let heal = events.iter().find(|e| e.action == Action::Heal).unwrap();
 

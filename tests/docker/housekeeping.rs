@@ -34,10 +34,8 @@ async fn a_run_that_does_not_fit_is_refused() -> Result<()> {
     s.name = "housekeeping-too-big".to_owned();
     let bookies = s
         .topology
-        .bookkeeper
-        .as_mut()
-        .context("pulsar-bookie-kill has bookies")?
-        .get_mut();
+        .spec_mut(chaosbed::system::bookkeeper::KIND)
+        .context("pulsar-bookie-kill has bookies")?;
     bookies.config.insert(
         "diskUsageThreshold".to_owned(),
         toml::Spanned::new(0..0, toml::Value::Float(0.0)),

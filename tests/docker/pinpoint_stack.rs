@@ -15,7 +15,6 @@ use libtest_mimic::Trial;
 
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
-use chaosbed::scenario::SystemKind;
 use chaosbed::system::pinpoint::{app, collector, web};
 use chaosbed::system::{self, hbase, zookeeper};
 
@@ -45,10 +44,10 @@ async fn stack() -> anyhow::Result<()> {
     let built = Instant::now();
     let images = Images {
         zookeeper: chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?,
-        hbase: default_image(&docker, SystemKind::Hbase, &progress).await?,
-        collector: default_image(&docker, SystemKind::PinpointCollector, &progress).await?,
-        web: default_image(&docker, SystemKind::PinpointWeb, &progress).await?,
-        app: default_image(&docker, SystemKind::PinpointApp, &progress).await?,
+        hbase: default_image(&docker, chaosbed::system::hbase::KIND, &progress).await?,
+        collector: default_image(&docker, chaosbed::system::pinpoint::collector::KIND, &progress).await?,
+        web: default_image(&docker, chaosbed::system::pinpoint::web::KIND, &progress).await?,
+        app: default_image(&docker, chaosbed::system::pinpoint::app::KIND, &progress).await?,
     };
     println!("images ready in {:.1?}", built.elapsed());
     let run = RunId::new("pinpoint-stack");
@@ -66,17 +65,12 @@ async fn exercise(
 ) -> anyhow::Result<()> {
     let begin = Instant::now();
     backend.create_network().await?;
-    let wiring = system::Wiring {
-        zk_connect: zookeeper::connect_names(3),
-        cluster: String::new(),
-        postgres: None,
-        oap_nodes: Vec::new(),
-    };
+    let wiring = system::Wiring::of([(zookeeper::KIND, 3)]);
 
     let (zk, zk_connect) = start_ensemble(backend, &images.zookeeper).await?;
 
     let one = spec(1)?;
-    let hbases = start_nodes(backend, SystemKind::Hbase, 1, |index, _| {
+    let hbases = start_nodes(backend, chaosbed::system::hbase::KIND, 1, |index, _| {
         hbase::container_spec(&one, &images.hbase, index, &wiring)
     })
     .await?;
@@ -90,11 +84,11 @@ async fn exercise(
     println!("hbase ready in {elapsed:.1?} ({schema:?})");
 
     // Collector and web only need ZooKeeper and HBase: start them together.
-    let collectors = start_nodes(backend, SystemKind::PinpointCollector, 1, |index, _| {
+    let collectors = start_nodes(backend, chaosbed::system::pinpoint::collector::KIND, 1, |index, _| {
         collector::container_spec(&one, &images.collector, index, &wiring)
     })
     .await?;
-    let webs = start_nodes(backend, SystemKind::PinpointWeb, 1, |index, _| {
+    let webs = start_nodes(backend, chaosbed::system::pinpoint::web::KIND, 1, |index, _| {
         web::container_spec(&one, &images.web, index, &wiring)
     })
     .await?;
@@ -113,7 +107,7 @@ async fn exercise(
     .await?;
     println!("pinpoint-web ready in {elapsed:.1?} (counted from the collector's readiness)");
 
-    let apps = start_nodes(backend, SystemKind::PinpointApp, 1, |index, _| {
+    let apps = start_nodes(backend, chaosbed::system::pinpoint::app::KIND, 1, |index, _| {
         app::container_spec(&one, &images.app, index)
     })
     .await?;

@@ -14,7 +14,6 @@ use libtest_mimic::Trial;
 
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
-use chaosbed::scenario::SystemKind;
 use chaosbed::system::{self, bookkeeper, pulsar};
 
 use super::stack::{
@@ -103,7 +102,7 @@ async fn exercise(
         "the second BookKeeper init should have found the cluster; it said:\n{}",
         tail(&again, 20)
     );
-    let bookies = start_nodes(backend, SystemKind::Bookkeeper, NODES, |index, address| {
+    let bookies = start_nodes(backend, chaosbed::system::bookkeeper::KIND, NODES, |index, address| {
         bookkeeper::container_spec(
             &spec,
             &images.bookkeeper,
@@ -116,7 +115,7 @@ async fn exercise(
     .await?;
 
     // Pulsar metadata while the bookies boot, then the brokers.
-    let broker_names = system::node_names(SystemKind::Pulsar, NODES);
+    let broker_names = system::node_names(chaosbed::system::pulsar::KIND, NODES);
     let mut broker_addresses = Vec::new();
     for name in &broker_names {
         broker_addresses.push(backend.address_for(name)?);
@@ -151,7 +150,7 @@ async fn exercise(
         begin.elapsed()
     );
 
-    let brokers = start_nodes(backend, SystemKind::Pulsar, NODES, |index, address| {
+    let brokers = start_nodes(backend, chaosbed::system::pulsar::KIND, NODES, |index, address| {
         pulsar::container_spec(
             &spec,
             &images.pulsar,

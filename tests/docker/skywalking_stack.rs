@@ -14,7 +14,7 @@ use libtest_mimic::Trial;
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
 use chaosbed::history::Recorder;
-use chaosbed::scenario::{SystemKind, WorkloadSpec};
+use chaosbed::scenario::WorkloadSpec;
 use chaosbed::system::{self, nginx, postgres, skywalking, zookeeper};
 use chaosbed::workload::traces;
 
@@ -46,9 +46,9 @@ async fn stack() -> anyhow::Result<()> {
     let built = Instant::now();
     let images = Images {
         zookeeper: chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?,
-        postgres: default_image(&docker, SystemKind::Postgres, &progress).await?,
-        skywalking: default_image(&docker, SystemKind::Skywalking, &progress).await?,
-        nginx: default_image(&docker, SystemKind::Nginx, &progress).await?,
+        postgres: default_image(&docker, chaosbed::system::postgres::KIND, &progress).await?,
+        skywalking: default_image(&docker, chaosbed::system::skywalking::KIND, &progress).await?,
+        nginx: default_image(&docker, chaosbed::system::nginx::KIND, &progress).await?,
     };
     println!("images ready in {:.1?}", built.elapsed());
     let run = RunId::new("skywalking-stack");
@@ -66,17 +66,16 @@ async fn exercise(
 ) -> anyhow::Result<()> {
     let begin = Instant::now();
     backend.create_network().await?;
-    let wiring = system::Wiring {
-        zk_connect: zookeeper::connect_names(3),
-        cluster: String::new(),
-        postgres: Some("pg-1".into()),
-        oap_nodes: system::node_names(SystemKind::Skywalking, OAPS),
-    };
+    let wiring = system::Wiring::of([
+        (zookeeper::KIND, 3),
+        (postgres::KIND, 1),
+        (skywalking::KIND, OAPS),
+    ]);
 
     let (zk, zk_connect) = start_ensemble(backend, &images.zookeeper).await?;
 
     let pg_spec = spec(1)?;
-    let pg = start_nodes(backend, SystemKind::Postgres, 1, |index, _| {
+    let pg = start_nodes(backend, chaosbed::system::postgres::KIND, 1, |index, _| {
         postgres::container_spec(&pg_spec, &images.postgres, index)
     })
     .await?;
@@ -98,7 +97,7 @@ async fn exercise(
         super::stack::tail(&out.stdout, 30)
     );
     println!("OAP schema created after {:.1?}", begin.elapsed());
-    let oaps = start_nodes(backend, SystemKind::Skywalking, OAPS, |index, _| {
+    let oaps = start_nodes(backend, chaosbed::system::skywalking::KIND, OAPS, |index, _| {
         skywalking::container_spec(&oap_spec, &images.skywalking, index, &wiring)
     })
     .await?;
@@ -119,8 +118,8 @@ async fn exercise(
     );
 
     let lb_spec = spec(1)?;
-    let lbs = start_nodes(backend, SystemKind::Nginx, 1, |index, _| {
-        nginx::container_spec(&lb_spec, &images.nginx, index, &wiring.oap_nodes)
+    let lbs = start_nodes(backend, chaosbed::system::nginx::KIND, 1, |index, _| {
+        nginx::container_spec(&lb_spec, &images.nginx, index, wiring.names(skywalking::KIND))
     })
     .await?;
     or_logs(

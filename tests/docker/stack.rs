@@ -114,7 +114,7 @@ pub async fn default_image(
     chaosbed::image::ensure(
         docker,
         system.name(),
-        system::default_version(system),
+        system.default_version(),
         progress,
     )
     .await
@@ -132,7 +132,7 @@ pub async fn start_ensemble(
     image: &str,
 ) -> anyhow::Result<(Vec<(String, Ipv4Addr)>, String)> {
     let zk_spec = spec(3)?;
-    let zk = start_nodes(backend, SystemKind::Zookeeper, 3, |index, _| {
+    let zk = start_nodes(backend, chaosbed::system::zookeeper::KIND, 3, |index, _| {
         zookeeper::container_spec(&zk_spec, image, index, 3)
     })
     .await?;

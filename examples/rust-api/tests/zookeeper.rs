@@ -9,7 +9,7 @@ use std::time::Duration;
 use chaosbed::api::TestCluster;
 use chaosbed::checker::Verdict;
 use chaosbed::history::{F, OpKind, Recorder};
-use chaosbed::scenario::{SystemKind, Target};
+use chaosbed::scenario::Target;
 use rstest::rstest;
 use serde_json::json;
 use zookeeper_client as zk;
@@ -126,8 +126,8 @@ async fn acknowledged_writes_survive_a_kill(#[case] target: Target) -> anyhow::R
         return Ok(());
     }
     let mut cluster = TestCluster::builder("api-example-zk-kill")
-        .system(SystemKind::Zookeeper, 3)
-        .version(SystemKind::Zookeeper, "3.9")
+        .system(chaosbed::system::zookeeper::KIND, 3)
+        .version(chaosbed::system::zookeeper::KIND, "3.9")
         .start()
         .await?;
     let connect = cluster
@@ -201,7 +201,7 @@ async fn a_cluster_dropped_by_a_failing_test_leaves_nothing() -> anyhow::Result<
         return Ok(());
     }
     let cluster = TestCluster::builder("api-example-drop")
-        .system(SystemKind::Zookeeper, 1)
+        .system(chaosbed::system::zookeeper::KIND, 1)
         .start()
         .await?;
     let run = cluster.run_id();

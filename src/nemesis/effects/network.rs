@@ -41,8 +41,7 @@ pub(super) fn peers(params: &FaultParams, targets: &[String], all_nodes: &[Strin
     }
     let mut out = BTreeSet::new();
     for peer in &params.peers {
-        let system = SystemKind::ALL.iter().find(|s| s.name() == peer.as_str());
-        match system {
+        match SystemKind::named(peer) {
             Some(system) => {
                 let prefix = format!("{}-", system.node_prefix());
                 out.extend(all_nodes.iter().filter(|n| n.starts_with(&prefix)).cloned());

@@ -4,12 +4,17 @@
 //! condition. The only place that knows a bookie's ports and config keys.
 
 mod admin;
+mod probe;
 mod rejoin;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use futures_util::future::BoxFuture;
+
+use super::protocol::{self, Deploy, Memory, Probe, System};
 use crate::backend::ContainerSpec;
+use crate::history::Recorder;
 use crate::scenario::{SystemKind, SystemSpec};
 
 use super::config_keys::{KnownKey, flag, fraction, port, whole};
@@ -19,7 +24,111 @@ pub use admin::{
     Readiness, Registered, Registration, force_gc, gc_running, is_ready, ledger_ensemble,
     list_bookies, registration, wait_ready,
 };
+pub use probe::sample_bookies;
 pub use rejoin::rejoined;
+
+/// BookKeeper in the registry.
+pub const KIND: SystemKind = SystemKind::of(&BookKeeper);
+
+/// BookKeeper bookies: metaformat before they start, ready once registered writable, rejoined
+/// when registered again after an upgrade step.
+pub struct BookKeeper;
+
+impl System for BookKeeper {
+    fn name(&self) -> &'static str {
+        "bookkeeper"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "bookie"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "4.16"
+    }
+
+    fn needs(&self) -> &'static [SystemKind] {
+        &[super::zookeeper::KIND]
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        CONFIG_KEYS
+    }
+
+    fn client_port(&self) -> Option<u16> {
+        Some(BOOKIE_PORT)
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // Journal files (preallocated 16 MiB each), entry logs and the RocksDB index: every
+        // message lands on each bookie of its write quorum.
+        2 << 30
+    }
+
+    fn init_spec(&self, deploy: &Deploy) -> Option<ContainerSpec> {
+        Some(init_spec(
+            deploy.image,
+            &deploy.wiring.connect(super::zookeeper::KIND),
+        ))
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, address: Ipv4Addr) -> ContainerSpec {
+        container_spec(
+            deploy.spec,
+            deploy.image,
+            index,
+            deploy.count,
+            &deploy.wiring.connect(super::zookeeper::KIND),
+            address,
+        )
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let ready = wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(format!(
+                "bookkeeper ready in {:.1}s ({} bookies registered writable)",
+                ready.elapsed.as_secs_f64(),
+                ready.registered.writable.len()
+            ))
+        })
+    }
+
+    fn monitor(&self, nodes: Vec<(String, Ipv4Addr)>, recorder: Recorder) -> Option<Probe> {
+        Some(Box::pin(sample_bookies(nodes, recorder)))
+    }
+
+    fn rejoins(&self) -> bool {
+        true
+    }
+
+    fn rejoined<'a>(
+        &'a self,
+        nodes: &'a [(String, Ipv4Addr)],
+        node: &'a str,
+        _topic: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        Box::pin(async move {
+            let r = rejoined(nodes, node).await?;
+            Ok(serde_json::json!({ "bookie_id": r.id, "writable": r.writable }))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![("CHAOSBED_BOOKIES", super::client_env::each(addresses, BOOKIE_PORT))]
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::flags(&["BOOKIE_MEM", "PULSAR_MEM"], Some(IMAGE_DEFAULT_BOOKIE_MEM))
+    }
+
+    fn refused_data<'l>(&self, log: &'l str) -> Option<crate::diagnose::DataProblem<'l>> {
+        crate::diagnose::bookie_data(log)
+    }
+}
 
 /// The bookie protocol port; a bookie's id is `address:BOOKIE_PORT`.
 pub const BOOKIE_PORT: u16 = 3181;
@@ -115,7 +224,7 @@ pub fn container_spec(
     zk_connect: &str,
     address: Ipv4Addr,
 ) -> ContainerSpec {
-    let names = super::node_names(SystemKind::Bookkeeper, count);
+    let names = super::node_names(KIND, count);
     let mut settings = metadata_settings(zk_connect);
     settings.extend([
         ("advertisedAddress".to_string(), address.to_string()),

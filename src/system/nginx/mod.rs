@@ -6,11 +6,79 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
 use super::config_keys::{KnownKey, whole};
-use super::skywalking::{GRPC_PORT, HTTP_PORT};
+use super::protocol::{self, Deploy, System};
+use super::skywalking::{self, GRPC_PORT, HTTP_PORT};
+
+/// NGINX in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Nginx);
+
+/// NGINX in front of the OAP nodes: its configuration rendered by chaosbed, ready once gRPC
+/// connects and GraphQL answers through it.
+pub struct Nginx;
+
+impl System for Nginx {
+    fn name(&self) -> &'static str {
+        "nginx"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "lb"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "1.22"
+    }
+
+    // Its upstreams are the OAP nodes' names, resolved when NGINX starts.
+    fn needs(&self) -> &'static [SystemKind] {
+        &[skywalking::KIND]
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        CONFIG_KEYS
+    }
+
+    fn client_port(&self) -> Option<u16> {
+        Some(GRPC_PORT)
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // Access and error logs.
+        64 << 20
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(
+            deploy.spec,
+            deploy.image,
+            index,
+            deploy.wiring.names(skywalking::KIND),
+        )
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let elapsed = wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(format!("nginx ready in {:.1}s", elapsed.as_secs_f64()))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![(
+            "CHAOSBED_SKYWALKING_LB_GRPC",
+            super::client_env::each(addresses, GRPC_PORT),
+        )]
+    }
+}
 
 /// Template settings whose values chaosbed checks at validation.
 pub const CONFIG_KEYS: &[KnownKey] = &[
@@ -109,7 +177,7 @@ pub fn container_spec(
     backends: &[String],
 ) -> ContainerSpec {
     ContainerSpec {
-        node: super::node_name(SystemKind::Nginx, index),
+        node: super::node_name(KIND, index),
         image: image.to_string(),
         memory: spec.memory.map(|m| m.0),
         files: vec![(CONF_PATH.to_owned(), render(spec, backends))],

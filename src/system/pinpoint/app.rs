@@ -6,9 +6,69 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use futures_util::future::BoxFuture;
+
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 use crate::system::http;
+use crate::system::protocol::{self, Deploy, Memory, System};
+
+/// The traced application in the registry.
+pub const KIND: SystemKind = SystemKind::of(&App);
+
+/// Applications traced by the Pinpoint agent: ready once GET /health answers.
+pub struct App;
+
+impl System for App {
+    fn name(&self) -> &'static str {
+        "pinpoint-agent-app"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "app"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "3.0.1"
+    }
+
+    // The agent reports to the collectors from its first request on.
+    fn needs(&self) -> &'static [SystemKind] {
+        &[super::collector::KIND]
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        128 << 20
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let elapsed = wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(format!(
+                "pinpoint-agent-app ready in {:.1}s",
+                elapsed.as_secs_f64()
+            ))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![(
+            "CHAOSBED_PINPOINT_APP_URL",
+            crate::system::client_env::first_url(addresses, HTTP_PORT, ""),
+        )]
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::flags(&[super::HEAP_VARIABLE], Some(DEFAULT_JAVA_OPTS))
+    }
+}
 
 /// The application's HTTP port (the image's APP_PORT default).
 pub const HTTP_PORT: u16 = 8080;
@@ -23,7 +83,7 @@ pub const DEFAULT_JAVA_OPTS: &str = "-Xms64m -Xmx256m -XX:+ExitOnOutOfMemoryErro
 /// `config` keys are the image's variables by their property names (`profiler.sampling.type`
 /// gives PROFILER_SAMPLING_TYPE; `COLLECTOR_IP = "collector-1"` pins one collector).
 pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSpec {
-    let node = crate::system::node_name(SystemKind::PinpointApp, index);
+    let node = crate::system::node_name(KIND, index);
     let heap = spec
         .heap
         .clone()
@@ -37,7 +97,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSp
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    super::node_spec(SystemKind::PinpointApp, spec, image, index, env)
+    super::node_spec(KIND, spec, image, index, env)
 }
 
 /// Polls until every application answers GET /health.

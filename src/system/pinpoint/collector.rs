@@ -6,9 +6,79 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::Wiring;
+use crate::system::config_keys::KnownKey;
+use crate::system::protocol::{self, Deploy, Memory, System, Unreachable};
+use crate::system::{Wiring, zookeeper};
+
+/// The Pinpoint collector in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Collector);
+
+/// Pinpoint collectors: ready once /serverTime answers and ZooKeeper lists them.
+pub struct Collector;
+
+impl System for Collector {
+    fn name(&self) -> &'static str {
+        "pinpoint-collector"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "collector"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "2.5"
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index, deploy.wiring)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let zk = zookeeper::connect_string(&ready.addresses_of(zookeeper::KIND));
+            let elapsed = wait_ready(&ready.started_nodes(), &zk, ready.timeout).await?;
+            Ok(format!(
+                "pinpoint-collector ready in {:.1}s (registered in ZooKeeper)",
+                elapsed.as_secs_f64()
+            ))
+        })
+    }
+
+    fn needs(&self) -> &'static [SystemKind] {
+        super::SERVER_NEEDS
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        super::CONFIG_KEYS
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        super::SERVER_DISK
+    }
+
+    fn memory(&self) -> Memory {
+        super::SERVER_MEMORY
+    }
+
+    fn zookeeper_setting(&self) -> &'static str {
+        super::SERVER_ZOOKEEPER_SETTING
+    }
+
+    fn storage_unreachable<'l>(&self, log: &'l str) -> Option<Unreachable<'l>> {
+        super::hbase_unreachable(log)
+    }
+
+    fn needs_tables(&self) -> bool {
+        true
+    }
+}
 
 /// The collector's HTTP server (admin and /serverTime).
 pub const HTTP_PORT: u16 = 8081;
@@ -30,11 +100,11 @@ pub fn container_spec(
     wiring: &Wiring,
 ) -> ContainerSpec {
     let mut container = super::server_spec(
-        SystemKind::PinpointCollector,
+        KIND,
         spec,
         image,
         index,
-        &wiring.zk_connect,
+        &wiring.connect(zookeeper::KIND),
     );
     container.aliases.push(SERVICE.to_string());
     container
@@ -69,12 +139,7 @@ mod tests {
     use super::*;
 
     fn wiring() -> Wiring {
-        Wiring {
-            zk_connect: "zk-1:2181,zk-2:2181,zk-3:2181".into(),
-            cluster: String::new(),
-            postgres: None,
-            oap_nodes: Vec::new(),
-        }
+        Wiring::of([(crate::system::zookeeper::KIND, 3)])
     }
 
     #[test]

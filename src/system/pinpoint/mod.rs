@@ -16,6 +16,29 @@ use crate::scenario::{SystemKind, SystemSpec};
 
 use super::config_keys::{KnownKey, flag, whole};
 use super::http;
+use super::protocol::{Memory, Unreachable};
+use super::{hbase, zookeeper};
+
+/// What the collector and the web need running first.
+const SERVER_NEEDS: &[SystemKind] = &[zookeeper::KIND, hbase::KIND];
+/// How the collector's and web's JVM memory is set.
+const SERVER_MEMORY: Memory = Memory::flags(&[HEAP_VARIABLE], Some(DEFAULT_JAVA_OPTS));
+/// Where the collector and web are told which ZooKeeper HBase registers in.
+const SERVER_ZOOKEEPER_SETTING: &str =
+    ", and that hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names it";
+/// What one collector or web writes in a run: its logs.
+const SERVER_DISK: u64 = 256 << 20;
+
+/// HBase, as a collector's or web's log says it could not be reached.
+fn hbase_unreachable(log: &str) -> Option<Unreachable<'_>> {
+    Some(Unreachable {
+        storage: "HBase",
+        lines: crate::diagnose::hbase_unreachable(log),
+        advice: "check that the HBase node is up and ready (its log says why not), and that \
+                 hbase.zookeeper.quorum (HBASE_CLIENT_HOST) names the ZooKeeper ensemble HBase \
+                 registers in",
+    })
+}
 
 /// The image default JVM flags of the collector and the web (setting JAVA_OPTS replaces them).
 /// C1 only (`TieredStopAtLevel=1`): see the images' Dockerfiles.

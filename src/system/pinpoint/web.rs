@@ -11,9 +11,86 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use futures_util::future::BoxFuture;
+
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::{Wiring, http};
+use crate::system::config_keys::KnownKey;
+use crate::system::protocol::{self, Deploy, Memory, System, Unreachable};
+use crate::system::{Wiring, http, zookeeper};
+
+/// The Pinpoint web in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Web);
+
+/// Pinpoint webs: ready once /serverTime.pinpoint answers and ZooKeeper lists them.
+pub struct Web;
+
+impl System for Web {
+    fn name(&self) -> &'static str {
+        "pinpoint-web"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "web"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "2.5"
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index, deploy.wiring)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let zk = zookeeper::connect_string(&ready.addresses_of(zookeeper::KIND));
+            let elapsed = wait_ready(&ready.started_nodes(), &zk, ready.timeout).await?;
+            Ok(format!(
+                "pinpoint-web ready in {:.1}s (registered in ZooKeeper)",
+                elapsed.as_secs_f64()
+            ))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![(
+            "CHAOSBED_PINPOINT_WEB_URL",
+            crate::system::client_env::first_url(addresses, HTTP_PORT, ""),
+        )]
+    }
+
+    fn needs(&self) -> &'static [SystemKind] {
+        super::SERVER_NEEDS
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        super::CONFIG_KEYS
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        super::SERVER_DISK
+    }
+
+    fn memory(&self) -> Memory {
+        super::SERVER_MEMORY
+    }
+
+    fn zookeeper_setting(&self) -> &'static str {
+        super::SERVER_ZOOKEEPER_SETTING
+    }
+
+    fn storage_unreachable<'l>(&self, log: &'l str) -> Option<Unreachable<'l>> {
+        super::hbase_unreachable(log)
+    }
+
+    fn needs_tables(&self) -> bool {
+        true
+    }
+}
 
 /// The web's HTTP port (the image's WEB_SERVER_PORT default).
 pub const HTTP_PORT: u16 = 8080;
@@ -27,11 +104,11 @@ pub fn container_spec(
     wiring: &Wiring,
 ) -> ContainerSpec {
     super::server_spec(
-        SystemKind::PinpointWeb,
+        KIND,
         spec,
         image,
         index,
-        &wiring.zk_connect,
+        &wiring.connect(zookeeper::KIND),
     )
 }
 
@@ -257,12 +334,7 @@ mod tests {
 
     #[test]
     fn same_wiring_as_a_collector() {
-        let wiring = Wiring {
-            zk_connect: "zk-1:2181".into(),
-            cluster: String::new(),
-            postgres: None,
-            oap_nodes: Vec::new(),
-        };
+        let wiring = Wiring::of([(crate::system::zookeeper::KIND, 1)]);
         let c = container_spec(&toml::from_str("nodes = 1").unwrap(), "img", 1, &wiring);
         assert_eq!(c.node, "web-1");
         assert_eq!(c.env_var("PINPOINT_ZOOKEEPER_ADDRESS"), Some("zk-1"));

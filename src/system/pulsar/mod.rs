@@ -5,23 +5,142 @@
 
 mod admin;
 pub mod env;
+mod probe;
+mod rejoin;
+mod stats;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::config_keys::{KnownKey, flag, port, whole};
-use crate::backend::ContainerSpec;
-use crate::scenario::{SystemKind, SystemSpec};
+use futures_util::future::BoxFuture;
 
-mod rejoin;
-mod stats;
+use super::config_keys::{KnownKey, flag, port, whole};
+use super::protocol::{self, Deploy, Memory, Probe, System};
+use crate::backend::ContainerSpec;
+use crate::history::Recorder;
+use crate::scenario::{SystemKind, SystemSpec};
 
 pub use admin::{
     Readiness, Topic, current_ledger, delete_topic, ensemble_nodes, health, is_ready, lookup_owner,
     set_namespace_persistence, topic_owner, unload_topic, wait_ready,
 };
+pub use probe::sample_ownership;
 pub use rejoin::rejoined;
 pub use stats::owned_bundles;
+
+/// Pulsar in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Pulsar);
+
+/// Pulsar brokers: cluster metadata before they start, ready and healthy over the admin API,
+/// bundle ownership sampled, rejoined once the workload's topic has a ready owner.
+pub struct Pulsar;
+
+impl System for Pulsar {
+    fn name(&self) -> &'static str {
+        "pulsar"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "broker"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "3.0"
+    }
+
+    fn needs(&self) -> &'static [SystemKind] {
+        &[super::zookeeper::KIND, super::bookkeeper::KIND]
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        CONFIG_KEYS
+    }
+
+    fn client_port(&self) -> Option<u16> {
+        Some(BROKER_PORT)
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // Brokers keep messages in bookies; their log and local metadata stay small.
+        512 << 20
+    }
+
+    fn init_spec(&self, deploy: &Deploy) -> Option<ContainerSpec> {
+        Some(init_metadata_spec(
+            deploy.image,
+            DEFAULT_CLUSTER,
+            &deploy.wiring.connect(super::zookeeper::KIND),
+            &service_url(deploy.addresses),
+            &web_service_url(deploy.addresses),
+        ))
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, address: Ipv4Addr) -> ContainerSpec {
+        container_spec(
+            deploy.spec,
+            deploy.image,
+            index,
+            deploy.count,
+            &deploy.wiring.connect(super::zookeeper::KIND),
+            address,
+            DEFAULT_CLUSTER,
+        )
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let ready = wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(format!("pulsar ready in {:.1}s", ready.elapsed.as_secs_f64()))
+        })
+    }
+
+    fn monitor(&self, nodes: Vec<(String, Ipv4Addr)>, recorder: Recorder) -> Option<Probe> {
+        Some(Box::pin(sample_ownership(
+            nodes,
+            DEFAULT_CLUSTER.to_string(),
+            recorder,
+        )))
+    }
+
+    fn rejoins(&self) -> bool {
+        true
+    }
+
+    fn rejoined<'a>(
+        &'a self,
+        nodes: &'a [(String, Ipv4Addr)],
+        node: &'a str,
+        topic: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        Box::pin(async move {
+            let topic = topic.unwrap_or(crate::workload::pulsar::DEFAULT_TOPIC);
+            let r = rejoined(nodes, node, topic, DEFAULT_CLUSTER).await?;
+            Ok(serde_json::json!({
+                "topic": topic,
+                "topic_owner": r.owner,
+                "owned_bundles": r.owned_bundles,
+                "reported_version": r.version,
+            }))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![
+            ("CHAOSBED_PULSAR_URL", service_url(addresses)),
+            (
+                "CHAOSBED_PULSAR_ADMIN_URL",
+                super::client_env::first_url(addresses, HTTP_PORT, ""),
+            ),
+        ]
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::flags(&["PULSAR_MEM"], Some(IMAGE_DEFAULT_PULSAR_MEM))
+    }
+}
 
 /// The binary protocol port clients connect to.
 pub const BROKER_PORT: u16 = 6650;
@@ -235,7 +354,7 @@ pub fn container_spec(
     address: Ipv4Addr,
     cluster: &str,
 ) -> ContainerSpec {
-    let names = super::node_names(SystemKind::Pulsar, count);
+    let names = super::node_names(KIND, count);
     let store = metadata_store_url(zk_connect);
     let default = Quorum::default();
     let settings = BTreeMap::from(

@@ -8,12 +8,99 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use futures_util::future::BoxFuture;
 
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
 use super::config_keys::{KnownKey, flag, one_of, port, whole};
-use super::{Wiring, postgres};
+use super::protocol::{self, Deploy, Memory, System, Unreachable};
+use super::{Wiring, postgres, zookeeper};
+
+/// SkyWalking in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Skywalking);
+
+/// SkyWalking OAP nodes: a schema job before they start, clustered over ZooKeeper, ready once
+/// GraphQL answers and ZooKeeper lists them with dialable addresses.
+pub struct Skywalking;
+
+impl System for Skywalking {
+    fn name(&self) -> &'static str {
+        "skywalking"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "oap"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "9.6"
+    }
+
+    fn needs(&self) -> &'static [SystemKind] {
+        &[zookeeper::KIND, postgres::KIND]
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        CONFIG_KEYS
+    }
+
+    fn client_port(&self) -> Option<u16> {
+        Some(GRPC_PORT)
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // An OAP stores nothing locally: its log.
+        256 << 20
+    }
+
+    fn init_spec(&self, deploy: &Deploy) -> Option<ContainerSpec> {
+        Some(init_spec(deploy.spec, deploy.image, deploy.wiring))
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index, deploy.wiring)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let zk = zookeeper::connect_string(&ready.addresses_of(zookeeper::KIND));
+            let ready = wait_ready(&ready.started_nodes(), &zk, ready.timeout).await?;
+            let members: Vec<String> = ready.members.iter().map(|m| m.to_string()).collect();
+            Ok(format!(
+                "skywalking ready in {:.1}s (members in ZooKeeper: {})",
+                ready.elapsed.as_secs_f64(),
+                members.join(", ")
+            ))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        use super::client_env::{each, first_url};
+        vec![
+            ("CHAOSBED_SKYWALKING_GRPC", each(addresses, GRPC_PORT)),
+            (
+                "CHAOSBED_SKYWALKING_GRAPHQL",
+                first_url(addresses, HTTP_PORT, "/graphql"),
+            ),
+        ]
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::flags(&["JAVA_OPTS"], None)
+    }
+
+    fn storage_unreachable<'l>(&self, log: &'l str) -> Option<Unreachable<'l>> {
+        Some(Unreachable {
+            storage: "PostgreSQL",
+            lines: crate::diagnose::postgres_unreachable(log),
+            advice: "check that PostgreSQL is up and SW_JDBC_URL names it",
+        })
+    }
+}
 
 /// Agents report here (gRPC).
 pub const GRPC_PORT: u16 = 11800;
@@ -115,7 +202,7 @@ pub fn container_spec(
     index: u32,
     wiring: &Wiring,
 ) -> ContainerSpec {
-    let node = super::node_name(SystemKind::Skywalking, index);
+    let node = super::node_name(KIND, index);
     node_spec(spec, image, node, wiring, "no-init")
 }
 
@@ -130,10 +217,13 @@ fn node_spec(
         .heap
         .clone()
         .unwrap_or_else(|| DEFAULT_HEAP.to_string());
-    let store = wiring.postgres.as_deref().unwrap_or("pg-1");
+    let store = wiring
+        .names(postgres::KIND)
+        .first()
+        .map_or("pg-1", String::as_str);
     let mut env: Vec<(String, String)> = [
         ("SW_CLUSTER", "zookeeper".to_string()),
-        ("SW_CLUSTER_ZK_HOST_PORT", wiring.zk_connect.clone()),
+        ("SW_CLUSTER_ZK_HOST_PORT", wiring.connect(zookeeper::KIND)),
         (ADVERTISED_HOST_VARIABLE, node.clone()),
         ("SW_CLUSTER_INTERNAL_COM_PORT", GRPC_PORT.to_string()),
         ("SW_STORAGE", "postgresql".to_string()),
@@ -237,12 +327,7 @@ mod tests {
     use super::*;
 
     fn wiring() -> Wiring {
-        Wiring {
-            zk_connect: "zk-1:2181,zk-2:2181,zk-3:2181".into(),
-            cluster: "c".into(),
-            postgres: Some("pg-1".into()),
-            oap_nodes: vec!["oap-1".into(), "oap-2".into(), "oap-3".into()],
-        }
+        Wiring::of([(zookeeper::KIND, 3), (postgres::KIND, 1), (KIND, 3)])
     }
 
     #[test]

@@ -3,17 +3,116 @@
 
 mod ask;
 mod four_letter;
+mod probe;
 mod ready;
 
 use std::net::Ipv4Addr;
 
+use futures_util::future::BoxFuture;
+
 use super::config_keys::{KnownKey, flag, one_of, whole};
+use super::protocol::{self, Deploy, Memory, Probe, System};
 use crate::backend::ContainerSpec;
+use crate::history::Recorder;
 use crate::scenario::{SystemKind, SystemSpec};
 
 pub use ask::ask;
 pub use four_letter::{Role, Srvr, answers, four_letter, roles, srvr};
+pub use probe::sample_roles;
 pub use ready::{Readiness, Rejoined, judge_rejoin, rejoined, wait_ready};
+
+/// ZooKeeper in the registry.
+pub const KIND: SystemKind = SystemKind::of(&ZooKeeper);
+
+/// A ZooKeeper ensemble: the official image's contract, `srvr` readiness, leader and follower
+/// roles, rejoin under one leader.
+pub struct ZooKeeper;
+
+impl System for ZooKeeper {
+    fn name(&self) -> &'static str {
+        "zookeeper"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "zk"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "3.8"
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        CONFIG_KEYS
+    }
+
+    fn client_port(&self) -> Option<u16> {
+        Some(CLIENT_PORT)
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // Transaction logs are preallocated 64 MiB at a time; snapshots stay small.
+        256 << 20
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index, deploy.count)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let all = ready.nodes.len();
+            let ready = wait_ready(&ready.nodes, ready.started, all, ready.timeout).await?;
+            Ok(format!(
+                "zookeeper ready in {:.1}s (leader: {})",
+                ready.elapsed.as_secs_f64(),
+                ready.leader.as_deref().unwrap_or("none")
+            ))
+        })
+    }
+
+    fn monitor(&self, nodes: Vec<(String, Ipv4Addr)>, recorder: Recorder) -> Option<Probe> {
+        Some(Box::pin(sample_roles(nodes, recorder)))
+    }
+
+    fn rejoins(&self) -> bool {
+        true
+    }
+
+    fn rejoined<'a>(
+        &'a self,
+        nodes: &'a [(String, Ipv4Addr)],
+        node: &'a str,
+        _topic: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        Box::pin(async move {
+            let r = rejoined(nodes, node).await?;
+            Ok(serde_json::json!({
+                "role": r.role,
+                "reported_version": r.version,
+                "leader": r.leader,
+            }))
+        })
+    }
+
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![("CHAOSBED_ZOOKEEPER", connect_string(addresses))]
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::flags(&["JVMFLAGS"], None)
+    }
+
+    fn zookeeper_client(&self) -> bool {
+        false
+    }
+
+    fn refused_data<'l>(&self, log: &'l str) -> Option<crate::diagnose::DataProblem<'l>> {
+        crate::diagnose::zookeeper_data(log)
+    }
+}
 
 pub const CLIENT_PORT: u16 = 2181;
 pub const DEFAULT_TICK_TIME_MS: u64 = 2000;
@@ -79,7 +178,7 @@ const DATA_LOG_DIR: &str = "/data";
 
 /// The container of node `index` (1-based) in an ensemble of `count`, in the official image's terms.
 pub fn container_spec(spec: &SystemSpec, image: &str, index: u32, count: u32) -> ContainerSpec {
-    let names = super::node_names(SystemKind::Zookeeper, count);
+    let names = super::node_names(KIND, count);
     let servers = names
         .iter()
         .enumerate()
@@ -148,7 +247,7 @@ pub fn tick_time_ms(spec: &SystemSpec) -> u64 {
 
 /// The client connect string by node name, as the other systems of a run use it.
 pub fn connect_names(count: u32) -> String {
-    super::node_names(SystemKind::Zookeeper, count)
+    super::node_names(KIND, count)
         .iter()
         .map(|n| format!("{n}:{CLIENT_PORT}"))
         .collect::<Vec<_>>()

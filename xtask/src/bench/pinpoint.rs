@@ -29,7 +29,7 @@ use super::stats::{TraceRound, percentile_duration, ratio, secs};
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
 use chaosbed::history::{History, Recorder};
-use chaosbed::scenario::{Scenario, SystemKind, WorkloadSpec};
+use chaosbed::scenario::{Scenario, WorkloadSpec};
 use chaosbed::system::pinpoint::app;
 use chaosbed::workload::Deadline;
 use chaosbed::workload::traces::{self, PinpointSource, RequestSummary, RequestTarget};
@@ -165,11 +165,11 @@ pub async fn run(args: Args, duration: Duration) -> anyhow::Result<ExitCode> {
     stack::ensure_images(
         &docker,
         &[
-            SystemKind::Zookeeper,
-            SystemKind::Hbase,
-            SystemKind::PinpointCollector,
-            SystemKind::PinpointWeb,
-            SystemKind::PinpointApp,
+            chaosbed::system::zookeeper::KIND,
+            chaosbed::system::hbase::KIND,
+            chaosbed::system::pinpoint::collector::KIND,
+            chaosbed::system::pinpoint::web::KIND,
+            chaosbed::system::pinpoint::app::KIND,
         ],
         &progress,
     )
@@ -234,8 +234,8 @@ async fn measure(
         println!("  {line}");
     }
     let traced = RequestTarget {
-        apps: cluster.of(SystemKind::PinpointApp),
-        webs: cluster.of(SystemKind::PinpointWeb),
+        apps: cluster.of(chaosbed::system::pinpoint::app::KIND),
+        webs: cluster.of(chaosbed::system::pinpoint::web::KIND),
         application: app::APPLICATION.to_string(),
     };
     if traced.apps.is_empty() || traced.webs.is_empty() {
@@ -320,17 +320,16 @@ async fn start_untraced(
     cluster: &chaosbed::runner::Cluster,
     backend: &mut DockerBackend,
 ) -> anyhow::Result<(String, Ipv4Addr)> {
-    let system = SystemKind::PinpointApp;
+    let system = chaosbed::system::pinpoint::app::KIND;
     let spec = scenario
         .topology
-        .pinpoint_app
-        .as_ref()
+        .spec(system)
         .context("the bench scenario has no [topology.pinpoint-agent-app]")?;
     let image = cluster
         .images
         .get(system.name())
         .with_context(|| format!("the stand-up recorded no image for {system}"))?;
-    let mut container = app::container_spec(spec.get_ref(), image, UNTRACED_INDEX);
+    let mut container = app::container_spec(spec, image, UNTRACED_INDEX);
     container.cmd = Some(untraced_cmd());
     let node = container.node.clone();
     let begin = Instant::now();
@@ -702,22 +701,27 @@ mod tests {
     fn the_scenario_parses_with_the_whole_stack() {
         let scenario = chaosbed::scenario::parse("bench-pinpoint.toml", SCENARIO).unwrap();
         assert!(scenario.faults.is_empty());
-        let t = &scenario.topology;
-        let nodes = [
-            &t.zookeeper,
-            &t.hbase,
-            &t.pinpoint_collector,
-            &t.pinpoint_web,
-            &t.pinpoint_app,
-        ]
-        .map(|s| s.as_ref().map(|s| *s.get_ref().nodes.get_ref()));
-        assert_eq!(nodes, [Some(3), Some(1), Some(3), Some(3), Some(1)]);
+        let nodes: Vec<(&str, u32)> = scenario
+            .topology
+            .systems()
+            .map(|(system, spec)| (system.name(), spec.node_count()))
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                ("zookeeper", 3),
+                ("hbase", 1),
+                ("pinpoint-collector", 3),
+                ("pinpoint-web", 3),
+                ("pinpoint-agent-app", 1)
+            ]
+        );
     }
 
     #[test]
     fn the_untraced_copy_runs_the_app_without_the_agent() {
         let scenario = chaosbed::scenario::parse("bench-pinpoint.toml", SCENARIO).unwrap();
-        let spec = scenario.topology.pinpoint_app.unwrap().into_inner();
+        let spec = scenario.topology.spec(app::KIND).unwrap().clone();
         let mut c = app::container_spec(&spec, "img", UNTRACED_INDEX);
         c.cmd = Some(untraced_cmd());
         assert_eq!(c.node, "app-2");

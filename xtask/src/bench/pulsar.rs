@@ -14,7 +14,7 @@ use indicatif::MultiProgress;
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, ContainerSpec, RunId};
 use chaosbed::history::{F, OpKind, Recorder};
-use chaosbed::scenario::{SystemKind, WorkloadSpec};
+use chaosbed::scenario::WorkloadSpec;
 use chaosbed::system::{bookkeeper, pulsar};
 use chaosbed::workload::pulsar::{Target, produce};
 
@@ -168,12 +168,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             ready.as_secs_f64()
         );
         let addresses: Vec<_> = cluster
-            .of(SystemKind::Pulsar)
+            .of(chaosbed::system::pulsar::KIND)
             .into_iter()
             .map(|(_, a)| a)
             .collect();
         let bookies: Vec<_> = cluster
-            .of(SystemKind::Bookkeeper)
+            .of(chaosbed::system::bookkeeper::KIND)
             .into_iter()
             .map(|(_, a)| a)
             .collect();

@@ -25,7 +25,7 @@ use super::stats::{TraceRound, percentile_duration, ratio, secs};
 use chaosbed::backend::RunId;
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::history::{History, Recorder};
-use chaosbed::scenario::{Scenario, SystemKind, WorkloadSpec};
+use chaosbed::scenario::{Scenario, WorkloadSpec};
 use chaosbed::system::skywalking::{GRPC_PORT, HTTP_PORT};
 use chaosbed::workload::Deadline;
 use chaosbed::workload::traces::{self, EmitSummary, Target};
@@ -138,10 +138,10 @@ pub async fn run(args: Args, duration: Duration) -> anyhow::Result<ExitCode> {
     stack::ensure_images(
         &docker,
         &[
-            SystemKind::Zookeeper,
-            SystemKind::Postgres,
-            SystemKind::Skywalking,
-            SystemKind::Nginx,
+            chaosbed::system::zookeeper::KIND,
+            chaosbed::system::postgres::KIND,
+            chaosbed::system::skywalking::KIND,
+            chaosbed::system::nginx::KIND,
         ],
         &progress,
     )
@@ -189,12 +189,12 @@ async fn measure(
         lines.join("; ")
     );
     let lb = cluster
-        .of(SystemKind::Nginx)
+        .of(chaosbed::system::nginx::KIND)
         .into_iter()
         .next()
         .context("the stack has no load balancer")?;
     let oap = cluster
-        .of(SystemKind::Skywalking)
+        .of(chaosbed::system::skywalking::KIND)
         .into_iter()
         .next()
         .context("the stack has no OAP node")?;

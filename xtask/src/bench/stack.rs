@@ -22,7 +22,7 @@ pub async fn ensure_images(
     progress: &MultiProgress,
 ) -> anyhow::Result<()> {
     for &system in systems {
-        let version = chaosbed::system::default_version(system);
+        let version = system.default_version();
         chaosbed::image::ensure(docker, system.name(), version, progress)
             .await
             .with_context(|| format!("building the {system} {version} image"))?;

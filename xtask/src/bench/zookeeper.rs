@@ -11,7 +11,7 @@ use indicatif::MultiProgress;
 
 use chaosbed::backend::docker::DockerBackend;
 use chaosbed::backend::{Backend, RunId};
-use chaosbed::scenario::{SystemKind, SystemSpec};
+use chaosbed::scenario::SystemSpec;
 use chaosbed::system::{node_names, zookeeper};
 
 #[derive(clap::Args, Clone)]
@@ -103,7 +103,7 @@ async fn chaosbed_round(
         let begin = Instant::now();
         backend.create_network().await?;
         let mut nodes = Vec::new();
-        for (i, name) in node_names(SystemKind::Zookeeper, NODES)
+        for (i, name) in node_names(chaosbed::system::zookeeper::KIND, NODES)
             .into_iter()
             .enumerate()
         {

@@ -9,10 +9,80 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use futures_util::future::BoxFuture;
+
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
+use super::protocol::{self, Deploy, Memory, System};
 use super::{Wiring, http};
+
+/// HBase in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Hbase);
+
+/// HBase for Pinpoint: master and region server in one JVM, ready once Pinpoint's schema is in
+/// place.
+pub struct Hbase;
+
+impl System for Hbase {
+    fn name(&self) -> &'static str {
+        "hbase"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "hbase"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "2.5"
+    }
+
+    fn needs(&self) -> &'static [SystemKind] {
+        &[super::zookeeper::KIND]
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // Write-ahead logs, HFiles of Pinpoint's tables, the master's and region server's logs.
+        1 << 30
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index, deploy.wiring)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let elapsed = wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(format!(
+                "hbase ready in {:.1}s (schema in place)",
+                elapsed.as_secs_f64()
+            ))
+        })
+    }
+
+    fn memory(&self) -> Memory {
+        Memory {
+            variables: &[],
+            advice: HEAP_VARIABLE,
+            image_default: None,
+        }
+    }
+
+    // HBASE_HEAPSIZE is a size, not flags.
+    fn heap_flags(&self, container: Option<&ContainerSpec>) -> Option<String> {
+        let heapsize = container
+            .and_then(|c| c.env_var(HEAP_VARIABLE))
+            .unwrap_or(DEFAULT_HEAP);
+        Some(heap_flags(heapsize))
+    }
+
+    fn zookeeper_setting(&self) -> &'static str {
+        ", and that hbase.zookeeper.quorum (HBASE_ZOOKEEPER_QUORUM) names it"
+    }
+}
 
 /// The master's info server, which serves `/jmx`.
 pub const INFO_PORT: u16 = 16010;
@@ -43,7 +113,7 @@ pub fn container_spec(
     let mut env = vec![
         (
             "HBASE_ZOOKEEPER_QUORUM".to_string(),
-            wiring.zk_connect.clone(),
+            wiring.connect(super::zookeeper::KIND),
         ),
         (HEAP_VARIABLE.to_string(), heap),
         ("HBASE_OPTS".to_string(), DEFAULT_OPTS.to_string()),
@@ -57,7 +127,7 @@ pub fn container_spec(
         env.push(("HBASE_SITE_EXTRA".to_string(), extra.join(" ")));
     }
     ContainerSpec {
-        node: super::node_name(SystemKind::Hbase, index),
+        node: super::node_name(KIND, index),
         image: image.to_string(),
         env,
         memory: spec.memory.map(|m| m.0),
@@ -152,12 +222,7 @@ mod tests {
     use super::*;
 
     fn wiring() -> Wiring {
-        Wiring {
-            zk_connect: "zk-1:2181,zk-2:2181,zk-3:2181".into(),
-            cluster: "c".into(),
-            postgres: None,
-            oap_nodes: Vec::new(),
-        }
+        Wiring::of([(crate::system::zookeeper::KIND, 3)])
     }
 
     #[test]

@@ -8,9 +8,59 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+use futures_util::future::BoxFuture;
+
 use super::config_keys::{KnownKey, one_of, whole};
+use super::protocol::{self, Deploy, System};
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
+
+/// PostgreSQL in the registry.
+pub const KIND: SystemKind = SystemKind::of(&Postgres);
+
+/// PostgreSQL: the official image's contract, ready once it accepts a session.
+pub struct Postgres;
+
+impl System for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn node_prefix(&self) -> &'static str {
+        "pg"
+    }
+
+    fn default_version(&self) -> &'static str {
+        "15"
+    }
+
+    fn config_keys(&self) -> &'static [KnownKey] {
+        CONFIG_KEYS
+    }
+
+    fn client_port(&self) -> Option<u16> {
+        Some(PORT)
+    }
+
+    fn disk_per_node(&self) -> u64 {
+        // SkyWalking's tables and their write-ahead log (16 MiB segments).
+        512 << 20
+    }
+
+    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
+        container_spec(deploy.spec, deploy.image, index)
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        ready: protocol::Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let elapsed = wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(format!("postgres ready in {:.1}s", elapsed.as_secs_f64()))
+        })
+    }
+}
 
 pub const PORT: u16 = 5432;
 /// Server options whose values chaosbed checks at validation.
@@ -43,7 +93,7 @@ pub fn container_spec(spec: &SystemSpec, image: &str, index: u32) -> ContainerSp
         cmd
     });
     ContainerSpec {
-        node: super::node_name(SystemKind::Postgres, index),
+        node: super::node_name(KIND, index),
         image: image.to_string(),
         env: vec![
             ("POSTGRES_USER".into(), USER.into()),
