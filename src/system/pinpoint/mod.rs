@@ -6,6 +6,7 @@
 pub mod app;
 pub mod collector;
 pub mod membership;
+pub mod udp;
 pub mod web;
 
 use std::net::Ipv4Addr;
