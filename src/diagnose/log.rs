@@ -365,7 +365,7 @@ pub(super) fn evidence(found: &[&str]) -> Vec<String> {
 }
 
 /// One line, trimmed and cut to [`LINE_CHARS`] characters.
-pub(super) fn quote(line: &str) -> String {
+pub(crate) fn quote(line: &str) -> String {
     let line = line.trim();
     match line.char_indices().nth(LINE_CHARS) {
         Some((cut, _)) => format!("{}...", &line[..cut]),

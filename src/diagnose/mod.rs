@@ -22,7 +22,7 @@ use crate::scenario::SystemKind;
 
 pub use jvm::format_bytes;
 pub use log::{DataFault, DataProblem};
-pub(crate) use log::{bookie_data, hbase_unreachable, postgres_unreachable, zookeeper_data};
+pub(crate) use log::{bookie_data, hbase_unreachable, postgres_unreachable, quote, zookeeper_data};
 
 /// What is known about one node when it is diagnosed.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +71,11 @@ pub enum Cause {
     /// It refused to start on missing data: a ZooKeeper transaction log without its snapshot, a
     /// bookie whose disk or metadata store lost its cookie.
     DataMissing,
+    /// Its storage refuses writes: OpenSearch made indices read-only after a node's disk passed
+    /// the flood-stage watermark.
+    StorageReadOnly,
+    /// Its storage cluster went red: a primary shard without a copy on a running node.
+    StorageRed,
     /// It exited for another reason.
     Exited,
     /// It runs but never became ready.
@@ -78,7 +83,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 12] = [
+    pub const ALL: [Cause; 14] = [
         Cause::OomKilled,
         Cause::HeapExceedsLimit,
         Cause::SessionExpired,
@@ -89,6 +94,8 @@ impl Cause {
         Cause::IllegalAdvertisedAddress,
         Cause::DataInconsistent,
         Cause::DataMissing,
+        Cause::StorageReadOnly,
+        Cause::StorageRed,
         Cause::Exited,
         Cause::NeverReady,
     ];
@@ -105,6 +112,8 @@ impl Cause {
             Cause::IllegalAdvertisedAddress => "illegal-advertised-address",
             Cause::DataInconsistent => "data-inconsistent",
             Cause::DataMissing => "data-missing",
+            Cause::StorageReadOnly => "storage-read-only",
+            Cause::StorageRed => "storage-red",
             Cause::Exited => "exited",
             Cause::NeverReady => "never-ready",
         }
@@ -148,6 +157,18 @@ pub fn client_failed(node: &str, failure: &str, oom_killed: bool, log: &str) -> 
         ),
         evidence: log::evidence(&log::last_lines(log, log::EVIDENCE)),
     }
+}
+
+/// A node that kept running while its log shows trouble its system knows the phrases of (an
+/// index turned read-only, a storage cluster gone red): `System::running_trouble`.
+pub fn running_trouble(facts: &NodeFacts) -> Option<Diagnosis> {
+    let trouble = facts.system.running_trouble(facts.log)?;
+    Some(Diagnosis {
+        node: facts.node.to_owned(),
+        cause: trouble.cause,
+        explanation: format!("{}: {}", facts.node, trouble.explanation),
+        evidence: log::evidence(&trouble.lines),
+    })
 }
 
 /// A node that kept running although its ZooKeeper session expired (it reconnected with a new

@@ -159,7 +159,7 @@ const BOOKKEEPER_RELEASES: Release = Release {
 };
 
 /// Every image chaosbed builds, parents before children.
-pub const CATALOGUE: &[ImageSpec] = &[
+const BUILT_IN: &[ImageSpec] = &[
     ImageSpec {
         name: "base",
         system: "base",
@@ -416,6 +416,20 @@ pub const CATALOGUE: &[ImageSpec] = &[
     },
 ];
 
+/// Every image: the layers, tools and systems above, then each registered system's own images
+/// (`System::images`), so a system added in its folder brings its image with it.
+pub static CATALOGUE: std::sync::LazyLock<Vec<ImageSpec>> = std::sync::LazyLock::new(|| {
+    BUILT_IN
+        .iter()
+        .cloned()
+        .chain(
+            crate::system::SYSTEMS
+                .iter()
+                .flat_map(|system| system.images().iter().cloned()),
+        )
+        .collect()
+});
+
 /// Why a (system, version) pair names no image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -588,6 +602,7 @@ mod tests {
                 ("pinpoint-collector", "2.5.1"),
                 ("pinpoint-web", "2.5.0"),
                 ("pinpoint-agent-app", "3.0.1"),
+                ("opensearch", "2.19.6"),
             ]
         );
     }
@@ -666,7 +681,7 @@ mod tests {
 
     #[test]
     fn every_chain_starts_at_the_rootfs_and_names_existing_parents() {
-        for spec in CATALOGUE {
+        for spec in CATALOGUE.iter() {
             let chain = chain(spec);
             assert_eq!(chain[0].kind, Kind::Rootfs, "{}", spec.name);
             assert_eq!(chain.last().unwrap().name, spec.name);
@@ -680,7 +695,7 @@ mod tests {
 
     #[test]
     fn dockerfile_images_have_a_context_and_names_are_unique() {
-        for spec in CATALOGUE {
+        for spec in CATALOGUE.iter() {
             assert_eq!(spec.kind == Kind::Dockerfile, spec.context.is_some());
             assert_eq!(CATALOGUE.iter().filter(|s| s.name == spec.name).count(), 1);
         }

@@ -38,7 +38,7 @@ impl Current {
 pub fn current() -> Result<Current> {
     let mut planned = Vec::new();
     let mut aliases = Vec::new();
-    for spec in CATALOGUE {
+    for spec in CATALOGUE.iter() {
         let chain =
             plan(spec).with_context(|| format!("planning the tag of image {}", spec.name))?;
         let leaf = chain.last().expect("a chain has its leaf");

@@ -216,7 +216,7 @@ pub async fn ensure_client(
 /// Every image in the catalogue (`cargo xtask images`); returns their tags in build order.
 pub async fn ensure_all(docker: &Docker, progress: &MultiProgress) -> Result<Vec<String>> {
     let mut tags = Vec::new();
-    for spec in CATALOGUE {
+    for spec in CATALOGUE.iter() {
         tags.push(ensure_spec(docker, spec, progress).await?);
     }
     Ok(tags)

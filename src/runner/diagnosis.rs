@@ -6,7 +6,7 @@ use serde_json::json;
 use super::Cluster;
 use crate::backend::Backend;
 use crate::diagnose::{
-    Cause, Diagnosis, NodeFacts, clock_skew_explanation, diagnose, expired_session,
+    Cause, Diagnosis, NodeFacts, clock_skew_explanation, diagnose, expired_session, running_trouble,
     illegal_advertised_address,
 };
 use crate::history::{F, History, OpKind, Recorder};
@@ -49,7 +49,9 @@ pub async fn diagnose_nodes(
             tick_time_ms,
             became_ready: cluster.ready.contains(&node.system),
         };
-        if let Some(diagnosis) = diagnose(&facts).or_else(|| expired_session(&facts))
+        if let Some(diagnosis) = diagnose(&facts)
+            .or_else(|| expired_session(&facts))
+            .or_else(|| running_trouble(&facts))
             && !(diagnosis.cause == Cause::NeverReady && explained.contains(&diagnosis.node))
         {
             record(recorder, &diagnosis);

@@ -52,6 +52,18 @@ fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {
                 );
             }
         }
+        let choices = kind.needs_one_of();
+        if !choices.is_empty() && !choices.iter().any(|c| declared.contains(c)) {
+            let listed: Vec<String> = choices.iter().map(|c| format!("[topology.{c}]")).collect();
+            out.error(
+                span.clone(),
+                format!(
+                    "{kind} needs one of {}, but the topology declares none",
+                    names(choices.iter().map(|c| c.name()))
+                ),
+                Some(format!("add {}", listed.join(" or "))),
+            );
+        }
         let nodes = *spec.nodes.get_ref();
         let nodes_span = if spec.nodes.span().is_empty() {
             span.clone()

@@ -7,6 +7,7 @@ pub mod config_keys;
 pub mod hbase;
 mod http;
 pub mod nginx;
+pub mod opensearch;
 pub mod pinpoint;
 pub mod postgres;
 pub mod protocol;
@@ -85,6 +86,7 @@ pub fn start_waves(systems: &[SystemKind]) -> Vec<Vec<SystemKind>> {
             .filter(|s| {
                 s.needs()
                     .iter()
+                    .chain(s.needs_one_of())
                     .all(|d| placed.contains(d) || !systems.contains(d))
             })
             .copied()

@@ -32,6 +32,17 @@ pub trait System: Send + Sync + 'static {
         &[]
     }
 
+    /// Systems of which the topology must declare at least one, started before this one (the
+    /// OAP's storage: PostgreSQL or OpenSearch).
+    fn needs_one_of(&self) -> &'static [SystemKind] {
+        &[]
+    }
+
+    /// The images chaosbed builds for it beyond the catalogue's own (its folder's fixtures).
+    fn images(&self) -> &'static [crate::image::ImageSpec] {
+        &[]
+    }
+
     /// Config keys whose values chaosbed checks (types, bounds, what they break).
     fn config_keys(&self) -> &'static [KnownKey] {
         &[]
@@ -128,6 +139,12 @@ pub trait System: Send + Sync + 'static {
         None
     }
 
+    /// Trouble a running node's log shows although the node is up: an index turned read-only, a
+    /// cluster gone red.
+    fn running_trouble<'l>(&self, _log: &'l str) -> Option<Trouble<'l>> {
+        None
+    }
+
     /// Whether its log can say that tables it needs are missing from its storage.
     fn needs_tables(&self) -> bool {
         false
@@ -204,6 +221,14 @@ impl Memory {
             image_default,
         }
     }
+}
+
+/// What a running node's log shows went wrong.
+pub struct Trouble<'l> {
+    pub cause: crate::diagnose::Cause,
+    /// What happened and what to do, without the node's name (the diagnosis puts it first).
+    pub explanation: String,
+    pub lines: Vec<&'l str>,
 }
 
 /// A storage a node could not reach, as its log says it.

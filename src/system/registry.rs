@@ -4,7 +4,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use super::protocol::System;
-use super::{bookkeeper, hbase, nginx, pinpoint, postgres, pulsar, skywalking, zookeeper};
+use super::{
+    bookkeeper, hbase, nginx, opensearch, pinpoint, postgres, pulsar, skywalking, zookeeper,
+};
 
 /// Every system, in start order: each needs only systems before it. Adding a system is a
 /// folder implementing `System` and one line here.
@@ -13,6 +15,7 @@ pub static SYSTEMS: &[SystemKind] = &[
     bookkeeper::KIND,
     pulsar::KIND,
     postgres::KIND,
+    opensearch::KIND,
     skywalking::KIND,
     nginx::KIND,
     hbase::KIND,
@@ -144,7 +147,7 @@ mod tests {
     #[test]
     fn every_system_needs_only_systems_before_it_and_names_are_unique() {
         for (i, system) in SYSTEMS.iter().enumerate() {
-            for need in system.needs() {
+            for need in system.needs().iter().chain(system.needs_one_of()) {
                 assert!(
                     SYSTEMS[..i].contains(need),
                     "{system} needs {need}, which starts after it"

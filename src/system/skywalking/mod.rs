@@ -15,7 +15,7 @@ use crate::scenario::{SystemKind, SystemSpec};
 
 use super::config_keys::{KnownKey, flag, one_of, port, whole};
 use super::protocol::{self, Deploy, Memory, System, Unreachable};
-use super::{Wiring, postgres, zookeeper};
+use super::{Wiring, opensearch, postgres, zookeeper};
 
 /// SkyWalking in the registry.
 pub const KIND: SystemKind = SystemKind::of(&Skywalking);
@@ -38,7 +38,11 @@ impl System for Skywalking {
     }
 
     fn needs(&self) -> &'static [SystemKind] {
-        &[zookeeper::KIND, postgres::KIND]
+        &[zookeeper::KIND]
+    }
+
+    fn needs_one_of(&self) -> &'static [SystemKind] {
+        &[postgres::KIND, opensearch::KIND]
     }
 
     fn config_keys(&self) -> &'static [KnownKey] {
@@ -206,6 +210,30 @@ pub fn container_spec(
     node_spec(spec, image, node, wiring, "no-init")
 }
 
+/// The storage settings of the official image's contract: OpenSearch through the Elasticsearch
+/// storage when the topology has it, else the run's PostgreSQL.
+fn storage_env(wiring: &Wiring) -> Vec<(&'static str, String)> {
+    if !wiring.names(opensearch::KIND).is_empty() {
+        return vec![
+            ("SW_STORAGE", "elasticsearch".to_string()),
+            (
+                "SW_STORAGE_ES_CLUSTER_NODES",
+                wiring.connect(opensearch::KIND),
+            ),
+        ];
+    }
+    let store = wiring
+        .names(postgres::KIND)
+        .first()
+        .map_or("pg-1", String::as_str);
+    vec![
+        ("SW_STORAGE", "postgresql".to_string()),
+        ("SW_JDBC_URL", postgres::jdbc_url(store)),
+        ("SW_DATA_SOURCE_USER", postgres::USER.to_string()),
+        ("SW_DATA_SOURCE_PASSWORD", postgres::PASSWORD.to_string()),
+    ]
+}
+
 fn node_spec(
     spec: &SystemSpec,
     image: &str,
@@ -217,22 +245,15 @@ fn node_spec(
         .heap
         .clone()
         .unwrap_or_else(|| DEFAULT_HEAP.to_string());
-    let store = wiring
-        .names(postgres::KIND)
-        .first()
-        .map_or("pg-1", String::as_str);
     let mut env: Vec<(String, String)> = [
         ("SW_CLUSTER", "zookeeper".to_string()),
         ("SW_CLUSTER_ZK_HOST_PORT", wiring.connect(zookeeper::KIND)),
         (ADVERTISED_HOST_VARIABLE, node.clone()),
         ("SW_CLUSTER_INTERNAL_COM_PORT", GRPC_PORT.to_string()),
-        ("SW_STORAGE", "postgresql".to_string()),
-        ("SW_JDBC_URL", postgres::jdbc_url(store)),
-        ("SW_DATA_SOURCE_USER", postgres::USER.to_string()),
-        ("SW_DATA_SOURCE_PASSWORD", postgres::PASSWORD.to_string()),
         ("JAVA_OPTS", format!("{heap} -Dmode={mode}")),
     ]
     .into_iter()
+    .chain(storage_env(wiring))
     .chain(LIGHT.iter().map(|(k, v)| (*k, v.to_string())))
     .map(|(k, v)| (k.to_string(), v))
     .collect();
