@@ -79,6 +79,7 @@ enum Clients {
     Pulsar(pulsar_workload::Target, pulsar_workload::Consumers),
     Traces(traces::Target, traces::Reader),
     Requests(traces::RequestTarget, traces::Reader),
+    UdpSpans(traces::UdpAgents, traces::Reader),
     Container(container::Client),
 }
 
@@ -147,7 +148,9 @@ pub async fn execute(
         }
         WorkloadKind::PulsarProduceConsume => {
             let target = pulsar_workload::Target::new(
-                crate::system::pulsar::service_urls(&cluster.addresses(crate::system::pulsar::KIND)),
+                crate::system::pulsar::service_urls(
+                    &cluster.addresses(crate::system::pulsar::KIND),
+                ),
                 &scenario.workload,
             );
             let brokers = cluster.of(crate::system::pulsar::KIND);
@@ -183,6 +186,17 @@ pub async fn execute(
             let source = traces::PinpointSource::for_run(target.application.clone(), recorder);
             let reader = traces::Reader::start(source, target.webs.clone(), recorder);
             Clients::Requests(target, reader)
+        }
+        WorkloadKind::PinpointUdpSpans => {
+            let target = udp_target(cluster);
+            let agents = traces::register_udp_agents(&scenario.workload, &target).await?;
+            say(
+                progress,
+                format!("UDP agents registered over TCP: {}", agents.describe()),
+            );
+            let source = traces::PinpointSource::for_run(target.application.clone(), recorder);
+            let reader = traces::Reader::start(source, target.webs.clone(), recorder);
+            Clients::UdpSpans(agents, reader)
         }
         WorkloadKind::Container => {
             Clients::Container(client::prepare(scenario, docker, cluster, progress).await?)
@@ -251,6 +265,29 @@ pub async fn execute(
                     format!(
                         "sent {} requests to the traced application: {} answered, {} failed, {} without an answer",
                         sent.sent, sent.answered, sent.failed, sent.unknown
+                    ),
+                );
+            }
+            Clients::UdpSpans(agents, _) => {
+                let sent = traces::send_spans(&scenario.workload, agents, recorder, &end).await;
+                let closed = if sent.closed.is_empty() {
+                    "every agent's TCP registration still open".to_string()
+                } else {
+                    let closed: Vec<String> = sent
+                        .closed
+                        .iter()
+                        .map(|(a, why)| format!("{a}: {why}"))
+                        .collect();
+                    format!(
+                        "TCP registrations the collectors closed: {}",
+                        closed.join("; ")
+                    )
+                };
+                say(
+                    progress,
+                    format!(
+                        "{} UDP agents sent {} spans ({} refused by this host) and {} statistics samples ({} refused); {closed}",
+                        sent.agents, sent.sent, sent.refused, sent.stats, sent.stats_refused
                     ),
                 );
             }
@@ -361,28 +398,14 @@ pub async fn execute(
             say(progress, outcome.summary());
             judge_client(&*backend, recorder, &outcome).await?;
         }
+        Clients::UdpSpans(agents, reader) => {
+            for problem in agents.close().await {
+                say(progress, format!("closing a UDP agent: {problem}"));
+            }
+            drain_traces(scenario, reader, progress).await;
+        }
         Clients::Traces(_, reader) | Clients::Requests(_, reader) => {
-            let drained = reader
-                .drain(TRACE_DRAIN_DEADLINE, traces_late_after(scenario))
-                .await;
-            let displaced = if drained.displaced > 0 {
-                format!(
-                    "; {} of the missing found filed outside the run's time window",
-                    drained.displaced
-                )
-            } else {
-                String::new()
-            };
-            say(
-                progress,
-                format!(
-                    "drained: {} of {} emitted traces found through the query API, {} missing after {:.1}s{displaced}",
-                    drained.found,
-                    drained.emitted,
-                    drained.missing,
-                    drained.elapsed.as_secs_f64()
-                ),
-            );
+            drain_traces(scenario, reader, progress).await;
         }
     }
     background.shutdown().await;
@@ -391,6 +414,31 @@ pub async fn execute(
 
     marks.workload_end = Some(workload_end);
     Ok(())
+}
+
+/// The trace reader's drain after heal, and what it found.
+async fn drain_traces(scenario: &Scenario, reader: traces::Reader, progress: &MultiProgress) {
+    let drained = reader
+        .drain(TRACE_DRAIN_DEADLINE, traces_late_after(scenario))
+        .await;
+    let displaced = if drained.displaced > 0 {
+        format!(
+            "; {} of the missing found filed outside the run's time window",
+            drained.displaced
+        )
+    } else {
+        String::new()
+    };
+    say(
+        progress,
+        format!(
+            "drained: {} of {} emitted traces found through the query API, {} missing after {:.1}s{displaced}",
+            drained.found,
+            drained.emitted,
+            drained.missing,
+            drained.elapsed.as_secs_f64()
+        ),
+    );
 }
 
 /// Creates and starts a container workload's client for one phase.
@@ -471,6 +519,16 @@ fn request_target(cluster: &Cluster) -> traces::RequestTarget {
         apps: cluster.of(crate::system::pinpoint::app::KIND),
         webs: cluster.of(crate::system::pinpoint::web::KIND),
         application: crate::system::pinpoint::app::APPLICATION.to_string(),
+    }
+}
+
+/// Where chaosbed's UDP agents register and send (every collector, in turn) and the reader
+/// asks (every web in turn).
+fn udp_target(cluster: &Cluster) -> traces::UdpTarget {
+    traces::UdpTarget {
+        collectors: cluster.of(crate::system::pinpoint::collector::KIND),
+        webs: cluster.of(crate::system::pinpoint::web::KIND),
+        application: crate::system::pinpoint::udp::APPLICATION.to_string(),
     }
 }
 
@@ -562,8 +620,8 @@ async fn observe(
     use crate::system::{pinpoint, pulsar};
     let mut observed = Observed::default();
     // An upgrade step orders its nodes by role (followers first, the leader last).
-    let roles_matter =
-        event.kind == crate::scenario::FaultKind::Upgrade && event.system == crate::system::zookeeper::KIND;
+    let roles_matter = event.kind == crate::scenario::FaultKind::Upgrade
+        && event.system == crate::system::zookeeper::KIND;
     let topic = match clients {
         Clients::Pulsar(target, _) => Some(target.topic.as_str()),
         Clients::Container(client) => client.topic.as_deref(),
@@ -571,12 +629,18 @@ async fn observe(
     };
     match (&event.target, clients) {
         (Target::Leader | Target::Follower | Target::Followers, _) => {
-            observed.roles =
-                zookeeper::roles(&cluster.of(crate::system::zookeeper::KIND), Duration::from_secs(1)).await;
+            observed.roles = zookeeper::roles(
+                &cluster.of(crate::system::zookeeper::KIND),
+                Duration::from_secs(1),
+            )
+            .await;
         }
         _ if roles_matter => {
-            observed.roles =
-                zookeeper::roles(&cluster.of(crate::system::zookeeper::KIND), Duration::from_secs(1)).await;
+            observed.roles = zookeeper::roles(
+                &cluster.of(crate::system::zookeeper::KIND),
+                Duration::from_secs(1),
+            )
+            .await;
         }
         (Target::Owner, _) if topic.is_some() => {
             let topic = topic.unwrap_or_default();
@@ -606,9 +670,13 @@ async fn observe(
                 }
             }
         }
-        (Target::AgentCollector, _) => observed
-            .problems
-            .push("the agent-collector target needs the pinpoint-requests workload".into()),
+        (Target::AgentCollector, Clients::UdpSpans(agents, _)) => {
+            observed.agent_collector = agents.first_collector().map(str::to_string);
+        }
+        (Target::AgentCollector, _) => observed.problems.push(
+            "the agent-collector target needs the pinpoint-requests or pinpoint-udp-spans workload"
+                .into(),
+        ),
         (Target::Owner | Target::Ensemble, _) => observed.problems.push(
             "owner and ensemble targets need a Pulsar topic: the pulsar-produce-consume \
              workload's, or a container workload's `topic`"

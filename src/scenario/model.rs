@@ -335,6 +335,11 @@ pub enum WorkloadKind {
     /// Requesters sending HTTP requests, each with a unique id, to an application the Pinpoint
     /// agent traces, and a reader that finds each request's transaction through the web's API.
     PinpointRequests,
+    /// chaosbed itself as Pinpoint 2.x agents speaking the collector's Thrift protocol: each
+    /// registered over TCP to a collector, sending spans (one transaction each, with a unique
+    /// id) and statistics as UDP datagrams, and a reader that finds each span's transaction
+    /// through the web's API.
+    PinpointUdpSpans,
     /// A client of the user's own in a container, printing its operations as JSON lines.
     Container,
 }
@@ -343,10 +348,13 @@ impl WorkloadKind {
     /// The system a built-in workload drives; None for a container, which names its own.
     pub fn system(self) -> Option<SystemKind> {
         Some(match self {
-            WorkloadKind::ZkRegister | WorkloadKind::ZkCasRegister => crate::system::zookeeper::KIND,
+            WorkloadKind::ZkRegister | WorkloadKind::ZkCasRegister => {
+                crate::system::zookeeper::KIND
+            }
             WorkloadKind::PulsarProduceConsume => crate::system::pulsar::KIND,
             WorkloadKind::SkywalkingTraces => crate::system::skywalking::KIND,
             WorkloadKind::PinpointRequests => crate::system::pinpoint::app::KIND,
+            WorkloadKind::PinpointUdpSpans => crate::system::pinpoint::collector::KIND,
             WorkloadKind::Container => return None,
         })
     }
@@ -358,6 +366,7 @@ impl WorkloadKind {
             WorkloadKind::PulsarProduceConsume => "pulsar-produce-consume",
             WorkloadKind::SkywalkingTraces => "skywalking-traces",
             WorkloadKind::PinpointRequests => "pinpoint-requests",
+            WorkloadKind::PinpointUdpSpans => "pinpoint-udp-spans",
             WorkloadKind::Container => "container",
         }
     }
@@ -439,7 +448,9 @@ impl Target {
     /// The system whose nodes a role target selects (None: any system).
     pub fn role_system(&self) -> Option<SystemKind> {
         match self {
-            Target::Leader | Target::Follower | Target::Followers => Some(crate::system::zookeeper::KIND),
+            Target::Leader | Target::Follower | Target::Followers => {
+                Some(crate::system::zookeeper::KIND)
+            }
             Target::Owner => Some(crate::system::pulsar::KIND),
             Target::Ensemble => Some(crate::system::bookkeeper::KIND),
             Target::AgentCollector => Some(crate::system::pinpoint::collector::KIND),
@@ -728,6 +739,7 @@ impl CheckSpec {
             CheckSpec::Traces { .. } | CheckSpec::TraceQueries { .. } => &[
                 WorkloadKind::SkywalkingTraces,
                 WorkloadKind::PinpointRequests,
+                WorkloadKind::PinpointUdpSpans,
             ],
             _ => &[],
         }

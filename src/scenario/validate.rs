@@ -330,6 +330,37 @@ fn check_workload(scenario: &Scenario, out: &mut Diagnostics) {
             Some("use a value from 0.0 to 1.0".into()),
         );
     }
+    if workload.kind == super::WorkloadKind::PinpointUdpSpans {
+        check_udp_spans(scenario, out);
+    }
+}
+
+/// chaosbed's own Pinpoint agents: their spans are only found through a web, and a pace the
+/// collectors' span queues cannot take would lose spans with no fault to blame.
+fn check_udp_spans(scenario: &Scenario, out: &mut Diagnostics) {
+    let workload = &scenario.workload;
+    let web = crate::system::pinpoint::web::KIND;
+    if !scenario.topology.has(web) {
+        out.error(
+            workload.duration.span(),
+            format!(
+                "the {} workload finds each span through the Pinpoint web, but the topology has no {web}",
+                workload.kind.name()
+            ),
+            Some(format!("add [topology.{web}]")),
+        );
+    }
+    let most = crate::workload::traces::UDP_MAX_RATE;
+    if workload.rate > most {
+        out.error(
+            workload.duration.span(),
+            format!(
+                "rate = {} spans/s is more than a collector's span queue takes from UDP without dropping some silently",
+                workload.rate
+            ),
+            Some(format!("use rate = {most} or less")),
+        );
+    }
 }
 
 fn check_faults(scenario: &Scenario, out: &mut Diagnostics) {
@@ -771,5 +802,44 @@ mod tests {
         let err = error_of(&scenario("[topology.zookeeper]\nversion = \"2.0\"\n", ""));
         assert!(err.contains("version `2.0`"), "{err}");
         assert!(err.contains("3.8"), "{err}");
+    }
+
+    fn udp_spans(topology: &str, rate: &str, checks: &str) -> String {
+        format!(
+            "name = \"t\"\ntier = \"full\"\n[topology.zookeeper]\n[topology.hbase]\nnodes = 1\n\
+             [topology.pinpoint-collector]\nnodes = 2\n{topology}\n[workload]\n\
+             kind = \"pinpoint-udp-spans\"\nclients = 2\nrate = {rate}\nduration = \"30s\"\n{checks}"
+        )
+    }
+
+    #[test]
+    fn udp_spans_run_on_collectors_and_a_web_without_the_agent_app() {
+        let web = "[topology.pinpoint-web]\nnodes = 1\n";
+        let checks = "[[check]]\nkind = \"traces\"\n[[check]]\nkind = \"trace-queries\"\n";
+        let parsed = parse("v.toml", &udp_spans(web, "100", checks)).unwrap();
+        assert_eq!(
+            parsed.workload.system(),
+            crate::system::pinpoint::collector::KIND
+        );
+
+        let err = error_of(&udp_spans("", "100", checks));
+        assert!(
+            err.contains("pinpoint-udp-spans workload finds each span through the Pinpoint web"),
+            "{err}"
+        );
+        assert!(err.contains("add [topology.pinpoint-web]"), "{err}");
+
+        let err = error_of(&udp_spans(web, "2000", checks));
+        assert!(err.contains("rate = 2000 spans/s"), "{err}");
+        assert!(err.contains("use rate = 500 or less"), "{err}");
+        assert!(parse("v.toml", &udp_spans(web, "500", checks)).is_ok());
+
+        let err = error_of(&udp_spans(web, "100", "[[check]]\nkind = \"delivery\"\n"));
+        assert!(err.contains("delivery"), "{err}");
+
+        let collectorless =
+            udp_spans(web, "100", checks).replace("[topology.pinpoint-collector]\nnodes = 2\n", "");
+        let err = error_of(&collectorless);
+        assert!(err.contains("pinpoint-collector"), "{err}");
     }
 }

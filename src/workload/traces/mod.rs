@@ -1,9 +1,12 @@
 //! The trace workload and its emitters: emitters built on the SkyWalking Rust agent send traces
 //! to the OAP collector at a steady rate, each hand-over to the agent and its outcome recorded
 //! (the agent's plumbing is in `reporter`); a reader polls the GraphQL query API for the traces
-//! the OAP can show, and after heal a drain waits for the rest (`reader`).
+//! the OAP can show, and after heal a drain waits for the rest (`reader`). Pinpoint's workloads:
+//! requests to the agent-traced application (`pinpoint`), and chaosbed as a Thrift agent sending
+//! spans over UDP (`pinpoint_udp`); the same reader finds both through the web.
 
 mod pinpoint;
+mod pinpoint_udp;
 mod reader;
 mod reporter;
 mod skywalking_source;
@@ -23,6 +26,10 @@ use crate::scenario::WorkloadSpec;
 use crate::workload::Deadline;
 
 pub use pinpoint::{PinpointSource, RequestSummary, RequestTarget, request};
+pub use pinpoint_udp::{
+    MAX_RATE as UDP_MAX_RATE, UdpAgents, UdpSummary, UdpTarget, register as register_udp_agents,
+    send_spans,
+};
 pub use reader::{DrainSummary, Reader, TraceSource, start_reader};
 use reporter::{Hooks, Reporter};
 

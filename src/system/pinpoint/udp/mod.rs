@@ -29,6 +29,8 @@ pub const SPAN_UDP_PORT: u16 = 9996;
 /// Service types the web shows (Pinpoint's ServiceType codes).
 pub const TOMCAT: i16 = 1010;
 pub const STAND_ALONE: i16 = 1000;
+/// The application chaosbed's UDP agents register under (the `pinpoint-udp-spans` workload's).
+pub const APPLICATION: &str = "chaosbed-udp";
 /// The agent version announced; the collector accepts any.
 pub const AGENT_VERSION: &str = "2.5.1";
 /// The API id of the entry point the spans name (registered as API metadata).
