@@ -132,6 +132,18 @@ impl Backend for FakeBackend {
         Ok(ExecOutput::default())
     }
 
+    async fn run_again(
+        &self,
+        spec: &ContainerSpec,
+        _timeout: std::time::Duration,
+    ) -> anyhow::Result<ExecOutput> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("run-again {} {}", spec.node, spec.image));
+        Ok(ExecOutput::default())
+    }
+
     async fn start(&self, node: &str) -> anyhow::Result<()> {
         self.transition(
             "start",

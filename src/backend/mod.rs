@@ -188,6 +188,14 @@ pub trait Backend {
         timeout: std::time::Duration,
     ) -> anyhow::Result<ExecOutput>;
 
+    /// Runs a one-shot job again, on the address its first `run_once` was given (a schema job
+    /// with a newer image before an upgrade rolls); otherwise as `run_once`.
+    async fn run_again(
+        &self,
+        spec: &ContainerSpec,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<ExecOutput>;
+
     async fn start(&self, node: &str) -> anyhow::Result<()>;
     /// Replaces `spec.node`'s container with one made from `spec` (a new image, typically):
     /// graceful stop (SIGTERM, SIGKILL after `grace_secs`), remove the container but not its data

@@ -301,6 +301,8 @@ impl Nemesis {
                 .unwrap_or(crate::scenario::DEFAULT_REJOIN),
             queue: order.into(),
             current: None,
+            schema_ran: false,
+            schema: None,
         });
     }
 
@@ -314,6 +316,24 @@ impl Nemesis {
         let Some(upgrades) = self.upgrades.clone() else {
             return;
         };
+        if !roll.schema_ran {
+            roll.schema_ran = true;
+            if let Some(job) = upgrades.init_jobs.get(&roll.system) {
+                match run_schema_job(backend, job, &roll.image).await {
+                    Ok(evidence) => roll.schema = Some(evidence),
+                    Err(why) => {
+                        let targets: Vec<String> = roll.queue.iter().cloned().collect();
+                        return self.record(
+                            F::Fault,
+                            FaultKind::Upgrade,
+                            &targets,
+                            json!({"took_effect": false, "reason": why}),
+                            Some(why),
+                        );
+                    }
+                }
+            }
+        }
         let Some(rolling) = roll.current.take() else {
             let Some(node) = roll.queue.pop_front() else {
                 return; // done: the step leaves the queue
@@ -328,6 +348,9 @@ impl Nemesis {
             );
             self.down.insert(node.clone());
             let down_at = Instant::now();
+            let down_unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
             let Some(spec) = upgrades.specs.get(&node) else {
                 self.down.remove(&node);
                 let why = format!("{node} has no container spec to upgrade");
@@ -365,6 +388,7 @@ impl Nemesis {
                 node,
                 from_image,
                 down_at,
+                down_unix_ms,
                 started_at: Instant::now(),
                 last_wait: "not asked yet".into(),
             });
@@ -373,7 +397,7 @@ impl Nemesis {
         };
         let mut rolling = rolling;
         let node = rolling.node.clone();
-        match (upgrades.probe)(roll.system, node.clone()).await {
+        match (upgrades.probe)(roll.system, node.clone(), rolling.down_unix_ms).await {
             Ok(crate::system::Rejoin::Rejoined(detail)) => {
                 self.down.remove(&node);
                 let versions = match self.upgrades.as_mut() {
@@ -383,7 +407,10 @@ impl Nemesis {
                     }
                     None => BTreeMap::new(),
                 };
-                let evidence = rolling.evidence(&roll, detail, &versions);
+                let mut evidence = rolling.evidence(&roll, detail, &versions);
+                if let Some(schema) = roll.schema.take() {
+                    evidence["schema_job"] = schema;
+                }
                 self.record(
                     F::Fault,
                     FaultKind::Upgrade,
@@ -559,6 +586,43 @@ impl Nemesis {
             error,
         );
     }
+}
+
+/// Upper bound on an upgrade step's schema job.
+const SCHEMA_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs a system's init job on the image an upgrade step rolls to, before its first node: the
+/// new version's schema step. Evidence on success; the job's exit and last lines otherwise.
+async fn run_schema_job(
+    backend: &impl Backend,
+    job: &ContainerSpec,
+    image: &str,
+) -> Result<serde_json::Value, String> {
+    let job = ContainerSpec {
+        image: image.to_owned(),
+        ..job.clone()
+    };
+    let begin = Instant::now();
+    let out = backend
+        .run_again(&job, SCHEMA_JOB_TIMEOUT)
+        .await
+        .map_err(|e| format!("the schema job {} on {image}: {e:#}", job.node))?;
+    let tail: Vec<&str> = out.stdout.lines().rev().take(5).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    if out.exit_code != 0 {
+        return Err(format!(
+            "the schema job {} on {image} exited with {}; its last lines:\n{}",
+            job.node,
+            out.exit_code,
+            tail.join("\n")
+        ));
+    }
+    Ok(json!({
+        "job": job.node,
+        "image": image,
+        "seconds": begin.elapsed().as_secs_f64(),
+        "last_lines": tail,
+    }))
 }
 
 #[cfg(test)]
@@ -775,6 +839,7 @@ mod tests {
                 .map(|n| (n.clone(), "3.8".to_string()))
                 .collect(),
             probe,
+            init_jobs: BTreeMap::new(),
         }
     }
 
@@ -810,7 +875,7 @@ mod tests {
                 .insert(n.clone(), "zk:3.8".into());
         }
         let recorder = Recorder::new();
-        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, node| {
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, node, _| {
             Box::pin(async move { Ok(crate::system::Rejoin::Rejoined(json!({"node": node}))) })
         });
         let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1)
@@ -863,10 +928,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_schema_job_runs_once_on_the_new_image_before_the_first_node_rolls() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, node, _| {
+            Box::pin(async move { Ok(crate::system::Rejoin::Rejoined(json!({"node": node}))) })
+        });
+        let mut upgrades = upgrades(&nodes, probe);
+        let job = ContainerSpec {
+            node: "zk-init".into(),
+            image: "zk:3.8".into(),
+            ..Default::default()
+        };
+        upgrades
+            .init_jobs
+            .insert(crate::system::zookeeper::KIND, job);
+        let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1)
+            .with_upgrades(upgrades);
+        nemesis
+            .run_event(
+                &backend,
+                &upgrade_event(Duration::from_secs(5)),
+                &Observed::default(),
+            )
+            .await;
+        roll_to_the_end(&mut nemesis, &backend).await;
+        let calls: Vec<String> = backend
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("run-again") || c.starts_with("replace"))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                "run-again zk-init zk:3.9",
+                "replace zk-1 zk:3.9",
+                "replace zk-2 zk:3.9",
+                "replace zk-3 zk:3.9"
+            ]
+        );
+        let history = recorder.snapshot();
+        let oks: Vec<&crate::history::Op> = history
+            .with_f(F::Fault)
+            .filter(|op| op.kind == OpKind::Ok)
+            .collect();
+        assert_eq!(oks[0].value["evidence"]["schema_job"]["image"], "zk:3.9");
+        assert!(oks[1].value["evidence"]["schema_job"].is_null());
+    }
+
+    #[tokio::test]
     async fn a_node_that_never_rejoins_fails_the_step_and_stops_the_roll() {
         let (backend, nodes) = cluster().await;
         let recorder = Recorder::new();
-        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, _| {
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, _, _| {
             Box::pin(async { Ok(crate::system::Rejoin::Waiting("zk-1 is not-serving".into())) })
         });
         let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1)
@@ -917,7 +1031,7 @@ mod tests {
         let recorder = Recorder::new();
         // Each node rejoins on the third question.
         let asked = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::<String, u32>::new()));
-        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(move |_, node| {
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(move |_, node, _| {
             let asked = asked.clone();
             Box::pin(async move {
                 let mut asked = asked.lock().unwrap();
@@ -932,8 +1046,14 @@ mod tests {
         });
         let mut u = upgrades(&nodes, probe);
         u.images = BTreeMap::from([
-            ((crate::system::pulsar::KIND, "4.0".into()), "pulsar:4.0".into()),
-            ((crate::system::bookkeeper::KIND, "4.17".into()), "bk:4.17".into()),
+            (
+                (crate::system::pulsar::KIND, "4.0".into()),
+                "pulsar:4.0".into(),
+            ),
+            (
+                (crate::system::bookkeeper::KIND, "4.17".into()),
+                "bk:4.17".into(),
+            ),
         ]);
         let mut nemesis =
             Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1).with_upgrades(u);
@@ -986,7 +1106,7 @@ mod tests {
         let (backend, nodes) = cluster().await;
         let recorder = Recorder::new();
         let probe: crate::nemesis::RejoinProbe =
-            std::sync::Arc::new(|_, _| Box::pin(async { anyhow::bail!("unused") }));
+            std::sync::Arc::new(|_, _, _| Box::pin(async { anyhow::bail!("unused") }));
         let lbs = vec!["lb-1".to_string()];
         let mut nemesis = Nemesis::new(lbs, BTreeSet::new(), recorder.clone(), 1)
             .with_upgrades(upgrades(&nodes, probe));

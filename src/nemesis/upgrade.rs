@@ -16,10 +16,11 @@ use crate::scenario::{SystemKind, UpgradeOrder};
 use crate::system::Rejoin;
 use crate::system::zookeeper::Role;
 
-/// Asks whether a node of a system has rejoined its cluster (`Err`: the system has no rejoin
-/// condition, so the step cannot go on).
+/// Asks whether a node of a system has rejoined its cluster since it was taken down (unix ms;
+/// a registration older than that is its old process's). `Err`: the system has no rejoin
+/// condition, so the step cannot go on.
 pub type RejoinProbe = Arc<
-    dyn Fn(SystemKind, String) -> Pin<Box<dyn Future<Output = anyhow::Result<Rejoin>> + Send>>
+    dyn Fn(SystemKind, String, u64) -> Pin<Box<dyn Future<Output = anyhow::Result<Rejoin>> + Send>>
         + Send
         + Sync,
 >;
@@ -39,6 +40,9 @@ pub struct Upgrades {
     /// The version (or image) each node runs now; updated as nodes roll.
     pub versions: BTreeMap<String, String>,
     pub probe: RejoinProbe,
+    /// The init job of each system whose new version's init job runs before its roll
+    /// (`System::init_on_upgrade`), as it ran at setup.
+    pub init_jobs: BTreeMap<SystemKind, ContainerSpec>,
 }
 
 /// The order nodes roll in: `listed` in node-name order; `followers-first` the nodes with a
@@ -65,6 +69,10 @@ pub(super) struct Roll {
     pub rejoin: Duration,
     pub queue: VecDeque<String>,
     pub current: Option<Rolling>,
+    /// Whether the system's schema job (its init job on the new image) has run for this step,
+    /// and what it did, for the first rolled node's evidence.
+    pub schema_ran: bool,
+    pub schema: Option<serde_json::Value>,
 }
 
 /// The node rolling now.
@@ -74,6 +82,8 @@ pub(super) struct Rolling {
     pub from_version: String,
     /// When it was stopped, and when it ran again on the new image.
     pub down_at: Instant,
+    /// `down_at` as unix ms, for probes that compare it with what the cluster recorded.
+    pub down_unix_ms: u64,
     pub started_at: Instant,
     pub last_wait: String,
     /// The active network faults put back on the new container.

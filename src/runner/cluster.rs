@@ -26,6 +26,8 @@ pub struct Cluster {
     pub ready: BTreeSet<SystemKind>,
     /// The image of every upgrade step's `(system, version)`, built at setup.
     pub upgrade_images: BTreeMap<(SystemKind, String), String>,
+    /// Each system's init job as it ran at setup (an upgrade step may run it again).
+    pub init_jobs: BTreeMap<SystemKind, crate::backend::ContainerSpec>,
 }
 
 impl Cluster {
@@ -89,10 +91,7 @@ pub async fn image_for(
     if let Some(image) = &spec.image {
         return image_named(docker, system, image, progress).await;
     }
-    let version = spec
-        .version
-        .as_deref()
-        .unwrap_or(system.default_version());
+    let version = spec.version.as_deref().unwrap_or(system.default_version());
     crate::image::ensure(docker, system.name(), version, progress)
         .await
         .with_context(|| format!("building the {system} {version} image"))

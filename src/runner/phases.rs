@@ -590,22 +590,36 @@ fn upgrades(scenario: &Scenario, cluster: &Cluster) -> nemesis::Upgrades {
     } else {
         topic
     };
-    let probe: nemesis::RejoinProbe = std::sync::Arc::new(move |system, node| {
+    let probe: nemesis::RejoinProbe = std::sync::Arc::new(move |system, node, since_ms| {
         let of_system: Vec<(String, std::net::Ipv4Addr)> = nodes
             .iter()
             .filter(|n| n.system == system)
             .map(|n| (n.name.clone(), n.address))
             .collect();
         let topic = topic.clone();
-        Box::pin(
-            async move { crate::system::rejoin(system, &of_system, &node, Some(&topic)).await },
-        )
+        let run = nodes.clone();
+        Box::pin(async move {
+            let rejoining = crate::system::protocol::Rejoining {
+                nodes: &of_system,
+                node: &node,
+                run: &run,
+                topic: Some(&topic),
+                since_ms,
+            };
+            crate::system::rejoin(system, rejoining).await
+        })
     });
     nemesis::Upgrades {
         specs: cluster.specs.clone(),
         images: cluster.upgrade_images.clone(),
         versions: cluster.versions(scenario),
         probe,
+        init_jobs: cluster
+            .init_jobs
+            .iter()
+            .filter(|(system, _)| system.init_on_upgrade())
+            .map(|(system, job)| (*system, job.clone()))
+            .collect(),
     }
 }
 

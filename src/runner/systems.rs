@@ -54,6 +54,7 @@ pub async fn prepare(
     };
     let init = system.init_spec(&deploy);
     if let Some(job) = init {
+        cluster.init_jobs.insert(system, job.clone());
         let out = backend.run_once(&job, INIT_JOB_TIMEOUT).await?;
         if out.exit_code != 0 {
             let tail: Vec<&str> = out.stdout.lines().rev().take(15).collect();

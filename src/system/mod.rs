@@ -115,20 +115,19 @@ pub fn upgrade_supported(system: SystemKind) -> anyhow::Result<()> {
     if system.rejoins() {
         return Ok(());
     }
-    anyhow::bail!("upgrade of {system} is not supported yet: chaosbed knows no rejoin condition for it")
+    anyhow::bail!(
+        "upgrade of {system} is not supported yet: chaosbed knows no rejoin condition for it"
+    )
 }
 
-/// Whether `node` of `system` has rejoined its cluster after an upgrade step restarted it;
-/// `nodes` are the system's nodes and addresses, `topic` the workload's topic (see
+/// Whether a node of `system` has rejoined its cluster after an upgrade step restarted it (see
 /// `System::rejoined`).
 pub async fn rejoin(
     system: SystemKind,
-    nodes: &[(String, Ipv4Addr)],
-    node: &str,
-    topic: Option<&str>,
+    rejoining: protocol::Rejoining<'_>,
 ) -> anyhow::Result<Rejoin> {
     upgrade_supported(system)?;
-    Ok(match system.rejoined(nodes, node, topic).await {
+    Ok(match system.rejoined(rejoining).await {
         Ok(evidence) => Rejoin::Rejoined(evidence),
         Err(why) => Rejoin::Waiting(why),
     })
@@ -235,19 +234,8 @@ mod tests {
             pinpoint::app::KIND,
         ];
         assert_eq!(
-            start_waves(&[
-                zk,
-                hbase,
-                collector,
-                web,
-                app
-            ]),
-            vec![
-                vec![zk],
-                vec![hbase],
-                vec![collector, web],
-                vec![app]
-            ]
+            start_waves(&[zk, hbase, collector, web, app]),
+            vec![vec![zk], vec![hbase], vec![collector, web], vec![app]]
         );
         assert_eq!(
             start_waves(&[zk, pg, sw, lb]),
@@ -258,10 +246,7 @@ mod tests {
             vec![vec![zk], vec![bk], vec![pulsar]]
         );
         // A dependency the topology does not declare is not waited for.
-        assert_eq!(
-            start_waves(&[pg, sw]),
-            vec![vec![pg], vec![sw]]
-        );
+        assert_eq!(start_waves(&[pg, sw]), vec![vec![pg], vec![sw]]);
     }
 
     #[test]

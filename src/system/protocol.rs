@@ -83,17 +83,20 @@ pub trait System: Send + Sync + 'static {
         false
     }
 
-    /// Whether `node`, restarted by an upgrade step, is back in its cluster: what its own probe
-    /// saw as evidence, or why not yet. `topic` is the workload's, for systems whose rejoin is
-    /// judged by it.
+    /// Whether a node restarted by an upgrade step is back in its cluster: what its own probe
+    /// saw as evidence, or why not yet.
     fn rejoined<'a>(
         &'a self,
-        _nodes: &'a [(String, Ipv4Addr)],
-        node: &'a str,
-        _topic: Option<&'a str>,
+        rejoining: Rejoining<'a>,
     ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
-        let why = format!("no rejoin condition for {node}'s system");
+        let why = format!("no rejoin condition for {}'s system", rejoining.node);
         Box::pin(async move { Err(why) })
+    }
+
+    /// Whether an upgrade step runs the new version's init job before it rolls the first node
+    /// (a storage schema the new version changes).
+    fn init_on_upgrade(&self) -> bool {
+        false
     }
 
     /// Environment a client container gets to reach it (`CHAOSBED_ZOOKEEPER=...`), from its
@@ -195,6 +198,30 @@ impl Readiness<'_> {
     }
 }
 
+/// What a rejoin probe sees: the system's nodes, the node that rolled, every node of the run (to
+/// reach the systems it registers in), and the workload's topic for systems judged by it.
+#[derive(Clone, Copy)]
+pub struct Rejoining<'a> {
+    pub nodes: &'a [(String, Ipv4Addr)],
+    pub node: &'a str,
+    pub run: &'a [Node],
+    pub topic: Option<&'a str>,
+    /// When the node was taken down for its upgrade (unix ms): a registration older than this
+    /// is its old process's, whose session has not expired yet.
+    pub since_ms: u64,
+}
+
+impl Rejoining<'_> {
+    /// Addresses of another system's nodes in this run.
+    pub fn addresses_of(&self, system: SystemKind) -> Vec<Ipv4Addr> {
+        self.run
+            .iter()
+            .filter(|n| n.system == system)
+            .map(|n| n.address)
+            .collect()
+    }
+}
+
 /// How a system's JVM memory is configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Memory {
@@ -214,7 +241,10 @@ impl Memory {
     };
 
     /// Memory set through `variable` (also what to raise), with the image's default flags.
-    pub const fn flags(variable: &'static [&'static str], image_default: Option<&'static str>) -> Self {
+    pub const fn flags(
+        variable: &'static [&'static str],
+        image_default: Option<&'static str>,
+    ) -> Self {
         Memory {
             variables: variable,
             advice: variable[0],

@@ -393,6 +393,24 @@ impl Backend for DockerBackend {
             .with_context(|| format!("running the one-shot {}", spec.node))
     }
 
+    async fn run_again(
+        &self,
+        spec: &ContainerSpec,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<ExecOutput> {
+        let address = *self.addresses.get(&spec.node).with_context(|| {
+            format!(
+                "running the one-shot {} again: it never ran in this run",
+                spec.node
+            )
+        })?;
+        self.create_container(spec, address).await?;
+        let name = self.container(&spec.node);
+        self.run_to_exit(&name, timeout, true)
+            .await
+            .with_context(|| format!("running the one-shot {} again", spec.node))
+    }
+
     async fn start(&self, node: &str) -> anyhow::Result<()> {
         self.docker
             .start_container(&self.container(node), None)

@@ -107,10 +107,9 @@ impl System for BookKeeper {
 
     fn rejoined<'a>(
         &'a self,
-        nodes: &'a [(String, Ipv4Addr)],
-        node: &'a str,
-        _topic: Option<&'a str>,
+        rejoining: protocol::Rejoining<'a>,
     ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        let protocol::Rejoining { nodes, node, .. } = rejoining;
         Box::pin(async move {
             let r = rejoined(nodes, node).await?;
             Ok(serde_json::json!({ "bookie_id": r.id, "writable": r.writable }))
@@ -118,11 +117,17 @@ impl System for BookKeeper {
     }
 
     fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
-        vec![("CHAOSBED_BOOKIES", super::client_env::each(addresses, BOOKIE_PORT))]
+        vec![(
+            "CHAOSBED_BOOKIES",
+            super::client_env::each(addresses, BOOKIE_PORT),
+        )]
     }
 
     fn memory(&self) -> Memory {
-        Memory::flags(&["BOOKIE_MEM", "PULSAR_MEM"], Some(IMAGE_DEFAULT_BOOKIE_MEM))
+        Memory::flags(
+            &["BOOKIE_MEM", "PULSAR_MEM"],
+            Some(IMAGE_DEFAULT_BOOKIE_MEM),
+        )
     }
 
     fn refused_data<'l>(&self, log: &'l str) -> Option<crate::diagnose::DataProblem<'l>> {

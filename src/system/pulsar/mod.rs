@@ -93,7 +93,10 @@ impl System for Pulsar {
     ) -> BoxFuture<'a, anyhow::Result<String>> {
         Box::pin(async move {
             let ready = wait_ready(&ready.started_nodes(), ready.timeout).await?;
-            Ok(format!("pulsar ready in {:.1}s", ready.elapsed.as_secs_f64()))
+            Ok(format!(
+                "pulsar ready in {:.1}s",
+                ready.elapsed.as_secs_f64()
+            ))
         })
     }
 
@@ -111,10 +114,11 @@ impl System for Pulsar {
 
     fn rejoined<'a>(
         &'a self,
-        nodes: &'a [(String, Ipv4Addr)],
-        node: &'a str,
-        topic: Option<&'a str>,
+        rejoining: protocol::Rejoining<'a>,
     ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        let protocol::Rejoining {
+            nodes, node, topic, ..
+        } = rejoining;
         Box::pin(async move {
             let topic = topic.unwrap_or(crate::workload::pulsar::DEFAULT_TOPIC);
             let r = rejoined(nodes, node, topic, DEFAULT_CLUSTER).await?;

@@ -15,6 +15,8 @@ pub const REMOTE_PATH: &str = "/skywalking/remote";
 pub struct Member {
     pub host: String,
     pub port: u16,
+    /// When it registered (Curator's `registrationTimeUTC`, unix ms), if the record says.
+    pub registered_ms: Option<u64>,
 }
 
 impl Member {
@@ -35,9 +37,12 @@ impl std::fmt::Display for Member {
 
 /// A Curator service instance as stored in its znode.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Instance {
     address: String,
     port: Option<u16>,
+    #[serde(rename = "registrationTimeUTC")]
+    registration_time_utc: Option<u64>,
 }
 
 /// Parses one registration znode's data.
@@ -51,6 +56,7 @@ pub fn parse_member(data: &[u8]) -> anyhow::Result<Member> {
     Ok(Member {
         host: instance.address,
         port: instance.port.unwrap_or(super::GRPC_PORT),
+        registered_ms: instance.registration_time_utc,
     })
 }
 
@@ -89,6 +95,7 @@ mod tests {
         let data = br#"{"name":"remote","id":"5b1","address":"oap-2","port":11800,"sslPort":null,"payload":null,"registrationTimeUTC":1,"serviceType":"DYNAMIC","uriSpec":null}"#;
         let member = parse_member(data).unwrap();
         assert_eq!(member.to_string(), "oap-2:11800");
+        assert_eq!(member.registered_ms, Some(1));
         assert!(!member.is_unusable());
     }
 
@@ -98,6 +105,7 @@ mod tests {
             let member = Member {
                 host: host.into(),
                 port: 11800,
+                registered_ms: None,
             };
             assert!(member.is_unusable(), "{host}");
         }

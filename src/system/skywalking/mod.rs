@@ -82,6 +82,23 @@ impl System for Skywalking {
         })
     }
 
+    fn rejoins(&self) -> bool {
+        true
+    }
+
+    // A newer OAP may add tables or columns; its nodes run `-Dmode=no-init`, so its schema job
+    // runs before the first node rolls.
+    fn init_on_upgrade(&self) -> bool {
+        true
+    }
+
+    fn rejoined<'a>(
+        &'a self,
+        rejoining: protocol::Rejoining<'a>,
+    ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        Box::pin(rejoined(rejoining))
+    }
+
     fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
         use super::client_env::{each, first_url};
         vec![
@@ -273,6 +290,57 @@ fn node_spec(
 
 const POLL: Duration = Duration::from_secs(1);
 const ASK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An OAP restarted by an upgrade step has rejoined once it answers GraphQL and ZooKeeper lists
+/// it under its own name, registered since it was taken down, at an address its peers can dial.
+pub async fn rejoined(rejoining: protocol::Rejoining<'_>) -> Result<serde_json::Value, String> {
+    let node = rejoining.node;
+    let Some((_, address)) = rejoining.nodes.iter().find(|(n, _)| n == node) else {
+        return Err(format!("{node} is not an OAP node of this run"));
+    };
+    let time = graphql::ready(node, *address, ASK_TIMEOUT)
+        .await
+        .map_err(|e| format!("{node} does not answer GraphQL yet: {e:#}"))?;
+    let zk = zookeeper::connect_string(&rejoining.addresses_of(zookeeper::KIND));
+    let members = membership::members(&zk)
+        .await
+        .map_err(|e| format!("listing the OAP members: {e:#}"))?;
+    let member = judge_rejoin(node, &members, rejoining.since_ms)?;
+    Ok(serde_json::json!({
+        "graphql": format!("answers (time zone {})", time.timezone),
+        "registered_as": member.to_string(),
+        "registered_ms": member.registered_ms,
+        "members": members.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+    }))
+}
+
+/// The registration of `node` made since `since_ms`, or why there is none.
+pub fn judge_rejoin<'m>(
+    node: &str,
+    members: &'m [membership::Member],
+    since_ms: u64,
+) -> Result<&'m membership::Member, String> {
+    let mine: Vec<&membership::Member> = members.iter().filter(|m| m.host == node).collect();
+    if let Some(fresh) = mine
+        .iter()
+        .find(|m| m.registered_ms.is_none_or(|at| at >= since_ms))
+    {
+        return Ok(fresh);
+    }
+    let listed: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+    Err(if mine.is_empty() {
+        format!(
+            "ZooKeeper lists no registration of {node} under {} (it lists: {})",
+            membership::REMOTE_PATH,
+            listed.join(", ")
+        )
+    } else {
+        format!(
+            "ZooKeeper lists only {node}'s registration from before it was taken down (its old \
+             session has not expired yet)"
+        )
+    })
+}
 
 /// What readiness found.
 #[derive(Debug, Clone)]

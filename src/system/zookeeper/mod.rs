@@ -83,10 +83,9 @@ impl System for ZooKeeper {
 
     fn rejoined<'a>(
         &'a self,
-        nodes: &'a [(String, Ipv4Addr)],
-        node: &'a str,
-        _topic: Option<&'a str>,
+        rejoining: protocol::Rejoining<'a>,
     ) -> BoxFuture<'a, Result<serde_json::Value, String>> {
+        let protocol::Rejoining { nodes, node, .. } = rejoining;
         Box::pin(async move {
             let r = rejoined(nodes, node).await?;
             Ok(serde_json::json!({
