@@ -124,8 +124,12 @@ impl TestCluster {
         let env = crate::system::client_env(&nodes);
         // The quorum check reads ZooKeeper's roles as the runner samples them.
         let ensemble = cluster.of(crate::system::zookeeper::KIND);
-        let monitor = (!ensemble.is_empty())
-            .then(|| tokio::spawn(crate::system::zookeeper::sample_roles(ensemble, recorder.clone())));
+        let monitor = (!ensemble.is_empty()).then(|| {
+            tokio::spawn(crate::system::zookeeper::sample_roles(
+                ensemble,
+                recorder.clone(),
+            ))
+        });
         Ok(Self {
             scenario,
             docker,
@@ -438,7 +442,10 @@ mod tests {
             .version(crate::system::zookeeper::KIND, "3.9")
             .scenario()
             .unwrap();
-        let zk = scenario.topology.spec(crate::system::zookeeper::KIND).unwrap();
+        let zk = scenario
+            .topology
+            .spec(crate::system::zookeeper::KIND)
+            .unwrap();
         assert_eq!(zk.node_count(), 3);
         assert_eq!(zk.version.as_deref(), Some("3.9"));
         assert_eq!(scenario.workload.system(), crate::system::zookeeper::KIND);

@@ -45,9 +45,7 @@ pub fn compose_file(scenario: &Scenario) -> String {
         let image = spec.image.clone().unwrap_or_else(|| {
             local_image(
                 *system,
-                spec.version
-                    .as_deref()
-                    .unwrap_or(system.default_version()),
+                spec.version.as_deref().unwrap_or(system.default_version()),
             )
         });
         let count = spec.node_count();

@@ -143,7 +143,12 @@ fn oom_kill_without_a_limit_or_heap() {
 #[test]
 fn a_jvm_that_cannot_get_its_heap_exceeds_the_limit() {
     let state = exited(1);
-    let mut facts = facts("bookie-1", crate::system::bookkeeper::KIND, &state, JVM_NO_MEMORY);
+    let mut facts = facts(
+        "bookie-1",
+        crate::system::bookkeeper::KIND,
+        &state,
+        JVM_NO_MEMORY,
+    );
     facts.memory_limit = Some(GIB);
     facts.heap = Some("-Xms2g -Xmx2g");
     let diagnosis = diagnose(&facts).unwrap();
@@ -226,7 +231,13 @@ fn session_expiry_without_timeouts_in_view() {
     let state = running();
     let log = "ERROR org.apache.bookkeeper.bookie.BookieStateManager - ZK exception: \
                KeeperErrorCode = Session expired for /ledgers/available\n";
-    let diagnosis = diagnose(&facts("bookie-3", crate::system::bookkeeper::KIND, &state, log)).unwrap();
+    let diagnosis = diagnose(&facts(
+        "bookie-3",
+        crate::system::bookkeeper::KIND,
+        &state,
+        log,
+    ))
+    .unwrap();
     assert_eq!(diagnosis.cause, Cause::SessionExpired);
     assert_eq!(
         diagnosis.explanation,
@@ -416,7 +427,13 @@ fn an_oap_that_exits_on_an_unreachable_store_names_the_store() {
     let log = "INFO [main] starting\n\
                ERROR [main] o.a.s.o.s.s.OAPServerBootstrap - Failed to initialize pool: Connection to pg-1:5432 refused. Check that the hostname and port are correct\n";
     let state = exited(1);
-    let d = diagnose(&facts("oap-2", crate::system::skywalking::KIND, &state, log)).unwrap();
+    let d = diagnose(&facts(
+        "oap-2",
+        crate::system::skywalking::KIND,
+        &state,
+        log,
+    ))
+    .unwrap();
     assert_eq!(d.cause, Cause::StorageUnreachable);
     assert!(d.explanation.contains("PostgreSQL"), "{}", d.explanation);
     assert!(

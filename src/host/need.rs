@@ -69,10 +69,7 @@ pub fn images(scenario: &Scenario) -> Vec<&'static ImageSpec> {
     };
     for (system, spec, _) in systems(scenario) {
         if spec.image.is_none() {
-            let version = spec
-                .version
-                .as_deref()
-                .unwrap_or(system.default_version());
+            let version = spec.version.as_deref().unwrap_or(system.default_version());
             add(system, version);
         }
     }

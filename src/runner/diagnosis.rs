@@ -6,8 +6,8 @@ use serde_json::json;
 use super::Cluster;
 use crate::backend::Backend;
 use crate::diagnose::{
-    Cause, Diagnosis, NodeFacts, clock_skew_explanation, diagnose, expired_session, running_trouble,
-    illegal_advertised_address,
+    Cause, Diagnosis, NodeFacts, clock_skew_explanation, diagnose, expired_session,
+    illegal_advertised_address, running_trouble,
 };
 use crate::history::{F, History, OpKind, Recorder};
 use crate::scenario::Scenario;

@@ -37,4 +37,3 @@ pub async fn sample_resources(
         }
     }
 }
-

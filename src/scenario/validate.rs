@@ -26,7 +26,7 @@ pub fn systems(scenario: &Scenario) -> Vec<(SystemKind, &SystemSpec, std::ops::R
         .topology
         .spanned()
         .map(|(kind, spec)| (kind, spec.get_ref(), spec.span()))
-    .collect()
+        .collect()
 }
 
 fn check_topology(scenario: &Scenario, out: &mut Diagnostics) {

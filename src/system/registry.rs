@@ -166,9 +166,17 @@ mod tests {
     fn a_system_reads_and_writes_as_its_name() {
         let kind: SystemKind = serde_json::from_str("\"pinpoint-collector\"").unwrap();
         assert_eq!(kind, pinpoint::collector::KIND);
-        assert_eq!(serde_json::to_string(&kind).unwrap(), "\"pinpoint-collector\"");
-        let err = serde_json::from_str::<SystemKind>("\"etcd\"").unwrap_err().to_string();
-        assert!(err.contains("unknown system `etcd`; chaosbed knows zookeeper"), "{err}");
+        assert_eq!(
+            serde_json::to_string(&kind).unwrap(),
+            "\"pinpoint-collector\""
+        );
+        let err = serde_json::from_str::<SystemKind>("\"etcd\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown system `etcd`; chaosbed knows zookeeper"),
+            "{err}"
+        );
         assert!(zookeeper::KIND < pulsar::KIND);
     }
 }

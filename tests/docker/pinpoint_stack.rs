@@ -45,7 +45,12 @@ async fn stack() -> anyhow::Result<()> {
     let images = Images {
         zookeeper: chaosbed::image::ensure(&docker, "zookeeper", "3.9", &progress).await?,
         hbase: default_image(&docker, chaosbed::system::hbase::KIND, &progress).await?,
-        collector: default_image(&docker, chaosbed::system::pinpoint::collector::KIND, &progress).await?,
+        collector: default_image(
+            &docker,
+            chaosbed::system::pinpoint::collector::KIND,
+            &progress,
+        )
+        .await?,
         web: default_image(&docker, chaosbed::system::pinpoint::web::KIND, &progress).await?,
         app: default_image(&docker, chaosbed::system::pinpoint::app::KIND, &progress).await?,
     };
@@ -84,13 +89,19 @@ async fn exercise(
     println!("hbase ready in {elapsed:.1?} ({schema:?})");
 
     // Collector and web only need ZooKeeper and HBase: start them together.
-    let collectors = start_nodes(backend, chaosbed::system::pinpoint::collector::KIND, 1, |index, _| {
-        collector::container_spec(&one, &images.collector, index, &wiring)
-    })
+    let collectors = start_nodes(
+        backend,
+        chaosbed::system::pinpoint::collector::KIND,
+        1,
+        |index, _| collector::container_spec(&one, &images.collector, index, &wiring),
+    )
     .await?;
-    let webs = start_nodes(backend, chaosbed::system::pinpoint::web::KIND, 1, |index, _| {
-        web::container_spec(&one, &images.web, index, &wiring)
-    })
+    let webs = start_nodes(
+        backend,
+        chaosbed::system::pinpoint::web::KIND,
+        1,
+        |index, _| web::container_spec(&one, &images.web, index, &wiring),
+    )
     .await?;
     let elapsed = or_logs(
         backend,
@@ -107,9 +118,12 @@ async fn exercise(
     .await?;
     println!("pinpoint-web ready in {elapsed:.1?} (counted from the collector's readiness)");
 
-    let apps = start_nodes(backend, chaosbed::system::pinpoint::app::KIND, 1, |index, _| {
-        app::container_spec(&one, &images.app, index)
-    })
+    let apps = start_nodes(
+        backend,
+        chaosbed::system::pinpoint::app::KIND,
+        1,
+        |index, _| app::container_spec(&one, &images.app, index),
+    )
     .await?;
     let elapsed = or_logs(
         backend,

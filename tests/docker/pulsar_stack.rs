@@ -102,16 +102,21 @@ async fn exercise(
         "the second BookKeeper init should have found the cluster; it said:\n{}",
         tail(&again, 20)
     );
-    let bookies = start_nodes(backend, chaosbed::system::bookkeeper::KIND, NODES, |index, address| {
-        bookkeeper::container_spec(
-            &spec,
-            &images.bookkeeper,
-            index,
-            NODES,
-            &zk_connect,
-            address,
-        )
-    })
+    let bookies = start_nodes(
+        backend,
+        chaosbed::system::bookkeeper::KIND,
+        NODES,
+        |index, address| {
+            bookkeeper::container_spec(
+                &spec,
+                &images.bookkeeper,
+                index,
+                NODES,
+                &zk_connect,
+                address,
+            )
+        },
+    )
     .await?;
 
     // Pulsar metadata while the bookies boot, then the brokers.
@@ -150,17 +155,22 @@ async fn exercise(
         begin.elapsed()
     );
 
-    let brokers = start_nodes(backend, chaosbed::system::pulsar::KIND, NODES, |index, address| {
-        pulsar::container_spec(
-            &spec,
-            &images.pulsar,
-            index,
-            NODES,
-            &zk_connect,
-            address,
-            pulsar::DEFAULT_CLUSTER,
-        )
-    })
+    let brokers = start_nodes(
+        backend,
+        chaosbed::system::pulsar::KIND,
+        NODES,
+        |index, address| {
+            pulsar::container_spec(
+                &spec,
+                &images.pulsar,
+                index,
+                NODES,
+                &zk_connect,
+                address,
+                pulsar::DEFAULT_CLUSTER,
+            )
+        },
+    )
     .await?;
     ensure!(
         brokers.iter().map(|(_, a)| *a).collect::<Vec<_>>() == broker_addresses,

@@ -97,9 +97,12 @@ async fn exercise(
         super::stack::tail(&out.stdout, 30)
     );
     println!("OAP schema created after {:.1?}", begin.elapsed());
-    let oaps = start_nodes(backend, chaosbed::system::skywalking::KIND, OAPS, |index, _| {
-        skywalking::container_spec(&oap_spec, &images.skywalking, index, &wiring)
-    })
+    let oaps = start_nodes(
+        backend,
+        chaosbed::system::skywalking::KIND,
+        OAPS,
+        |index, _| skywalking::container_spec(&oap_spec, &images.skywalking, index, &wiring),
+    )
     .await?;
     let ready = or_logs(
         backend,
@@ -119,7 +122,12 @@ async fn exercise(
 
     let lb_spec = spec(1)?;
     let lbs = start_nodes(backend, chaosbed::system::nginx::KIND, 1, |index, _| {
-        nginx::container_spec(&lb_spec, &images.nginx, index, wiring.names(skywalking::KIND))
+        nginx::container_spec(
+            &lb_spec,
+            &images.nginx,
+            index,
+            wiring.names(skywalking::KIND),
+        )
     })
     .await?;
     or_logs(

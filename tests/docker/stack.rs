@@ -111,13 +111,7 @@ pub async fn default_image(
     system: SystemKind,
     progress: &indicatif::MultiProgress,
 ) -> anyhow::Result<String> {
-    chaosbed::image::ensure(
-        docker,
-        system.name(),
-        system.default_version(),
-        progress,
-    )
-    .await
+    chaosbed::image::ensure(docker, system.name(), system.default_version(), progress).await
 }
 
 /// A topology table with `nodes` nodes and nothing else.

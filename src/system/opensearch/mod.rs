@@ -14,8 +14,8 @@ use super::config_keys::{KnownKey, one_of, whole};
 use super::protocol::{self, Deploy, Memory, System, Trouble};
 use super::{client_env, http};
 use crate::backend::ContainerSpec;
-use crate::image::{self, ImageSpec};
 use crate::diagnose::Cause;
+use crate::image::{self, ImageSpec};
 use crate::scenario::{SystemKind, SystemSpec};
 
 /// OpenSearch in the registry.
@@ -105,12 +105,7 @@ impl System for OpenSearch {
     }
 
     fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
-        container_spec(
-            deploy.spec,
-            deploy.image,
-            index,
-            deploy.wiring.names(KIND),
-        )
+        container_spec(deploy.spec, deploy.image, index, deploy.wiring.names(KIND))
     }
 
     fn wait_ready<'a>(
@@ -282,7 +277,9 @@ mod tests {
 
     #[test]
     fn three_nodes_seed_from_each_other_and_one_is_a_single_node_cluster() {
-        let spec: SystemSpec = toml::from_str("nodes = 3\nconfig = { \"action.auto_create_index\" = \"false\" }").unwrap();
+        let spec: SystemSpec =
+            toml::from_str("nodes = 3\nconfig = { \"action.auto_create_index\" = \"false\" }")
+                .unwrap();
         let names = super::super::node_names(KIND, 3);
         let c = container_spec(&spec, "img", 2, &names);
         assert_eq!(c.node, "os-2");
@@ -319,6 +316,10 @@ mod tests {
         let still_red = "[o.o.c.r.a.AllocationService] Cluster health status changed from [GREEN] to [RED] (reason: [x]).\n";
         let trouble = red(still_red).unwrap();
         assert_eq!(trouble.cause, Cause::StorageRed);
-        assert!(trouble.explanation.contains("went red"), "{}", trouble.explanation);
+        assert!(
+            trouble.explanation.contains("went red"),
+            "{}",
+            trouble.explanation
+        );
     }
 }

@@ -99,13 +99,8 @@ pub fn container_spec(
     index: u32,
     wiring: &Wiring,
 ) -> ContainerSpec {
-    let mut container = super::server_spec(
-        KIND,
-        spec,
-        image,
-        index,
-        &wiring.connect(zookeeper::KIND),
-    );
+    let mut container =
+        super::server_spec(KIND, spec, image, index, &wiring.connect(zookeeper::KIND));
     container.aliases.push(SERVICE.to_string());
     container
 }

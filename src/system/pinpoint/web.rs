@@ -103,13 +103,7 @@ pub fn container_spec(
     index: u32,
     wiring: &Wiring,
 ) -> ContainerSpec {
-    super::server_spec(
-        KIND,
-        spec,
-        image,
-        index,
-        &wiring.connect(zookeeper::KIND),
-    )
+    super::server_spec(KIND, spec, image, index, &wiring.connect(zookeeper::KIND))
 }
 
 /// Polls until every web answers GET /serverTime.pinpoint and is registered in ZooKeeper (at

@@ -49,4 +49,3 @@ pub async fn sample_ownership(
         );
     }
 }
-

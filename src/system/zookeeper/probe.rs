@@ -36,4 +36,3 @@ pub async fn sample_roles(nodes: Vec<(String, Ipv4Addr)>, recorder: Recorder) {
         );
     }
 }
-
