@@ -28,7 +28,7 @@ const NAME: &str = "traces";
 /// Windows named in the summary's account of where the lost traces were emitted.
 const SUMMARY_WINDOWS: usize = 3;
 /// The reader's phase for traces found only outside the run's window.
-const DISPLACED: &str = "displaced";
+pub(crate) const DISPLACED: &str = "displaced";
 
 /// What the agent's reporter did with an emitted trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -211,12 +211,13 @@ pub struct Phase {
     /// ns since the run started.
     pub start: u64,
     pub end: u64,
-    /// Writes (Pulsar: sends) invoked in the phase, by outcome.
+    /// Writes (Pulsar: sends; traces: emitted) invoked in the phase, by outcome.
     pub writes_ok: u64,
     pub writes_failed: u64,
     pub writes_unknown: u64,
     /// Writes acknowledged in the phase that the final read does not have (None: no final read);
-    /// for Pulsar, sends acknowledged in the phase that no consumer received.
+    /// for Pulsar, sends acknowledged in the phase that no consumer received; for traces, traces
+    /// the agent took in the phase that the reader never found.
     pub lost: Option<u64>,
     /// Pulsar with `read_back`: sends acknowledged in the phase missing from the read-back after
     /// the drain (None: no read-back).
@@ -310,6 +311,15 @@ pub fn phases(history: &History) -> Vec<Phase> {
         }
     }
     let pulsar = history.with_f(F::Send).next().is_some();
+    // Traces: the ids the reader found in the run's window (one found only outside it, filed
+    // under a wrong clock, is lost as the traces check counts it).
+    let found: BTreeSet<&str> = history
+        .with_f(F::TraceFound)
+        .filter(|op| op.kind == OpKind::Ok)
+        .filter(|op| op.value["phase"].as_str() != Some(super::traces::DISPLACED))
+        .filter_map(|op| op.value["id"].as_str())
+        .collect();
+    let traces = history.with_f(F::Trace).next().is_some();
     let writes = history.pairs();
     bounds
         .into_iter()
@@ -322,7 +332,7 @@ pub fn phases(history: &History) -> Vec<Phase> {
                 writes_ok: 0,
                 writes_failed: 0,
                 writes_unknown: 0,
-                lost: (final_keys.is_some() || pulsar).then_some(0),
+                lost: (final_keys.is_some() || pulsar || traces).then_some(0),
                 not_read_back: read_back.as_ref().map(|_| 0),
                 samples: 0,
                 one_leader: 0,
@@ -366,6 +376,24 @@ pub fn phases(history: &History) -> Vec<Phase> {
                             && !read.contains(id)
                         {
                             *missing += 1;
+                        }
+                    }
+                    Some(OpKind::Fail) => phase.writes_failed += 1,
+                    _ => phase.writes_unknown += 1,
+                }
+            }
+            for (invoke, done) in writes
+                .iter()
+                .filter(|(i, _)| i.f == F::Trace && within(i.time))
+            {
+                match done.map(|d| d.kind) {
+                    Some(OpKind::Ok) => {
+                        phase.writes_ok += 1;
+                        let id = invoke.value["id"].as_str().unwrap_or_default();
+                        if let Some(lost) = phase.lost.as_mut()
+                            && !found.contains(id)
+                        {
+                            *lost += 1;
                         }
                     }
                     Some(OpKind::Fail) => phase.writes_failed += 1,

@@ -2,7 +2,9 @@
 //! from A to B (and back with `--rollback`, with a leader kill in the roll with `--with-faults`)
 //! through the normal runner, and prints the verdict per phase and the rejoin time per node.
 //! ZooKeeper rolls under zk-register; Pulsar rolls its brokers, then its bookies (each to the
-//! BookKeeper version of the Pulsar release), under pulsar-produce-consume.
+//! BookKeeper version of the Pulsar release), under pulsar-produce-consume; SkyWalking rolls its
+//! OAP nodes behind NGINX under skywalking-traces, the new version's schema job first, on
+//! PostgreSQL or (`--storage opensearch`) OpenSearch.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,10 +19,13 @@ use chaosbed::scenario::{self, Scenario};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The system to roll: zookeeper, or pulsar (brokers, then the bookies to the matching
-    /// BookKeeper version).
+    /// The system to roll: zookeeper, pulsar (brokers, then the bookies to the matching
+    /// BookKeeper version), or skywalking (the OAP nodes).
     #[arg(long)]
     system: String,
+    /// skywalking: the OAP's storage, postgres or opensearch.
+    #[arg(long, default_value = "postgres")]
+    storage: String,
     /// The version the cluster starts on, e.g. 3.8 or 3.8.4 (pulsar: 3.0 or 3.0.2): chaosbed's
     /// own, or any release on Maven Central.
     #[arg(long, required_unless_present_any = ["from_image", "scenario"])]
@@ -258,18 +263,82 @@ read_back = true
     Ok(text)
 }
 
+/// The built-in SkyWalking scenario: skywalking-traces through NGINX while the three OAP nodes
+/// roll (the new version's schema job first), and back with `--rollback`.
+fn skywalking_scenario(args: &Args) -> anyhow::Result<String> {
+    let from = Side::of(&args.from, &args.from_image, "from")?;
+    let to = Side::of(&args.to, &args.to_image, "to")?;
+    let storage = match args.storage.as_str() {
+        "postgres" => "[topology.postgres]\nnodes = 1\n",
+        "opensearch" => "[topology.opensearch]\nnodes = 3\n",
+        other => anyhow::bail!("unknown storage `{other}`; give postgres or opensearch"),
+    };
+    let step = |at: u32, side: &Side| {
+        format!(
+            "\n[[fault]]\nkind = \"upgrade\"\ntarget = \"all\"\nat = \"{at}s\"\n{}\n\
+             order = \"listed\"\nrejoin = \"240s\"\n",
+            side.key()
+        )
+    };
+    let mut text = format!(
+        r#"name = "sw-upgrade-{from_slug}-to-{to_slug}-on-{storage_name}{suffix}"
+description = "cargo xtask upgrade: SkyWalking OAP {from} rolled to {to}{back} on {storage_name}, node by node behind NGINX, under skywalking-traces."
+tier = "full"
+seed = 37
+
+[topology.zookeeper]
+nodes = 3
+
+{storage}
+[topology.skywalking]
+nodes = 3
+{from_key}
+
+[topology.nginx]
+nodes = 1
+
+[workload]
+kind = "skywalking-traces"
+clients = 2
+rate = 20
+duration = "900s"
+after_faults = "30s"
+"#,
+        from = from.label(),
+        to = to.label(),
+        from_slug = from.slug(),
+        to_slug = to.slug(),
+        from_key = from.key(),
+        storage_name = args.storage,
+        suffix = if args.rollback { "-and-back" } else { "" },
+        back = if args.rollback { " and back" } else { "" },
+    );
+    text.push_str(&step(15, &to));
+    if args.rollback {
+        text.push_str(&step(20, &from));
+    }
+    text.push_str(
+        "\n[[check]]\nkind = \"upgrade\"\n\n[[check]]\nkind = \"trace-queries\"\n\
+         recover_within = \"30s\"\n\n[[check]]\nkind = \"traces\"\nmax_lost = 20\n",
+    );
+    Ok(text)
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let built_in = match args.system.as_str() {
         _ if args.scenario.is_some() => String::new(),
         "zookeeper" => zookeeper_scenario(&args)?,
         "pulsar" => pulsar_scenario(&args)?,
+        "skywalking" => skywalking_scenario(&args)?,
         "bookkeeper" => {
             eprintln!(
                 "bookies roll with their brokers: use --system pulsar --from 3.0 --to 4.0 (brokers, then bookies to the matching BookKeeper version)"
             );
             return Ok(ExitCode::from(2));
         }
-        other => anyhow::bail!("unknown system `{other}`; upgradable systems: zookeeper, pulsar"),
+        other => anyhow::bail!(
+            "unknown system `{other}`; upgradable systems: zookeeper, pulsar, skywalking"
+        ),
     };
     let scenario: Scenario = match &args.scenario {
         Some(file) => scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -289,15 +358,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(outcome.dir.join("history.jsonl"))
         .with_context(|| format!("reading the history in {}", outcome.dir.display()))?;
     let history = History::from_jsonl(&text)?;
-    print_phases(&phases(&history), args.system == "pulsar");
+    print_phases(&phases(&history), &args.system);
     Ok(ExitCode::from(outcome.exit_code() as u8))
 }
 
-fn print_phases(phases: &[Phase], pulsar: bool) {
-    let (sent, lost_header) = if pulsar {
-        ("sent ok/failed/unknown", "lost/not read back")
-    } else {
-        ("writes ok/failed/unknown", "lost")
+fn print_phases(phases: &[Phase], system: &str) {
+    let pulsar = system == "pulsar";
+    let (sent, lost_header) = match system {
+        "pulsar" => ("sent ok/failed/unknown", "lost/not read back"),
+        "skywalking" => ("traces ok/failed/unknown", "lost"),
+        _ => ("writes ok/failed/unknown", "lost"),
     };
     println!(
         "phase                                          from     to  verdict      {sent:<25} {lost_header:>4}  zk leader samples  rejoin"
@@ -354,6 +424,29 @@ mod tests {
 
     fn args(line: &str) -> Args {
         Cli::parse_from(std::iter::once("upgrade").chain(line.split_whitespace())).args
+    }
+
+    #[test]
+    fn the_built_in_skywalking_scenarios_parse() {
+        for line in [
+            // Catalogue versions and contract images only: no Maven lookup in a unit test.
+            "--system skywalking --from 9.6 --to-image chaosbed-contract/skywalking-oap-server",
+            "--system skywalking --from 9.6 --to-image chaosbed-contract/skywalking-oap-server \
+             --rollback --storage opensearch",
+        ] {
+            let text = skywalking_scenario(&args(line)).unwrap();
+            let scenario = scenario::parse("built-in", &text).unwrap_or_else(|e| panic!("{e}"));
+            let steps = scenario
+                .faults
+                .iter()
+                .filter(|f| f.params().upgrade_to().is_some())
+                .count();
+            assert_eq!(steps, if line.contains("rollback") { 2 } else { 1 });
+            let opensearch = scenario.topology.has(chaosbed::system::opensearch::KIND);
+            assert_eq!(opensearch, line.contains("opensearch"));
+        }
+        let unknown = args("--system skywalking --from 9.6 --to 9.6 --storage x");
+        assert!(skywalking_scenario(&unknown).is_err());
     }
 
     #[test]
