@@ -235,13 +235,24 @@ fn flood_stage(log: &str) -> Option<Trouble<'_>> {
         .filter(|l| l.contains("flood stage disk watermark") && l.contains("exceeded"))
         .collect();
     let last = *lines.last()?;
+    // OpenSearch 2.x takes the block off by itself once the node is under the high watermark.
+    let released = log
+        .lines()
+        .any(|l| l.contains("releasing read-only-allow-delete block"));
+    let after = if released {
+        "; OpenSearch released the block by itself once space returned (\"releasing \
+         read-only-allow-delete block\"), and what was refused meanwhile is lost"
+    } else {
+        ", and it was still blocked when the run ended"
+    };
     Some(Trouble {
         cause: Cause::StorageReadOnly,
         explanation: format!(
             "its data disk passed the flood-stage watermark (\"{}\"), so OpenSearch made every \
-             index with a shard on it read-only (index.blocks.read_only_allow_delete) and writes \
-             to them are refused until it is back under the high watermark; free space on the \
-             data volume, or set cluster.routing.allocation.disk.watermark.* to what it can hold",
+             index with a shard on it read-only (index.blocks.read_only_allow_delete): a bulk \
+             write still answers 200 but each item is refused with cluster_block_exception (429), \
+             so the OAP logs nothing{after}; free space on the data volume, or set \
+             cluster.routing.allocation.disk.watermark.* to what it can hold",
             crate::diagnose::quote(last)
         ),
         lines,
@@ -295,6 +306,20 @@ mod tests {
         let one = container_spec(&toml::from_str("nodes = 1").unwrap(), "img", 1, &names[..1]);
         assert_eq!(one.env_var("discovery.type"), Some("single-node"));
         assert_eq!(one.env_var("discovery.seed_hosts"), None);
+    }
+
+    #[test]
+    fn a_flood_stage_says_whether_the_block_was_released() {
+        let flood = "[2026-12-06T12:15:02,001][WARN ][o.o.c.r.a.DiskThresholdMonitor] [os-2] flood stage disk watermark [64mb] exceeded on [ju8BT][os-3][/usr/share/opensearch/data/nodes/0] free: 0b[0%], all indices on this node will be marked read-only\n";
+        let held = flood_stage(flood).unwrap();
+        assert_eq!(held.cause, Cause::StorageReadOnly);
+        assert!(held.explanation.contains("still blocked"), "{}", held.explanation);
+        let released = format!(
+            "{flood}[INFO ][o.o.c.r.a.DiskThresholdMonitor] [os-2] releasing read-only-allow-delete block on indices: [[sw_segment-20261206]]\n"
+        );
+        let trouble = flood_stage(&released).unwrap();
+        assert!(trouble.explanation.contains("released the block"), "{}", trouble.explanation);
+        assert!(flood_stage("[INFO ] started\n").is_none());
     }
 
     #[test]
