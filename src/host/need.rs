@@ -44,7 +44,7 @@ pub fn image_size(name: &str) -> u64 {
         "zookeeper-3.8" | "zookeeper-3.9" => 64 * MIB,
         "pulsar-3.0" | "pulsar-4.0" | "bookkeeper-4.16" | "bookkeeper-4.17" => 640 * MIB,
         "pulsar-perf" => 320 * MIB,
-        "skywalking-9.6" => 512 * MIB,
+        "skywalking-9.6" | "skywalking-10.1" => 512 * MIB,
         "hbase-2.5" | "pinpoint-collector-2.5" | "pinpoint-web-2.5" | "postgres" => 192 * MIB,
         "pinpoint-agent-app" => 128 * MIB,
         "nginx" => 32 * MIB,

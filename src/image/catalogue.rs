@@ -320,6 +320,22 @@ const BUILT_IN: &[ImageSpec] = &[
         release: Some(SKYWALKING_RELEASES),
         pom: None,
     },
+    // OAP 10.1.0, the newest release this mirror lists: its jars with 9.6.0's config/ (10.1.0's
+    // own is not served; see the context's Dockerfile for what was changed and what is missing).
+    ImageSpec {
+        name: "skywalking-10.1",
+        system: "skywalking",
+        version: "10.1.0",
+        repository: "chaosbed/skywalking-oap",
+        kind: Kind::Dockerfile,
+        role: Role::System,
+        context: Some("skywalking-10.1"),
+        shared: &[],
+        parent: Some("jre"),
+        maven: true,
+        release: None,
+        pom: None,
+    },
     // SkyWalking's storage and load balancer, from Debian's packages of the host's release: the
     // versions are those packages' (PostgreSQL by major version, NGINX by major.minor).
     ImageSpec {
@@ -596,6 +612,7 @@ mod tests {
                 ("bookkeeper", "4.17.2"),
                 ("pulsar-perf", "4.0.8"),
                 ("skywalking", "9.6.0"),
+                ("skywalking", "10.1.0"),
                 ("postgres", "15"),
                 ("nginx", "1.22"),
                 ("hbase", "2.5.8"),
