@@ -330,7 +330,11 @@ const BUILT_IN: &[ImageSpec] = &[
         kind: Kind::Dockerfile,
         role: Role::System,
         context: Some("skywalking-10.1"),
-        shared: &[],
+        // The 9.6 image's entrypoint (the official image's contract) and logging config.
+        shared: &[
+            "skywalking-9.6/docker-entrypoint.sh",
+            "skywalking-9.6/log4j2.xml",
+        ],
         parent: Some("jre"),
         maven: true,
         release: None,
