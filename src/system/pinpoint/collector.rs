@@ -10,8 +10,7 @@ use futures_util::future::BoxFuture;
 
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::config_keys::KnownKey;
-use crate::system::protocol::{self, Deploy, Memory, System, Unreachable};
+use crate::system::protocol::{self, Deploy, System};
 use crate::system::{Wiring, zookeeper};
 
 /// The Pinpoint collector in the registry.
@@ -51,33 +50,7 @@ impl System for Collector {
         })
     }
 
-    fn needs(&self) -> &'static [SystemKind] {
-        super::SERVER_NEEDS
-    }
-
-    fn config_keys(&self) -> &'static [KnownKey] {
-        super::CONFIG_KEYS
-    }
-
-    fn disk_per_node(&self) -> u64 {
-        super::SERVER_DISK
-    }
-
-    fn memory(&self) -> Memory {
-        super::SERVER_MEMORY
-    }
-
-    fn zookeeper_setting(&self) -> &'static str {
-        super::SERVER_ZOOKEEPER_SETTING
-    }
-
-    fn storage_unreachable<'l>(&self, log: &'l str) -> Option<Unreachable<'l>> {
-        super::hbase_unreachable(log)
-    }
-
-    fn needs_tables(&self) -> bool {
-        true
-    }
+    super::server_capabilities!();
 }
 
 /// The collector's HTTP server (admin and /serverTime).

@@ -30,6 +30,44 @@ const SERVER_ZOOKEEPER_SETTING: &str =
 /// What one collector or web writes in a run: its logs.
 const SERVER_DISK: u64 = 256 << 20;
 
+/// What the collector and the web share as systems: their needs, settings, disk, memory, and
+/// the diagnosis of their ZooKeeper and HBase trouble. Expands inside each one's `impl System`.
+macro_rules! server_capabilities {
+    () => {
+        fn needs(&self) -> &'static [crate::scenario::SystemKind] {
+            super::SERVER_NEEDS
+        }
+
+        fn config_keys(&self) -> &'static [crate::system::config_keys::KnownKey] {
+            super::CONFIG_KEYS
+        }
+
+        fn disk_per_node(&self) -> u64 {
+            super::SERVER_DISK
+        }
+
+        fn memory(&self) -> crate::system::protocol::Memory {
+            super::SERVER_MEMORY
+        }
+
+        fn zookeeper_setting(&self) -> &'static str {
+            super::SERVER_ZOOKEEPER_SETTING
+        }
+
+        fn storage_unreachable<'l>(
+            &self,
+            log: &'l str,
+        ) -> Option<crate::system::protocol::Unreachable<'l>> {
+            super::hbase_unreachable(log)
+        }
+
+        fn needs_tables(&self) -> bool {
+            true
+        }
+    };
+}
+use server_capabilities;
+
 /// HBase, as a collector's or web's log says it could not be reached.
 fn hbase_unreachable(log: &str) -> Option<Unreachable<'_>> {
     Some(Unreachable {

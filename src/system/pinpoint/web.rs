@@ -15,8 +15,7 @@ use futures_util::future::BoxFuture;
 
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::config_keys::KnownKey;
-use crate::system::protocol::{self, Deploy, Memory, System, Unreachable};
+use crate::system::protocol::{self, Deploy, System};
 use crate::system::{Wiring, http, zookeeper};
 
 /// The Pinpoint web in the registry.
@@ -63,33 +62,7 @@ impl System for Web {
         )]
     }
 
-    fn needs(&self) -> &'static [SystemKind] {
-        super::SERVER_NEEDS
-    }
-
-    fn config_keys(&self) -> &'static [KnownKey] {
-        super::CONFIG_KEYS
-    }
-
-    fn disk_per_node(&self) -> u64 {
-        super::SERVER_DISK
-    }
-
-    fn memory(&self) -> Memory {
-        super::SERVER_MEMORY
-    }
-
-    fn zookeeper_setting(&self) -> &'static str {
-        super::SERVER_ZOOKEEPER_SETTING
-    }
-
-    fn storage_unreachable<'l>(&self, log: &'l str) -> Option<Unreachable<'l>> {
-        super::hbase_unreachable(log)
-    }
-
-    fn needs_tables(&self) -> bool {
-        true
-    }
+    super::server_capabilities!();
 }
 
 /// The web's HTTP port (the image's WEB_SERVER_PORT default).
