@@ -14,7 +14,7 @@ use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
 
 use super::config_keys::{KnownKey, flag, one_of, port, whole};
-use super::protocol::{self, Deploy, Memory, System, Unreachable};
+use super::protocol::{self, Deploy, Memory, System, Trouble, Unreachable};
 use super::{Wiring, opensearch, postgres, zookeeper};
 
 /// SkyWalking in the registry.
@@ -115,12 +115,54 @@ impl System for Skywalking {
     }
 
     fn storage_unreachable<'l>(&self, log: &'l str) -> Option<Unreachable<'l>> {
+        let search = search_store_unreachable(log);
+        if !search.is_empty() {
+            return Some(Unreachable {
+                storage: "OpenSearch",
+                lines: search,
+                advice: "check that the OpenSearch nodes are up and their cluster green, and \
+                         that SW_STORAGE_ES_CLUSTER_NODES names them",
+            });
+        }
         Some(Unreachable {
             storage: "PostgreSQL",
             lines: crate::diagnose::postgres_unreachable(log),
             advice: "check that PostgreSQL is up and SW_JDBC_URL names it",
         })
     }
+
+    // An OAP on the Elasticsearch storage keeps running and answering agents while its store is
+    // gone, and drops what its bulk writer cannot flush: worth naming though nothing exited.
+    fn running_trouble<'l>(&self, log: &'l str) -> Option<Trouble<'l>> {
+        let lines = search_store_unreachable(log);
+        let last = *lines.last()?;
+        Some(Trouble {
+            cause: crate::diagnose::Cause::StorageUnreachable,
+            explanation: format!(
+                "kept running and taking traces while it could not reach its storage, OpenSearch \
+                 (\"{}\"): what its bulk writer could not flush meanwhile was dropped, while its \
+                 agents saw no error",
+                crate::diagnose::quote(last)
+            ),
+            lines,
+        })
+    }
+}
+
+/// What the OAP's Elasticsearch client logs when no node of its store answers: the bulk writer
+/// failing, the health-checked endpoint group empty, connections to 9200 refused or timing out.
+const SEARCH_STORE_PHRASES: &[&str] = &[
+    "flush data to ES failure",
+    "Failed to execute requests in bulk",
+    "HealthCheckedEndpointGroup{endpoints=[]",
+    "Health check fails. reason: No healthy endpoint",
+];
+
+/// Lines of an OAP's log saying its Elasticsearch-compatible store could not be reached.
+fn search_store_unreachable(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| SEARCH_STORE_PHRASES.iter().any(|p| line.contains(p)))
+        .collect()
 }
 
 /// Agents report here (gRPC).
@@ -414,6 +456,53 @@ pub async fn wait_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(host: &str, registered_ms: Option<u64>) -> membership::Member {
+        membership::Member {
+            host: host.into(),
+            port: GRPC_PORT,
+            registered_ms,
+        }
+    }
+
+    #[test]
+    fn a_rolled_oap_rejoins_only_with_a_registration_made_since_it_went_down() {
+        let members = [member("oap-1", Some(900)), member("oap-2", Some(2_000))];
+        assert_eq!(
+            judge_rejoin("oap-2", &members, 1_000).unwrap().to_string(),
+            "oap-2:11800"
+        );
+        let stale = judge_rejoin("oap-1", &members, 1_000).unwrap_err();
+        assert!(stale.contains("from before it was taken down"), "{stale}");
+        let missing = judge_rejoin("oap-3", &members, 1_000).unwrap_err();
+        assert!(missing.contains("no registration of oap-3"), "{missing}");
+    }
+
+    #[test]
+    fn opensearch_in_the_topology_is_the_oaps_storage() {
+        let es = Wiring::of([(zookeeper::KIND, 3), (opensearch::KIND, 3), (KIND, 3)]);
+        let c = container_spec(&toml::from_str("nodes = 3").unwrap(), "img", 1, &es);
+        assert_eq!(c.env_var("SW_STORAGE"), Some("elasticsearch"));
+        assert_eq!(
+            c.env_var("SW_STORAGE_ES_CLUSTER_NODES"),
+            Some("os-1:9200,os-2:9200,os-3:9200")
+        );
+        assert_eq!(c.env_var("SW_JDBC_URL"), None);
+    }
+
+    #[test]
+    fn an_unreachable_search_store_is_named_from_the_es_clients_lines() {
+        let log = "2026-12-06 12:26:31,002 - org.apache.skywalking.library.elasticsearch.bulk.BulkProcessor - 112 [ElasticSearch BulkProcessor] ERROR [] - flush data to ES failure:\n\
+                   com.linecorp.armeria.client.endpoint.EndpointSelectionTimeoutException: Failed to select within 3200 ms an endpoint from: HealthCheckedEndpointGroup{endpoints=[], numEndpoints=0}\n";
+        let unreachable = Skywalking.storage_unreachable(log).unwrap();
+        assert_eq!(unreachable.storage, "OpenSearch");
+        assert_eq!(unreachable.lines.len(), 2);
+        let trouble = Skywalking.running_trouble(log).unwrap();
+        assert_eq!(trouble.cause, crate::diagnose::Cause::StorageUnreachable);
+        assert!(Skywalking.running_trouble("started\n").is_none());
+        let pg = Skywalking.storage_unreachable("started\n").unwrap();
+        assert_eq!(pg.storage, "PostgreSQL");
+    }
 
     fn wiring() -> Wiring {
         Wiring::of([(zookeeper::KIND, 3), (postgres::KIND, 1), (KIND, 3)])
