@@ -48,9 +48,7 @@ pub fn image_size(name: &str) -> u64 {
         "hbase-2.5" | "pinpoint-collector-2.5" | "pinpoint-web-2.5" | "postgres" => 192 * MIB,
         "pinpoint-agent-app" => 128 * MIB,
         "nginx" => 32 * MIB,
-        // lib/ and modules/ of OpenSearch 2.19.6.
-        "opensearch-2.19" => 192 * MIB,
-        // A new catalogue entry without its own estimate.
+        // A new catalogue entry without its own estimate (opensearch-2.19: 452 MB in all).
         _ => 512 * MIB,
     }
 }
