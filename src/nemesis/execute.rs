@@ -303,6 +303,8 @@ impl Nemesis {
             current: None,
             schema_ran: false,
             schema: None,
+            settle: event.params.settle.unwrap_or_default(),
+            next_at: None,
         });
     }
 
@@ -333,6 +335,11 @@ impl Nemesis {
                     }
                 }
             }
+        }
+        if roll.current.is_none() && roll.next_at.is_some_and(|at| Instant::now() < at) {
+            // Settling after the last rejoin before the next node goes down.
+            self.rolls.push_front(roll);
+            return;
         }
         let Some(rolling) = roll.current.take() else {
             let Some(node) = roll.queue.pop_front() else {
@@ -419,7 +426,11 @@ impl Nemesis {
                     None,
                 );
                 if !roll.queue.is_empty() {
+                    roll.next_at = Some(Instant::now() + roll.settle);
                     self.rolls.push_front(roll);
+                } else if let Some(next) = self.rolls.front_mut() {
+                    // A step queued behind this one settles after its last rejoin too.
+                    next.next_at = Some(Instant::now() + next.settle);
                 }
             }
             Ok(crate::system::Rejoin::Waiting(why))
@@ -925,6 +936,36 @@ mod tests {
         assert_eq!(oks[2].value["evidence"]["to_image"], "zk:3.9");
         assert!(oks[2].value["evidence"]["rejoin_ms"].is_u64());
         assert!(nemesis.down().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_node_waits_out_the_settle_after_a_rejoin() {
+        let (backend, nodes) = cluster().await;
+        let recorder = Recorder::new();
+        let probe: crate::nemesis::RejoinProbe = std::sync::Arc::new(|_, node, _| {
+            Box::pin(async move { Ok(crate::system::Rejoin::Rejoined(json!({"node": node}))) })
+        });
+        let mut nemesis = Nemesis::new(nodes.clone(), BTreeSet::new(), recorder.clone(), 1)
+            .with_upgrades(upgrades(&nodes, probe));
+        let mut step = upgrade_event(Duration::from_secs(5));
+        step.params.settle = Some(Duration::from_secs(15));
+        nemesis
+            .run_event(&backend, &step, &Observed::default())
+            .await;
+        let replaced = || {
+            backend
+                .calls()
+                .into_iter()
+                .filter(|c| c.starts_with("replace"))
+                .count()
+        };
+        nemesis.advance_rolls(&backend).await; // zk-1 replaced
+        nemesis.advance_rolls(&backend).await; // zk-1 rejoined: settle starts
+        nemesis.advance_rolls(&backend).await; // still settling
+        assert_eq!(replaced(), 1);
+        tokio::time::advance(Duration::from_secs(16)).await;
+        nemesis.advance_rolls(&backend).await;
+        assert_eq!(replaced(), 2);
     }
 
     #[tokio::test]

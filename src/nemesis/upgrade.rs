@@ -73,6 +73,9 @@ pub(super) struct Roll {
     /// and what it did, for the first rolled node's evidence.
     pub schema_ran: bool,
     pub schema: Option<serde_json::Value>,
+    /// The step's `settle`, and when the next node may go down (after the last rejoin).
+    pub settle: Duration,
+    pub next_at: Option<Instant>,
 }
 
 /// The node rolling now.

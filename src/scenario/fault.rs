@@ -66,6 +66,10 @@ pub struct FaultSpec {
     pub order: Option<Spanned<UpgradeOrder>>,
     /// upgrade: how long each node may take to rejoin after its restart (default 120s).
     pub rejoin: Option<Spanned<Dur>>,
+    /// upgrade: how long to wait after a node rejoined before taking the next down (default 0s):
+    /// what an operator waits out behind a load balancer that still marks the node failed
+    /// (NGINX's `fail_timeout`).
+    pub settle: Option<Spanned<Dur>>,
 }
 
 impl FaultSpec {
@@ -97,6 +101,7 @@ impl FaultSpec {
             image: None,
             order: None,
             rejoin: None,
+            settle: None,
         }
     }
 
@@ -138,6 +143,7 @@ impl FaultSpec {
             image: get(&self.image),
             order: get(&self.order),
             rejoin: get(&self.rejoin).map(Dur::as_duration),
+            settle: get(&self.settle).map(Dur::as_duration),
         }
     }
 
@@ -167,6 +173,7 @@ impl FaultSpec {
         self.image = put(params.image.clone());
         self.order = put(params.order);
         self.rejoin = put(params.rejoin.map(Dur));
+        self.settle = put(params.settle.map(Dur));
         self
     }
 }
@@ -323,7 +330,7 @@ impl FaultKind {
             FaultKind::Memory => (&["memory"], &[]),
             FaultKind::Cpu => (&["cpus"], &[]),
             // One of `version` and `image`, checked with the values.
-            FaultKind::Upgrade => (&[], &["version", "image", "order", "rejoin"]),
+            FaultKind::Upgrade => (&[], &["version", "image", "order", "rejoin", "settle"]),
             _ => (&[], &[]),
         }
     }
@@ -570,6 +577,8 @@ pub struct FaultParams {
     pub order: Option<UpgradeOrder>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
     pub rejoin: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dur")]
+    pub settle: Option<Duration>,
 }
 
 // Validation keeps `loss` and `cpus` finite, so equality is total.

@@ -36,6 +36,7 @@ fn present(fault: &FaultSpec) -> Vec<(&'static str, Range<usize>)> {
         ("image", span(&fault.image)),
         ("order", span(&fault.order)),
         ("rejoin", span(&fault.rejoin)),
+        ("settle", span(&fault.settle)),
     ]
     .into_iter()
     .filter_map(|(name, span)| span.map(|s| (name, s)))
@@ -459,7 +460,7 @@ mod tests {
     #[rstest]
     #[case("kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.9\"")]
     #[case(
-        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.8\"\norder = \"listed\"\nrejoin = \"60s\""
+        "kind = \"upgrade\"\ntarget = \"all\"\nversion = \"3.8\"\norder = \"listed\"\nrejoin = \"60s\"\nsettle = \"15s\""
     )]
     #[case("kind = \"upgrade\"\ntarget = \"all\"\nimage = \"chaosbed-contract/zookeeper\"")]
     fn valid_upgrade_steps_pass(#[case] step: &str) {

@@ -276,7 +276,7 @@ fn skywalking_scenario(args: &Args) -> anyhow::Result<String> {
     let step = |at: u32, side: &Side| {
         format!(
             "\n[[fault]]\nkind = \"upgrade\"\ntarget = \"all\"\nat = \"{at}s\"\n{}\n\
-             order = \"listed\"\nrejoin = \"240s\"\n",
+             order = \"listed\"\nrejoin = \"240s\"\nsettle = \"15s\"\n",
             side.key()
         )
     };
