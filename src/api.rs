@@ -7,10 +7,11 @@
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use chaosbed::api::TestCluster;
-//! use chaosbed::scenario::{SystemKind, Target};
+//! use chaosbed::scenario::Target;
+//! use chaosbed::system::zookeeper;
 //!
 //! let mut cluster = TestCluster::builder("my-test")
-//!     .system(crate::system::zookeeper::KIND, 3)
+//!     .system(zookeeper::KIND, 3)
 //!     .start()
 //!     .await?;
 //! let connect = cluster.env("CHAOSBED_ZOOKEEPER").unwrap_or_default();
