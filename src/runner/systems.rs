@@ -137,19 +137,44 @@ async fn first_exit(backend: &impl Backend, nodes: &[String]) -> String {
     }
 }
 
-/// Waits until `started` nodes of `system` serve; returns a line saying how long that took.
+/// Waits until `started` nodes of `system` serve; returns a line saying how long that took and
+/// what the system saw.
 pub async fn wait_ready(
     system: SystemKind,
     cluster: &Cluster,
     started: &[String],
     timeout: Duration,
 ) -> anyhow::Result<String> {
-    system
+    let begin = std::time::Instant::now();
+    let seen = system
         .wait_ready(system::protocol::Readiness {
             nodes: cluster.of(system),
             started,
             run: &cluster.nodes,
             timeout,
         })
-        .await
+        .await?;
+    Ok(ready_line(system, begin.elapsed(), seen.as_deref()))
+}
+
+/// "zookeeper ready in 4.2s (leader: zk-2)".
+fn ready_line(system: SystemKind, took: Duration, seen: Option<&str>) -> String {
+    let seen = seen.map(|s| format!(" ({s})")).unwrap_or_default();
+    format!("{system} ready in {:.1}s{seen}", took.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ready_line_names_the_system_its_time_and_what_it_saw() {
+        let zookeeper = crate::system::zookeeper::KIND;
+        let took = Duration::from_millis(4_240);
+        assert_eq!(
+            ready_line(zookeeper, took, Some("leader: zk-2")),
+            "zookeeper ready in 4.2s (leader: zk-2)"
+        );
+        assert_eq!(ready_line(zookeeper, took, None), "zookeeper ready in 4.2s");
+    }
 }

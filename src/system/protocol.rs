@@ -68,8 +68,12 @@ pub trait System: Send + Sync + 'static {
     /// The container of node `index` (1-based) at `address`.
     fn container_spec(&self, deploy: &Deploy, index: u32, address: Ipv4Addr) -> ContainerSpec;
 
-    /// Waits until the started nodes serve; says how long it took and what was seen.
-    fn wait_ready<'a>(&'a self, ready: Readiness<'a>) -> BoxFuture<'a, anyhow::Result<String>>;
+    /// Waits until the started nodes serve; says what was seen, when worth saying (the runner
+    /// times it).
+    fn wait_ready<'a>(
+        &'a self,
+        ready: Readiness<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>>;
 
     // --- Optional capabilities ---------------------------------------------------------------
 
@@ -190,11 +194,7 @@ impl Readiness<'_> {
 
     /// Addresses of another system's nodes in this run.
     pub fn addresses_of(&self, system: SystemKind) -> Vec<Ipv4Addr> {
-        self.run
-            .iter()
-            .filter(|n| n.system == system)
-            .map(|n| n.address)
-            .collect()
+        addresses_in(self.run, system)
     }
 }
 
@@ -214,12 +214,16 @@ pub struct Rejoining<'a> {
 impl Rejoining<'_> {
     /// Addresses of another system's nodes in this run.
     pub fn addresses_of(&self, system: SystemKind) -> Vec<Ipv4Addr> {
-        self.run
-            .iter()
-            .filter(|n| n.system == system)
-            .map(|n| n.address)
-            .collect()
+        addresses_in(self.run, system)
     }
+}
+
+/// Addresses of `system`'s nodes among a run's.
+fn addresses_in(run: &[Node], system: SystemKind) -> Vec<Ipv4Addr> {
+    run.iter()
+        .filter(|n| n.system == system)
+        .map(|n| n.address)
+        .collect()
 }
 
 /// How a system's JVM memory is configured.

@@ -53,13 +53,10 @@ impl System for Hbase {
     fn wait_ready<'a>(
         &'a self,
         ready: protocol::Readiness<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<String>> {
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
         Box::pin(async move {
-            let elapsed = wait_ready(&ready.started_nodes(), ready.timeout).await?;
-            Ok(format!(
-                "hbase ready in {:.1}s (schema in place)",
-                elapsed.as_secs_f64()
-            ))
+            wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(Some("schema in place".to_string()))
         })
     }
 

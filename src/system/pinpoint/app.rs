@@ -48,13 +48,10 @@ impl System for App {
     fn wait_ready<'a>(
         &'a self,
         ready: protocol::Readiness<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<String>> {
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
         Box::pin(async move {
-            let elapsed = wait_ready(&ready.started_nodes(), ready.timeout).await?;
-            Ok(format!(
-                "pinpoint-agent-app ready in {:.1}s",
-                elapsed.as_secs_f64()
-            ))
+            wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(None)
         })
     }
 

@@ -6,11 +6,9 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::protocol::{self, Deploy, System};
+use crate::system::protocol::System;
 use crate::system::{Wiring, zookeeper};
 
 /// The Pinpoint collector in the registry.
@@ -30,24 +28,6 @@ impl System for Collector {
 
     fn default_version(&self) -> &'static str {
         "2.5"
-    }
-
-    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
-        container_spec(deploy.spec, deploy.image, index, deploy.wiring)
-    }
-
-    fn wait_ready<'a>(
-        &'a self,
-        ready: protocol::Readiness<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<String>> {
-        Box::pin(async move {
-            let zk = zookeeper::connect_string(&ready.addresses_of(zookeeper::KIND));
-            let elapsed = wait_ready(&ready.started_nodes(), &zk, ready.timeout).await?;
-            Ok(format!(
-                "pinpoint-collector ready in {:.1}s (registered in ZooKeeper)",
-                elapsed.as_secs_f64()
-            ))
-        })
     }
 
     super::server_capabilities!();

@@ -34,6 +34,28 @@ const SERVER_DISK: u64 = 256 << 20;
 /// the diagnosis of their ZooKeeper and HBase trouble. Expands inside each one's `impl System`.
 macro_rules! server_capabilities {
     () => {
+        fn container_spec(
+            &self,
+            deploy: &crate::system::protocol::Deploy,
+            index: u32,
+            _address: std::net::Ipv4Addr,
+        ) -> crate::backend::ContainerSpec {
+            container_spec(deploy.spec, deploy.image, index, deploy.wiring)
+        }
+
+        /// Ready once its HTTP server answers and ZooKeeper lists it.
+        fn wait_ready<'a>(
+            &'a self,
+            ready: crate::system::protocol::Readiness<'a>,
+        ) -> futures_util::future::BoxFuture<'a, anyhow::Result<Option<String>>> {
+            Box::pin(async move {
+                let zookeepers = ready.addresses_of(crate::system::zookeeper::KIND);
+                let zk = crate::system::zookeeper::connect_string(&zookeepers);
+                wait_ready(&ready.started_nodes(), &zk, ready.timeout).await?;
+                Ok(Some("registered in ZooKeeper".to_string()))
+            })
+        }
+
         fn needs(&self) -> &'static [crate::scenario::SystemKind] {
             super::SERVER_NEEDS
         }

@@ -11,11 +11,9 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use futures_util::future::BoxFuture;
-
 use crate::backend::ContainerSpec;
 use crate::scenario::{SystemKind, SystemSpec};
-use crate::system::protocol::{self, Deploy, System};
+use crate::system::protocol::System;
 use crate::system::{Wiring, http, zookeeper};
 
 /// The Pinpoint web in the registry.
@@ -35,31 +33,6 @@ impl System for Web {
 
     fn default_version(&self) -> &'static str {
         "2.5"
-    }
-
-    fn container_spec(&self, deploy: &Deploy, index: u32, _address: Ipv4Addr) -> ContainerSpec {
-        container_spec(deploy.spec, deploy.image, index, deploy.wiring)
-    }
-
-    fn wait_ready<'a>(
-        &'a self,
-        ready: protocol::Readiness<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<String>> {
-        Box::pin(async move {
-            let zk = zookeeper::connect_string(&ready.addresses_of(zookeeper::KIND));
-            let elapsed = wait_ready(&ready.started_nodes(), &zk, ready.timeout).await?;
-            Ok(format!(
-                "pinpoint-web ready in {:.1}s (registered in ZooKeeper)",
-                elapsed.as_secs_f64()
-            ))
-        })
-    }
-
-    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
-        vec![(
-            "CHAOSBED_PINPOINT_WEB_URL",
-            crate::system::client_env::first_url(addresses, HTTP_PORT, ""),
-        )]
     }
 
     super::server_capabilities!();

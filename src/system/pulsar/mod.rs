@@ -90,13 +90,10 @@ impl System for Pulsar {
     fn wait_ready<'a>(
         &'a self,
         ready: protocol::Readiness<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<String>> {
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
         Box::pin(async move {
-            let ready = wait_ready(&ready.started_nodes(), ready.timeout).await?;
-            Ok(format!(
-                "pulsar ready in {:.1}s",
-                ready.elapsed.as_secs_f64()
-            ))
+            wait_ready(&ready.started_nodes(), ready.timeout).await?;
+            Ok(None)
         })
     }
 

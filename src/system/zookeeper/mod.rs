@@ -61,15 +61,14 @@ impl System for ZooKeeper {
     fn wait_ready<'a>(
         &'a self,
         ready: protocol::Readiness<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<String>> {
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
         Box::pin(async move {
             let all = ready.nodes.len();
             let ready = wait_ready(&ready.nodes, ready.started, all, ready.timeout).await?;
-            Ok(format!(
-                "zookeeper ready in {:.1}s (leader: {})",
-                ready.elapsed.as_secs_f64(),
+            Ok(Some(format!(
+                "leader: {}",
                 ready.leader.as_deref().unwrap_or("none")
-            ))
+            )))
         })
     }
 
