@@ -36,7 +36,7 @@ pub(super) fn check(
         "systems": probes.iter().map(|(system, ok, error)| {
             json!({"system": system, "ready": ok, "error": error})
         }).collect::<Vec<Value>>(),
-        "expect_unhealed": expect_unhealed.map(SystemKind::name),
+        "expect_unhealed": expect_unhealed.map(|system| system.name()),
     });
     if probes.is_empty() {
         return Ok(CheckResult::new(

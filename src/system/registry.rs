@@ -49,23 +49,6 @@ impl SystemKind {
         SYSTEMS.iter().map(|s| s.name()).collect()
     }
 
-    /// The implementation behind the handle.
-    pub fn protocol(self) -> &'static dyn System {
-        self.0
-    }
-
-    pub fn name(self) -> &'static str {
-        self.0.name()
-    }
-
-    pub fn node_prefix(self) -> &'static str {
-        self.0.node_prefix()
-    }
-
-    pub fn needs(self) -> &'static [SystemKind] {
-        self.0.needs()
-    }
-
     fn position(self) -> usize {
         SYSTEMS
             .iter()
