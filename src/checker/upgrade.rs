@@ -340,60 +340,30 @@ pub fn phases(history: &History) -> Vec<Phase> {
                 node: roll.map(|r| r.node.clone()),
                 rejoin_ms: roll.and_then(|r| r.rejoin_ms),
             };
+            // Keys written (ZooKeeper), messages sent (Pulsar) and traces emitted, each lost
+            // when acknowledged but never seen where it should have arrived.
             for (invoke, done) in writes
                 .iter()
-                .filter(|(i, _)| i.f == F::Write && within(i.time))
+                .filter(|(i, _)| matches!(i.f, F::Write | F::Send | F::Trace) && within(i.time))
             {
                 match done.map(|d| d.kind) {
                     Some(OpKind::Ok) => {
                         phase.writes_ok += 1;
-                        let key = invoke.value["key"].as_str().unwrap_or_default();
-                        if let (Some(keys), Some(lost)) = (&final_keys, phase.lost.as_mut())
-                            && !keys.contains(key)
-                        {
+                        let field = |name: &str| invoke.value[name].as_str().unwrap_or_default();
+                        let arrived = match invoke.f {
+                            F::Write => final_keys.as_ref().map(|keys| keys.contains(field("key"))),
+                            F::Send => Some(received.contains(field("id"))),
+                            _ => Some(found.contains(field("id"))),
+                        };
+                        if let (Some(false), Some(lost)) = (arrived, phase.lost.as_mut()) {
                             *lost += 1;
                         }
-                    }
-                    Some(OpKind::Fail) => phase.writes_failed += 1,
-                    _ => phase.writes_unknown += 1,
-                }
-            }
-            for (invoke, done) in writes
-                .iter()
-                .filter(|(i, _)| i.f == F::Send && within(i.time))
-            {
-                match done.map(|d| d.kind) {
-                    Some(OpKind::Ok) => {
-                        phase.writes_ok += 1;
-                        let id = invoke.value["id"].as_str().unwrap_or_default();
-                        if let Some(lost) = phase.lost.as_mut()
-                            && !received.contains(id)
-                        {
-                            *lost += 1;
-                        }
-                        if let (Some(read), Some(missing)) =
-                            (&read_back, phase.not_read_back.as_mut())
-                            && !read.contains(id)
+                        if invoke.f == F::Send
+                            && let (Some(read), Some(missing)) =
+                                (&read_back, phase.not_read_back.as_mut())
+                            && !read.contains(field("id"))
                         {
                             *missing += 1;
-                        }
-                    }
-                    Some(OpKind::Fail) => phase.writes_failed += 1,
-                    _ => phase.writes_unknown += 1,
-                }
-            }
-            for (invoke, done) in writes
-                .iter()
-                .filter(|(i, _)| i.f == F::Trace && within(i.time))
-            {
-                match done.map(|d| d.kind) {
-                    Some(OpKind::Ok) => {
-                        phase.writes_ok += 1;
-                        let id = invoke.value["id"].as_str().unwrap_or_default();
-                        if let Some(lost) = phase.lost.as_mut()
-                            && !found.contains(id)
-                        {
-                            *lost += 1;
                         }
                     }
                     Some(OpKind::Fail) => phase.writes_failed += 1,
@@ -594,6 +564,37 @@ mod tests {
         let last = phases.last().unwrap();
         assert_eq!((last.lost, last.not_read_back), (Some(0), Some(1)));
         assert_eq!(last.verdict(), "INVALID", "seq 4 was not read back");
+    }
+
+    #[test]
+    fn phases_count_traces_emitted_and_never_found_in_the_window() {
+        use crate::checker::traces::script::Traces as _;
+        let displaced = crate::checker::traces::DISPLACED;
+        let history = three_rolls()
+            .ok_emit(0, 1, 1_000)
+            .found(2_000, 0, 1, 1, "run")
+            .ok_emit(0, 2, 12_000)
+            .emit(0, 3, 13_000, Some((OpKind::Fail, 13_500)))
+            .ok_emit(0, 4, 35_000)
+            .found(36_000, 0, 4, 1, "run")
+            .ok_emit(0, 5, 35_100)
+            .found(50_000, 0, 5, 1, displaced)
+            .build();
+        let phases = phases(&history);
+        assert_eq!((phases[0].writes_ok, phases[0].lost), (1, Some(0)));
+        assert_eq!(phases[1].name, "restart zk-2 -> 3.9");
+        assert_eq!(
+            (phases[1].writes_ok, phases[1].writes_failed, phases[1].lost),
+            (1, 1, Some(1)),
+            "seq 2 was taken and never found: {phases:?}"
+        );
+        let last = phases.last().unwrap();
+        assert_eq!(
+            (last.writes_ok, last.lost),
+            (2, Some(1)),
+            "seq 5 was found only outside the run's window"
+        );
+        assert_eq!(last.not_read_back, None, "traces have no read-back");
     }
 
     #[test]
