@@ -78,4 +78,45 @@ mod tests {
             Some("zk-1=10.0.0.2,zk-2=10.0.0.3,pulsar-1=10.0.0.4")
         );
     }
+
+    #[test]
+    fn the_variables_a_cluster_of_every_system_gives_are_those_the_readme_lists() {
+        let nodes: Vec<_> = crate::scenario::SystemKind::all()
+            .iter()
+            .zip(2..)
+            .map(|(system, last)| {
+                let name = format!("{}-1", system.node_prefix());
+                (*system, name, Ipv4Addr::new(10, 0, 0, last))
+            })
+            .collect();
+        let env = client_env(&nodes);
+        // The README's list of what a container client's environment names.
+        let readme = include_str!("../../README.md");
+        let list = readme
+            .split_once("Its environment names")
+            .and_then(|(_, rest)| rest.split_once("Every line it"))
+            .expect("the README lists a container client's environment")
+            .0;
+        let documented = list.split('`').filter(|word| word.starts_with("CHAOSBED_"));
+        // Set by the runner for the client's phase and the run, not by the cluster's systems.
+        let from_the_runner = ["CHAOSBED_PULSAR_TOPIC", "CHAOSBED_SEED"];
+        for variable in documented {
+            let variable = variable.split('=').next().unwrap_or(variable);
+            if from_the_runner.contains(&variable)
+                || !variable.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            {
+                continue;
+            }
+            assert!(
+                env.iter().any(|(k, _)| k == variable),
+                "README documents {variable}, which no system gives a client"
+            );
+        }
+        for (variable, _) in &env {
+            assert!(
+                list.contains(&format!("`{variable}`")),
+                "{variable} is given to clients but missing from the README's list"
+            );
+        }
+    }
 }

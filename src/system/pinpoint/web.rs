@@ -35,6 +35,13 @@ impl System for Web {
         "2.5"
     }
 
+    fn client_env(&self, addresses: &[Ipv4Addr]) -> Vec<(&'static str, String)> {
+        vec![(
+            "CHAOSBED_PINPOINT_WEB_URL",
+            crate::system::client_env::first_url(addresses, HTTP_PORT, ""),
+        )]
+    }
+
     super::server_capabilities!();
 }
 
